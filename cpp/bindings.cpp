@@ -1,0 +1,252 @@
+// The one file that knows about Python: marshals NumPy arrays into the kernels, validates
+// shapes, releases the GIL around the work and maps C++ exceptions to Python ones.
+// Argument conversion (dtypes, contiguity) and user-facing validation live in the Python layer;
+// the checks here are the last line of defence so that no input can crash the interpreter.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "draqcore/config.hpp"
+#include "draqcore/contextualize.hpp"
+#include "draqcore/cost_matrix.hpp"
+#include "draqcore/draq_batch.hpp"
+#include "draqcore/dtw.hpp"
+#include "draqcore/random_paths.hpp"
+
+namespace py = pybind11;
+using ssize = std::ptrdiff_t;
+
+namespace {
+
+using farray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using i64array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+void require_2d(const farray& x, const char* name) {
+  if (x.ndim() != 2) {
+    throw std::invalid_argument(std::string(name) + ": expected a 2-D array, got " +
+                                std::to_string(x.ndim()) + "-D");
+  }
+  if (x.shape(0) < 1 || x.shape(1) < 1) {
+    throw std::invalid_argument(std::string(name) + ": must not be empty (shape (" +
+                                std::to_string(x.shape(0)) + ", " + std::to_string(x.shape(1)) +
+                                "))");
+  }
+}
+
+py::array_t<std::int64_t> path_to_array(std::vector<std::int64_t>&& flat) {
+  auto* owned = new std::vector<std::int64_t>(std::move(flat));
+  py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<std::int64_t>*>(p); });
+  const ssize L = ssize(owned->size() / 2);
+  return py::array_t<std::int64_t>({L, ssize(2)}, owned->data(), free_when_done);
+}
+
+std::uint64_t as_seed(const py::int_& seed) {
+  // Python ints of any size: accept 0 <= seed < 2**64.
+  if (PyObject_RichCompareBool(seed.ptr(), py::int_(0).ptr(), Py_LT) == 1) {
+    throw std::invalid_argument("seed: must be a non-negative integer");
+  }
+  const unsigned long long v = PyLong_AsUnsignedLongLong(seed.ptr());
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    throw std::invalid_argument("seed: must be below 2**64");
+  }
+  return std::uint64_t(v);
+}
+
+py::dict show_config() {
+  py::dict d;
+#ifdef DRAQCORE_VERSION
+  d["version"] = DRAQCORE_VERSION;
+#endif
+  d["openmp"] = draqcore::has_openmp();
+  d["threads"] = draqcore::max_threads();
+  d["simd"] = draqcore::simd_level();
+  d["memory_limit_bytes"] = draqcore::memory_limit();
+#if defined(__VERSION__)
+  d["compiler"] = __VERSION__;
+#endif
+  return d;
+}
+
+farray cost_matrix(const farray& a, const farray& b, const std::string& metric, int threads) {
+  require_2d(a, "a");
+  require_2d(b, "b");
+  if (a.shape(1) != b.shape(1)) {
+    throw std::invalid_argument("a and b: feature dimensions differ (" +
+                                std::to_string(a.shape(1)) + " vs " + std::to_string(b.shape(1)) +
+                                ")");
+  }
+  const draqcore::Metric m = draqcore::parse_metric(metric);
+  const ssize n = a.shape(0), mm = b.shape(0), d = a.shape(1);
+  draqcore::check_memory(double(n) * double(mm) * sizeof(float), "cost_matrix output");
+  farray out({n, mm});
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* po = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    draqcore::cost_matrix(pa, n, pb, mm, d, m, po, threads);
+  }
+  return out;
+}
+
+farray contextualize(const farray& f) {
+  require_2d(f, "features");
+  const ssize T = f.shape(0), d = f.shape(1);
+  draqcore::check_memory(double(T) * double(2 * d) * sizeof(float), "contextualize output");
+  farray out({T, 2 * d});
+  const float* pf = f.data();
+  float* po = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    draqcore::contextualize(pf, T, d, po);
+  }
+  return out;
+}
+
+py::tuple dtw(const farray& cost, ssize radius, bool with_path) {
+  require_2d(cost, "cost");
+  const ssize n = cost.shape(0), m = cost.shape(1);
+  const float* pc = cost.data();
+  std::vector<std::int64_t> flat;
+  double total;
+  {
+    py::gil_scoped_release release;
+    draqcore::check_finite(pc, n, m, m, "cost");
+    total = draqcore::dtw(pc, n, m, m, radius, with_path ? &flat : nullptr);
+  }
+  if (!with_path) return py::make_tuple(total, py::none());
+  return py::make_tuple(total, path_to_array(std::move(flat)));
+}
+
+double expected_random_cost(const farray& cost) {
+  require_2d(cost, "cost");
+  const ssize n = cost.shape(0), m = cost.shape(1);
+  const float* pc = cost.data();
+  py::gil_scoped_release release;
+  draqcore::check_finite(pc, n, m, m, "cost");
+  return draqcore::expected_random_cost(pc, n, m, m);
+}
+
+py::array_t<double> random_path_costs(const farray& cost, ssize k, const py::int_& seed,
+                                      const py::int_& stream, int threads) {
+  require_2d(cost, "cost");
+  if (k < 1) throw std::invalid_argument("k: must be at least 1, got " + std::to_string(k));
+  const std::uint64_t s = as_seed(seed), st = as_seed(stream);
+  const ssize n = cost.shape(0), m = cost.shape(1);
+  draqcore::check_memory(double(k) * sizeof(double), "random_path_costs output");
+  py::array_t<double> out(k);
+  const float* pc = cost.data();
+  double* po = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    draqcore::check_finite(pc, n, m, m, "cost");
+    draqcore::random_path_costs(pc, n, m, m, k, s, st, po, threads);
+  }
+  return out;
+}
+
+double mean_random_path_cost(const farray& cost, ssize k, const py::int_& seed,
+                             const py::int_& stream) {
+  require_2d(cost, "cost");
+  if (k < 1) throw std::invalid_argument("k: must be at least 1, got " + std::to_string(k));
+  const std::uint64_t s = as_seed(seed), st = as_seed(stream);
+  const ssize n = cost.shape(0), m = cost.shape(1);
+  const float* pc = cost.data();
+  py::gil_scoped_release release;
+  draqcore::check_finite(pc, n, m, m, "cost");
+  return draqcore::mean_random_path_cost(pc, n, m, m, k, s, st);
+}
+
+py::tuple draq_batch(const farray& query, const farray& packed, const i64array& offsets,
+                     const std::string& metric, bool exact, ssize k, const py::int_& seed,
+                     ssize radius, bool return_paths, int threads) {
+  require_2d(query, "query");
+  if (packed.ndim() != 2) throw std::invalid_argument("candidates: expected a 2-D packed array");
+  if (offsets.ndim() != 1 || offsets.shape(0) < 1) {
+    throw std::invalid_argument("offsets: expected a 1-D array of count + 1 row offsets");
+  }
+  const ssize count = offsets.shape(0) - 1;
+  const std::int64_t* off = offsets.data();
+  if (off[0] != 0 || off[count] != packed.shape(0)) {
+    throw std::invalid_argument("offsets: must start at 0 and end at the number of packed rows (" +
+                                std::to_string(packed.shape(0)) + ")");
+  }
+  for (ssize c = 0; c < count; ++c) {
+    if (off[c + 1] <= off[c]) {
+      throw std::invalid_argument("candidates[" + std::to_string(c) +
+                                  "]: is empty (offsets must be strictly increasing)");
+    }
+  }
+  if (count > 0 && packed.shape(1) != query.shape(1)) {
+    throw std::invalid_argument("candidates: feature dimension " + std::to_string(packed.shape(1)) +
+                                " differs from the query's " + std::to_string(query.shape(1)));
+  }
+  if (!exact && k < 1) throw std::invalid_argument("k: must be at least 1, got " + std::to_string(k));
+
+  draqcore::DraqBatchOptions opt;
+  opt.metric = draqcore::parse_metric(metric);
+  opt.exact = exact;
+  opt.k = k;
+  opt.seed = as_seed(seed);
+  opt.radius = radius;
+  opt.return_paths = return_paths;
+  opt.threads = threads;
+  // Ctrl-C: the calling thread re-takes the GIL between pairs to let Python see signals.
+  opt.should_stop = []() {
+    py::gil_scoped_acquire acquire;
+    return PyErr_CheckSignals() != 0;
+  };
+
+  draqcore::DraqBatchResult res;
+  const float* pq = query.data();
+  const float* pp = packed.data();
+  const ssize n = query.shape(0), d = query.shape(1);
+  try {
+    py::gil_scoped_release release;
+    draqcore::draq_batch(pq, n, d, pp, off, count, opt, res);
+  } catch (const draqcore::batch_cancelled&) {
+    throw py::error_already_set();  // the KeyboardInterrupt (or other signal error) is set
+  }
+
+  py::array_t<double> dtw_cost(count), random_cost(count), draq(count);
+  std::copy(res.dtw_cost.begin(), res.dtw_cost.end(), dtw_cost.mutable_data());
+  std::copy(res.random_cost.begin(), res.random_cost.end(), random_cost.mutable_data());
+  std::copy(res.draq.begin(), res.draq.end(), draq.mutable_data());
+  py::object paths = py::none();
+  if (return_paths) {
+    py::list lst(count);
+    for (ssize c = 0; c < count; ++c) lst[c] = path_to_array(std::move(res.paths[c]));
+    paths = lst;
+  }
+  return py::make_tuple(dtw_cost, random_cost, draq, paths);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "draqcore compiled kernels (private; use the draqcore package)";
+  py::register_exception<draqcore::memory_limit_error>(m, "MemoryLimitError", PyExc_MemoryError);
+
+  m.def("show_config", &show_config);
+  m.def("memory_limit", &draqcore::memory_limit);
+  m.def("set_memory_limit", &draqcore::set_memory_limit, py::arg("bytes"));
+  m.def("cost_matrix", &cost_matrix, py::arg("a"), py::arg("b"), py::arg("metric"),
+        py::arg("threads"));
+  m.def("contextualize", &contextualize, py::arg("features"));
+  m.def("dtw", &dtw, py::arg("cost"), py::arg("radius"), py::arg("with_path"));
+  m.def("expected_random_cost", &expected_random_cost, py::arg("cost"));
+  m.def("random_path_costs", &random_path_costs, py::arg("cost"), py::arg("k"), py::arg("seed"),
+        py::arg("stream"), py::arg("threads"));
+  m.def("mean_random_path_cost", &mean_random_path_cost, py::arg("cost"), py::arg("k"),
+        py::arg("seed"), py::arg("stream"));
+  m.def("draq_ratio", &draqcore::draq_ratio, py::arg("dtw_cost"), py::arg("random_cost"));
+  m.def("draq_batch", &draq_batch, py::arg("query"), py::arg("packed"), py::arg("offsets"),
+        py::arg("metric"), py::arg("exact"), py::arg("k"), py::arg("seed"), py::arg("radius"),
+        py::arg("return_paths"), py::arg("threads"));
+}

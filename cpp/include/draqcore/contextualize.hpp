@@ -1,0 +1,17 @@
+// Contextualized frame features (paper Eq. 2-3).
+#pragma once
+
+#include <cstddef>
+
+namespace draqcore {
+
+/// @brief Contextualized features of one clip.
+///
+/// For frames f_1..f_T (rows of `features`, (T, d) row-major float32) writes `out` (T, 2d):
+///   g_j = f_j (+) (1/T) sum_{t<=j} f_t          (Eq. 2, (+) = concatenation)
+///   out_j = g_j - (1/T) sum_l g_l                (Eq. 3, zero-centred over the clip)
+/// Sums are accumulated in double. Throws std::invalid_argument naming `features` on NaN/Inf.
+/// Complexity O(T d); working memory O(d) doubles.
+void contextualize(const float* features, std::ptrdiff_t T, std::ptrdiff_t d, float* out);
+
+}  // namespace draqcore

@@ -1,0 +1,59 @@
+// DRAQ (paper Eq. 6) for one query against many candidates, all pairs in parallel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "draqcore/cost_matrix.hpp"
+
+namespace draqcore {
+
+/// @brief DRAQ = D(n, m) / random cost (Eq. 6).
+///
+/// When the random cost is 0 the matrix is all zeros along every path with positive probability;
+/// the ratio is then defined as 1.0 if D is 0 too ("no better than random") and NaN otherwise.
+double draq_ratio(double dtw_cost, double random_cost);
+
+struct DraqBatchOptions {
+  Metric metric = Metric::cosine;
+  bool exact = true;            ///< expected_random_cost() if true, mean of k sampled paths if false
+  std::ptrdiff_t k = 100;       ///< sampled paths per pair (exact == false)
+  std::uint64_t seed = 0;
+  std::ptrdiff_t radius = -1;   ///< Sakoe-Chiba radius for the DTW, < 0 for none
+  bool return_paths = false;
+  int threads = 0;              ///< <= 0: all cores
+  /// Polled by the calling thread between pairs (at most every ~50 ms); returning true stops
+  /// the batch, which then throws batch_cancelled. May be empty.
+  std::function<bool()> should_stop;
+};
+
+struct DraqBatchResult {
+  std::vector<double> dtw_cost, random_cost, draq;
+  std::vector<std::vector<std::int64_t>> paths;  ///< 2 * L int64 per candidate when requested
+};
+
+/// Thrown by draq_batch when options.should_stop() returned true.
+class batch_cancelled : public std::exception {
+ public:
+  const char* what() const noexcept override { return "draq_batch cancelled"; }
+};
+
+/// @brief DTW cost, random cost and DRAQ of `query` against every candidate.
+///
+/// @param query    (n, d) row-major float32.
+/// @param packed   all candidates stacked, (offsets[count], d) row-major float32.
+/// @param offsets  count + 1 non-decreasing row offsets; candidate c is rows
+///                 [offsets[c], offsets[c+1]) and must not be empty.
+/// Finiteness of every row is checked before any pair runs (std::invalid_argument naming
+/// "query" or "candidates[c]"). Pairs run under OpenMP with a dynamic schedule (their sizes
+/// differ); each pair is computed on one thread by the same code whatever the thread count, and
+/// sampled paths of candidate c use stream c, so results are bit-identical for any `threads`.
+/// Memory: per thread one n x max(m) float cost matrix plus dtw()'s working memory, checked
+/// against memory_limit() before anything is allocated.
+void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const float* packed,
+                const std::int64_t* offsets, std::ptrdiff_t count, const DraqBatchOptions& options,
+                DraqBatchResult& result);
+
+}  // namespace draqcore

@@ -1,0 +1,49 @@
+// The paper's biased random monotone paths (Sec. 3, "DRAQ"): sampled costs and their exact mean.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace draqcore {
+
+/// The random-path process, with 1-based positions (i, j): start at (n, m); draw di = -1 with
+/// probability i / (i + j) and, independently, dj = -1 with probability j / (i + j); on row 1
+/// di is 0 and on column 1 dj is 0; a (0, 0) draw is drawn again; move; stop at (1, 1).
+/// Conditioned on not being (0, 0), a step from an interior cell (i > 1, j > 1) is
+///   up (i-1, j) with probability i^2 / (i^2 + i j + j^2),
+///   diagonal     with probability i j / (i^2 + i j + j^2),
+///   left (i, j-1) with probability j^2 / (i^2 + i j + j^2);
+/// on row 1 it is always left, on column 1 always up.
+
+/// @brief Exact expectation of the random path's cost: sum over cells of P(visit) * C(i, j).
+///
+/// The visit probabilities follow from a dynamic program from (n, m) towards (1, 1):
+///   V(n, m) = 1,  V(i, j) = V(i+1, j+1) p_diag(i+1, j+1) + V(i+1, j) p_up(i+1, j)
+///                           + V(i, j+1) p_left(i, j+1).
+/// Deterministic, O(n m) time, O(m) memory (two rows of doubles), accumulated in double.
+double expected_random_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
+                            std::ptrdiff_t ldc);
+
+/// @brief Costs of k sampled random paths, each the sum of `cost` over every visited cell
+/// (both ends included), into out[0..k).
+///
+/// Path p uses its own counter-based stream: uniform number s of path p is
+/// splitmix64(key(seed, stream, p) + s * golden) with one uniform per step, so results do not
+/// depend on the number of threads or the order in which paths run. `stream` separates the
+/// candidates of a batch (draq_batch uses the candidate index).
+/// Time O(k (n + m)), no allocation.
+void random_path_costs(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
+                       std::ptrdiff_t k, std::uint64_t seed, std::uint64_t stream, double* out,
+                       int threads);
+
+/// @brief Mean of random_path_costs() for k paths, summed in path order (single thread), as
+/// draq_batch computes it. Allocates k doubles.
+double mean_random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
+                             std::ptrdiff_t ldc, std::ptrdiff_t k, std::uint64_t seed,
+                             std::uint64_t stream);
+
+/// @brief One sampled random path cost (path index `path` of stream (seed, stream)).
+double random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
+                        std::uint64_t seed, std::uint64_t stream, std::uint64_t path);
+
+}  // namespace draqcore

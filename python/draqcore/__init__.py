@@ -1,0 +1,40 @@
+"""draqcore: alignable video retrieval with DTW and DRAQ.
+
+The compiled core (C++/OpenMP) computes cosine cost matrices, DTW with traceback, the paper's
+random-path baseline (sampled, or its exact expectation) and DRAQ for many candidate pairs at
+once; the Python layer adds video decoding, frame features, an hnswlib collection and the
+``draq`` command line. Method: Dave et al., "Sync from the Sea: Retrieving Alignable Videos from
+Large-Scale Datasets" (Sec. 3-4).
+"""
+
+from __future__ import annotations
+
+from ._core import MemoryLimitError
+from .config import memory_limit, set_memory_limit, show_config
+from .context import contextualize
+from .cost import METRICS, cost_matrix
+from .draq import METHODS, DraqBatchResult, draq, draq_batch
+from .dtw import DtwResult, dtw, warp
+from .random_paths import expected_random_cost, random_path_costs
+
+__version__: str = str(show_config(print_out=False).get("version", "0+unknown"))
+
+__all__ = [
+    "METHODS",
+    "METRICS",
+    "DraqBatchResult",
+    "DtwResult",
+    "MemoryLimitError",
+    "contextualize",
+    "cost_matrix",
+    "draq",
+    "draq_batch",
+    "dtw",
+    "expected_random_cost",
+    "memory_limit",
+    "random_path_costs",
+    "set_memory_limit",
+    "show_config",
+    "warp",
+    "__version__",
+]

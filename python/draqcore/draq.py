@@ -1,0 +1,206 @@
+"""DRAQ: Dynamic Relative Alignment Quality (paper Eq. 6), for one pair and for batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional, Sequence, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _core
+from ._validate import as_band, as_cost, as_nonnegative_int, as_sequence, as_threads
+from .cost import Metric, check_metric
+
+__all__ = ["DraqBatchResult", "draq", "draq_batch", "METHODS"]
+
+Method = Literal["exact", "sampled"]
+METHODS: tuple[str, ...] = ("exact", "sampled")
+
+
+def _check_method(method: object) -> bool:
+    if method not in METHODS:
+        raise ValueError(f"method: unknown method {method!r} (expected 'exact' or 'sampled')")
+    return method == "exact"
+
+
+def draq(cost: ArrayLike, method: Method = "exact", k: int = 100, seed: int = 0, *, stream: int = 0) -> float:
+    """DRAQ of one cost matrix: ``D(n, m) / Cost_random`` (paper Eq. 6). Lower = more alignable.
+
+    ``D(n, m)`` is the optimal DTW cost (:func:`draqcore.dtw`); ``Cost_random`` is
+    :func:`draqcore.expected_random_cost` for ``method="exact"`` (deterministic) or the mean of
+    ``k`` sampled paths (:func:`draqcore.random_path_costs` with ``seed`` and ``stream``) for
+    ``method="sampled"``. When ``Cost_random`` is 0 every cell a random path can visit costs 0;
+    DRAQ is then 1.0 if ``D`` is 0 too.
+
+    Parameters
+    ----------
+    cost : array_like of shape (n, m)
+        Non-negative costs (e.g. from :func:`draqcore.cost_matrix`); never modified.
+    method : {"exact", "sampled"}
+    k : int
+        Sampled paths (``method="sampled"``), ``k >= 1``.
+    seed, stream : int
+        Random stream of the sampled paths.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Bad shape, empty, NaN/Inf, negative costs, unknown method, ``k < 1``.
+    """
+    exact = _check_method(method)
+    k = as_nonnegative_int(k, "k", minimum=1)
+    seed = as_nonnegative_int(seed, "seed")
+    stream = as_nonnegative_int(stream, "stream")
+    c = as_cost(cost)
+    if (c < 0).any():
+        raise ValueError("cost: DRAQ is a ratio of path costs and needs non-negative costs")
+    total, _ = _core.dtw(c, -1, False)
+    if exact:
+        random_cost = _core.expected_random_cost(c)
+    else:
+        random_cost = _core.mean_random_path_cost(c, k, seed, stream)
+    return float(_core.draq_ratio(total, random_cost))
+
+
+@dataclass(frozen=True)
+class DraqBatchResult:
+    """Result of :func:`draq_batch`, one entry per candidate in input order.
+
+    Attributes
+    ----------
+    dtw_cost : ndarray of shape (N,), float64
+        ``D(n, m_c)`` of the query against candidate ``c``.
+    random_cost : ndarray of shape (N,), float64
+        Exact expectation or sampled mean of the random path cost.
+    draq : ndarray of shape (N,), float64
+        ``dtw_cost / random_cost`` (Eq. 6).
+    paths : list of ndarray of shape (L_c, 2), int64, or None
+        Optimal paths (query frame, candidate frame) from (0, 0), when ``return_paths=True``.
+    """
+
+    dtw_cost: np.ndarray
+    random_cost: np.ndarray
+    draq: np.ndarray
+    paths: Optional[list[np.ndarray]]
+
+    def __len__(self) -> int:
+        return len(self.draq)
+
+
+def _pack_candidates(candidates: Union[Sequence[ArrayLike], ArrayLike], offsets: Optional[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
+    if offsets is not None:
+        packed = as_sequence(candidates, "candidates")
+        off = np.asarray(offsets)
+        if off.dtype.kind not in "iu" or off.ndim != 1 or len(off) < 1:
+            raise ValueError("offsets: expected a 1-D integer array of N + 1 row offsets")
+        off = np.ascontiguousarray(off, dtype=np.int64)
+        if off[0] != 0 or off[-1] != packed.shape[0]:
+            raise ValueError(
+                f"offsets: must start at 0 and end at the number of packed rows ({packed.shape[0]})"
+            )
+        empty = np.flatnonzero(np.diff(off) <= 0)
+        if empty.size:
+            raise ValueError(f"candidates[{int(empty[0])}]: is empty (offsets must be strictly increasing)")
+        return packed, off
+    if isinstance(candidates, np.ndarray):
+        raise TypeError("candidates: pass a list of (T_i, d) arrays, or a packed (sum T_i, d) array with offsets=")
+    try:
+        items = list(candidates)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError("candidates: expected a list of (T_i, d) arrays") from None
+    seqs = [as_sequence(c, f"candidates[{i}]") for i, c in enumerate(items)]
+    if not seqs:
+        return np.empty((0, 1), dtype=np.float32), np.zeros(1, dtype=np.int64)
+    dims = {s.shape[1] for s in seqs}
+    if len(dims) > 1:
+        first = seqs[0].shape[1]
+        bad = next(i for i, s in enumerate(seqs) if s.shape[1] != first)
+        raise ValueError(
+            f"candidates[{bad}]: feature dimension {seqs[bad].shape[1]} differs from candidates[0]'s {first}"
+        )
+    off = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum([s.shape[0] for s in seqs], out=off[1:])
+    packed = seqs[0] if len(seqs) == 1 else np.concatenate(seqs, axis=0)
+    return packed, off
+
+
+def draq_batch(
+    query: ArrayLike,
+    candidates: Union[Sequence[ArrayLike], ArrayLike],
+    *,
+    offsets: Optional[ArrayLike] = None,
+    metric: Metric = "cosine",
+    method: Method = "exact",
+    k: int = 100,
+    seed: int = 0,
+    band: Optional[int] = None,
+    return_paths: bool = False,
+    threads: Optional[int] = None,
+) -> DraqBatchResult:
+    """DTW cost, random cost and DRAQ of one query against many candidates, in parallel.
+
+    For every candidate ``c`` this computes the cost matrix ``C_c`` between ``query`` and the
+    candidate (:func:`draqcore.cost_matrix` with ``metric``), its DTW cost (and path), the
+    random-path cost and ``DRAQ = D / Cost_random`` (paper Eq. 6) — all pairs inside C++ under
+    OpenMP with the GIL released. Results equal a per-pair loop of
+    ``draq(cost_matrix(query, cand_c, metric), method, k, seed, stream=c)`` exactly, and are
+    bit-identical for any ``threads``: sampled paths of candidate ``c`` draw from the stream
+    keyed by ``(seed, c, path index)``. Features are used as given: contextualize them first
+    (:func:`draqcore.contextualize`) to follow the paper.
+
+    Parameters
+    ----------
+    query : array_like of shape (n, d)
+    candidates : list of array_like of shape (T_c, d), or array_like of shape (sum T_c, d)
+        The packed form needs ``offsets``.
+    offsets : array_like of shape (N + 1,), int, optional
+        Row offsets into the packed array: candidate ``c`` is rows ``offsets[c]:offsets[c+1]``.
+    metric : {"cosine", "sqeuclidean", "euclidean"}
+    method : {"exact", "sampled"}
+    k : int
+        Sampled paths per pair (``method="sampled"``).
+    seed : int
+    band : int, optional
+        Sakoe-Chiba radius of the DTW (see :func:`draqcore.dtw`); the random paths are not
+        banded.
+    return_paths : bool
+    threads : int, optional
+        OpenMP threads; ``None`` = all cores.
+
+    Returns
+    -------
+    DraqBatchResult
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, empty sequences, mismatched feature dimensions, NaN/Inf (naming ``query`` or
+        ``candidates[c]``), unknown metric or method, ``k < 1``, negative band.
+    TypeError
+        Non-numeric dtypes, candidates not a list.
+    MemoryError
+        When the per-thread working memory would exceed :func:`draqcore.memory_limit`.
+    KeyboardInterrupt
+        Ctrl-C is honoured between pairs.
+    """
+    metric = check_metric(metric)
+    exact = _check_method(method)
+    k = as_nonnegative_int(k, "k", minimum=1)
+    seed = as_nonnegative_int(seed, "seed")
+    radius = as_band(band)
+    nthreads = as_threads(threads)
+    q = as_sequence(query, "query")
+    packed, off = _pack_candidates(candidates, offsets)
+    if len(off) > 1 and packed.shape[1] != q.shape[1]:
+        raise ValueError(
+            f"candidates: feature dimension {packed.shape[1]} differs from the query's {q.shape[1]}"
+        )
+    dtw_cost, random_cost, ratio, paths = _core.draq_batch(
+        q, packed, off, metric, exact, k, seed, radius, bool(return_paths), nthreads
+    )
+    return DraqBatchResult(dtw_cost=dtw_cost, random_cost=random_cost, draq=ratio, paths=paths)
