@@ -1,0 +1,170 @@
+"""Slow, obviously-correct reference implementations the kernels are tested against.
+
+Everything here is plain Python/NumPy in float64 and follows the paper's text literally.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+
+def cost_matrix(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+    b = np.asarray(b, dtype=np.float64).reshape(len(b), -1)
+    out = np.empty((len(a), len(b)))
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            if metric == "cosine":
+                nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+                cos = 0.0 if nx == 0 or ny == 0 else float(x @ y) / (nx * ny)
+                out[i, j] = min(2.0, max(0.0, 1.0 - cos))
+            elif metric == "sqeuclidean":
+                out[i, j] = float(((x - y) ** 2).sum())
+            else:
+                out[i, j] = float(np.sqrt(((x - y) ** 2).sum()))
+    return out
+
+
+def contextualize(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    T = len(f)
+    rows = []
+    for j in range(T):
+        rows.append(np.concatenate([f[j], f[: j + 1].sum(axis=0) / T]))
+    g = np.array(rows)
+    return g - g.mean(axis=0)
+
+
+def monotone_paths(n: int, m: int):
+    """Every path from (0, 0) to (n-1, m-1) with steps (1,0), (0,1), (1,1)."""
+
+    def extend(path):
+        i, j = path[-1]
+        if (i, j) == (n - 1, m - 1):
+            yield list(path)
+            return
+        for di, dj in ((1, 1), (1, 0), (0, 1)):
+            if i + di < n and j + dj < m:
+                path.append((i + di, j + dj))
+                yield from extend(path)
+                path.pop()
+
+    yield from extend([(0, 0)])
+
+
+def band_mask(n: int, m: int, r: int | None) -> np.ndarray:
+    """The documented Sakoe-Chiba band, evaluated cell by cell with exact fractions."""
+    mask = np.ones((n, m), dtype=bool)
+    if r is None or n == 1 or m == 1:
+        return mask
+    N, M = n - 1, m - 1
+    for i in range(n):
+        for j in range(m):
+            if N <= M:
+                s = Fraction(M, N)
+                mask[i, j] = abs(j - i * s) <= max(Fraction(r), s / 2)
+            else:
+                s = Fraction(N, M)
+                mask[i, j] = abs(i - j * s) <= max(Fraction(r), s / 2)
+    return mask
+
+
+def brute_force_dtw(cost: np.ndarray, band: int | None = None) -> float:
+    """Minimum over every monotone path (inside the band) of the summed cost."""
+    n, m = cost.shape
+    mask = band_mask(n, m, band)
+    best = np.inf
+    for path in monotone_paths(n, m):
+        if all(mask[i, j] for i, j in path):
+            best = min(best, sum(float(cost[i, j]) for i, j in path))
+    return best
+
+
+def dtw_with_ties(cost: np.ndarray, band: int | None = None):
+    """Textbook DP in float64 with the documented tie rule: diagonal, then up, then left."""
+    n, m = cost.shape
+    mask = band_mask(n, m, band)
+    D = np.full((n, m), np.inf)
+    for i in range(n):
+        for j in range(m):
+            if not mask[i, j]:
+                continue
+            if i == 0 and j == 0:
+                D[i, j] = cost[0, 0]
+                continue
+            cands = []
+            if i > 0 and j > 0:
+                cands.append(D[i - 1, j - 1])
+            else:
+                cands.append(np.inf)
+            cands.append(D[i - 1, j] if i > 0 else np.inf)
+            cands.append(D[i, j - 1] if j > 0 else np.inf)
+            D[i, j] = cost[i, j] + min(cands)
+    i, j = n - 1, m - 1
+    path = [(i, j)]
+    while (i, j) != (0, 0):
+        diag = D[i - 1, j - 1] if i > 0 and j > 0 else np.inf
+        up = D[i - 1, j] if i > 0 else np.inf
+        left = D[i, j - 1] if j > 0 else np.inf
+        best = min(diag, up, left)
+        if diag == best:
+            i, j = i - 1, j - 1
+        elif up == best:
+            i -= 1
+        else:
+            j -= 1
+        path.append((i, j))
+    return float(D[-1, -1]), np.array(path[::-1], dtype=np.int64)
+
+
+def step_distribution(i: int, j: int) -> dict[tuple[int, int], float]:
+    """One step of the random process from 1-based (i, j), by the paper's literal recipe:
+    independent draws di = -1 w.p. i/(i+j), dj = -1 w.p. j/(i+j), forced 0 on row/column 1,
+    (0, 0) redrawn (i.e. conditioned away)."""
+    p_i = 0.0 if i == 1 else i / (i + j)
+    p_j = 0.0 if j == 1 else j / (i + j)
+    raw = {}
+    for di, pdi in ((-1, p_i), (0, 1 - p_i)):
+        for dj, pdj in ((-1, p_j), (0, 1 - p_j)):
+            raw[(di, dj)] = pdi * pdj
+    keep = {mv: p for mv, p in raw.items() if mv != (0, 0) and p > 0}
+    z = sum(keep.values())
+    return {mv: p / z for mv, p in keep.items()}
+
+
+def random_paths_with_probability(n: int, m: int):
+    """Every path the random process can take, from (n, m) to (1, 1) (1-based), with its
+    probability."""
+
+    def walk(i, j, prob, cells):
+        if (i, j) == (1, 1):
+            yield cells, prob
+            return
+        for (di, dj), p in step_distribution(i, j).items():
+            yield from walk(i + di, j + dj, prob * p, cells + [(i + di, j + dj)])
+
+    yield from walk(n, m, 1.0, [(n, m)])
+
+
+def expected_random_cost_by_enumeration(cost: np.ndarray) -> tuple[float, float]:
+    """(expected path cost, total probability) by enumerating every path."""
+    n, m = cost.shape
+    expectation = 0.0
+    total = 0.0
+    for cells, prob in random_paths_with_probability(n, m):
+        expectation += prob * sum(float(cost[i - 1, j - 1]) for i, j in cells)
+        total += prob
+    return expectation, total
+
+
+def warp(path: np.ndarray, keep: int) -> np.ndarray:
+    out = []
+    last = None
+    for t in path:
+        if t[keep] != last:
+            out.append(t[1 - keep])
+            last = t[keep]
+    return np.array(out, dtype=np.int64)
+

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import draqcore
+import reference
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (17, 5), (150, 64)])
+def test_matches_equations_2_and_3(rng, shape):
+    f = rng.standard_normal(shape) * 4 + 1
+    got = draqcore.contextualize(f)
+    assert got.dtype == np.float32 and got.shape == (shape[0], 2 * shape[1])
+    np.testing.assert_allclose(got, reference.contextualize(f), atol=1e-5, rtol=1e-5)
+
+
+def test_hand_computed_example():
+    f = np.array([[1.0], [3.0]])
+    # g = [[1, 1/2], [3, 4/2]] -> column means [2, 1.25]
+    want = np.array([[-1.0, -0.75], [1.0, 0.75]], dtype=np.float32)
+    np.testing.assert_array_equal(draqcore.contextualize(f), want)
+
+
+def test_is_zero_centred_and_input_untouched(rng):
+    f = np.asfortranarray(rng.standard_normal((40, 8)).astype(np.float16))
+    before = f.copy()
+    out = draqcore.contextualize(f)
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_array_equal(f, before)
+
+
+def test_one_dimensional_input():
+    out = draqcore.contextualize(np.arange(4))
+    assert out.shape == (4, 2)
+
+
+@pytest.mark.parametrize(
+    ("f", "error", "match"),
+    [
+        (np.zeros((0, 3)), ValueError, "features: is empty"),
+        (np.zeros((3, 0)), ValueError, "features: has no feature columns"),
+        (np.zeros((2, 2, 2)), ValueError, "features: expected shape"),
+        (np.array([[1.0, np.nan]]), ValueError, "features: row 0 contains NaN or Inf"),
+        (np.array([["a"]]), TypeError, "features"),
+    ],
+)
+def test_bad_input(f, error, match):
+    with pytest.raises(error, match=match):
+        draqcore.contextualize(f)

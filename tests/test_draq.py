@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import draqcore
+
+
+def make_candidates(rng, count=9, d=16, lo=5, hi=40):
+    return [rng.standard_normal((int(rng.integers(lo, hi)), d)).astype(np.float32) for _ in range(count)]
+
+
+def test_draq_is_dtw_over_random_cost(rng):
+    cost = draqcore.cost_matrix(rng.standard_normal((12, 5)), rng.standard_normal((15, 5)))
+    want = draqcore.dtw(cost).cost / draqcore.expected_random_cost(cost)
+    assert draqcore.draq(cost) == pytest.approx(want, rel=1e-12)
+    sampled = draqcore.draq(cost, method="sampled", k=50, seed=4)
+    assert sampled == pytest.approx(draqcore.dtw(cost).cost / draqcore.random_path_costs(cost, 50, seed=4).mean(), rel=1e-12)
+
+
+def test_alignable_pair_scores_lower_than_shuffled(rng):
+    # A smooth trajectory against a re-timed copy of itself vs. against a shuffled copy.
+    t = np.linspace(0, 1, 60)
+    traj = np.stack([np.sin(2 * np.pi * t * f) for f in (1, 2, 3, 5)], axis=1) + 0.05 * rng.standard_normal((60, 4))
+    retimed = traj[np.sort(rng.integers(0, 60, 45))]
+    shuffled = traj[rng.permutation(60)[:45]]
+    q = draqcore.contextualize(traj)
+    good = draqcore.draq(draqcore.cost_matrix(q, draqcore.contextualize(retimed)))
+    bad = draqcore.draq(draqcore.cost_matrix(q, draqcore.contextualize(shuffled)))
+    assert good < 0.2 and bad > 3 * good
+
+
+def test_all_zero_cost_matrix_is_one():
+    assert draqcore.draq(np.zeros((4, 6))) == 1.0
+
+
+@pytest.mark.parametrize("method", ["exact", "sampled"])
+@pytest.mark.parametrize("metric", ["cosine", "sqeuclidean", "euclidean"])
+@pytest.mark.parametrize("band", [None, 3])
+def test_batch_equals_per_pair_loop(rng, method, metric, band):
+    query = rng.standard_normal((23, 16)).astype(np.float32)
+    cands = make_candidates(rng)
+    res = draqcore.draq_batch(query, cands, metric=metric, method=method, k=40, seed=5, band=band, return_paths=True)
+    assert len(res) == len(cands) and len(res.paths) == len(cands)
+    for c, cand in enumerate(cands):
+        cost = draqcore.cost_matrix(query, cand, metric)
+        d = draqcore.dtw(cost, band=band)
+        if method == "exact":
+            rand = draqcore.expected_random_cost(cost)
+        else:
+            rand = float(np.sum(draqcore.random_path_costs(cost, 40, seed=5, stream=c))) / 40
+        assert res.dtw_cost[c] == d.cost
+        np.testing.assert_array_equal(res.paths[c], d.path)
+        assert res.random_cost[c] == pytest.approx(rand, rel=1e-12)
+        if band is None:
+            assert res.draq[c] == draqcore.draq(cost, method=method, k=40, seed=5, stream=c)
+
+
+@pytest.mark.parametrize("method", ["exact", "sampled"])
+def test_bit_identical_across_threads_and_batching(rng, method):
+    query = rng.standard_normal((30, 24))
+    cands = make_candidates(rng, count=15, d=24)
+    runs = [draqcore.draq_batch(query, cands, method=method, threads=t, return_paths=True) for t in (1, 2, 2)]
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.draq, runs[0].draq)
+        np.testing.assert_array_equal(r.dtw_cost, runs[0].dtw_cost)
+        for p, q in zip(r.paths, runs[0].paths):
+            np.testing.assert_array_equal(p, q)
+    packed = np.concatenate(cands)
+    offsets = np.r_[0, np.cumsum([len(c) for c in cands])]
+    as_packed = draqcore.draq_batch(query, packed, offsets=offsets, method=method, threads=2)
+    np.testing.assert_array_equal(as_packed.draq, runs[0].draq)
+    assert as_packed.paths is None
+
+
+def test_inputs_are_not_modified(rng):
+    query = np.asfortranarray(rng.standard_normal((10, 6)))
+    cands = [rng.standard_normal((8, 6)).astype(np.float16), rng.standard_normal((12, 12))[:, ::2]]
+    before = [query.copy()] + [c.copy() for c in cands]
+    draqcore.draq_batch(query, cands, return_paths=True)
+    for x, y in zip([query] + cands, before):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_empty_candidate_list_returns_empty_result(rng):
+    res = draqcore.draq_batch(rng.standard_normal((5, 3)), [])
+    assert len(res) == 0 and res.draq.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"query": np.zeros((0, 4))}, ValueError, "query: is empty"),
+        ({"candidates": [np.ones((3, 4)), np.zeros((0, 4))]}, ValueError, r"candidates\[1\]: is empty"),
+        ({"candidates": [np.ones((3, 4)), np.ones((3, 5))]}, ValueError, r"candidates\[1\]: feature dimension"),
+        ({"candidates": [np.ones((3, 5))]}, ValueError, "differs from the query"),
+        ({"candidates": [np.ones((3, 4)), np.full((2, 4), np.nan)]}, ValueError, r"candidates\[1\]: row 0 contains NaN"),
+        ({"query": np.array([[1.0, 2, 3, np.inf]])}, ValueError, "query: row 0 contains NaN"),
+        ({"metric": "l1"}, ValueError, "metric"),
+        ({"method": "approx"}, ValueError, "method"),
+        ({"k": 0}, ValueError, "k: must be at least 1"),
+        ({"band": -2}, ValueError, "band"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"threads": 0}, ValueError, "threads"),
+        ({"candidates": np.ones((6, 4))}, TypeError, "offsets="),
+        ({"candidates": np.ones((6, 4)), "offsets": [0, 3, 5]}, ValueError, "offsets: must start at 0 and end"),
+        ({"candidates": np.ones((6, 4)), "offsets": [0, 3, 3, 6]}, ValueError, r"candidates\[1\]: is empty"),
+        ({"candidates": 5}, TypeError, "candidates"),
+    ],
+)
+def test_bad_input(kwargs, error, match):
+    args = {"query": np.ones((3, 4)), "candidates": [np.ones((3, 4))]}
+    args.update(kwargs)
+    query = args.pop("query")
+    candidates = args.pop("candidates")
+    with pytest.raises(error, match=match):
+        draqcore.draq_batch(query, candidates, **args)
+
+
+def test_draq_refuses_negative_costs():
+    with pytest.raises(ValueError, match="non-negative"):
+        draqcore.draq(np.array([[0.5, -1.0], [0.2, 0.1]]))
+
+
+def test_batch_above_memory_limit_fails_before_work(rng):
+    draqcore.set_memory_limit(1 << 20)
+    try:
+        with pytest.raises(MemoryError, match="draq_batch would need"):
+            draqcore.draq_batch(np.ones((600, 2)), [np.ones((600, 2))])
+    finally:
+        draqcore.set_memory_limit(None)
