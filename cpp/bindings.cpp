@@ -163,6 +163,14 @@ double mean_random_path_cost(const farray& cost, ssize k, const py::int_& seed,
   return draqcore::mean_random_path_cost(pc, n, m, m, k, s, st);
 }
 
+py::array_t<std::int64_t> random_path(ssize n, ssize m, const py::int_& seed,
+                                      const py::int_& stream, const py::int_& index) {
+  if (n < 1 || m < 1) throw std::invalid_argument("shape: n and m must be at least 1");
+  std::vector<std::int64_t> cells;
+  draqcore::random_path_cells(n, m, as_seed(seed), as_seed(stream), as_seed(index), cells);
+  return path_to_array(std::move(cells));
+}
+
 py::tuple draq_batch(const farray& query, const farray& packed, const i64array& offsets,
                      const std::string& metric, bool exact, ssize k, const py::int_& seed,
                      ssize radius, bool return_paths, int threads) {
@@ -245,6 +253,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("stream"), py::arg("threads"));
   m.def("mean_random_path_cost", &mean_random_path_cost, py::arg("cost"), py::arg("k"),
         py::arg("seed"), py::arg("stream"));
+  m.def("random_path", &random_path, py::arg("n"), py::arg("m"), py::arg("seed"),
+        py::arg("stream"), py::arg("index"));
   m.def("draq_ratio", &draqcore::draq_ratio, py::arg("dtw_cost"), py::arg("random_cost"));
   m.def("draq_batch", &draq_batch, py::arg("query"), py::arg("packed"), py::arg("offsets"),
         py::arg("metric"), py::arg("exact"), py::arg("k"), py::arg("seed"), py::arg("radius"),

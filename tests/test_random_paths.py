@@ -94,3 +94,19 @@ def test_cost_is_not_modified(rng):
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (6, 1), (9, 14)])
+def test_random_path_cells_are_the_sampled_paths(rng, shape):
+    cost = rng.random(shape)
+    costs = draqcore.random_path_costs(cost, 6, seed=9, stream=2)
+    for index in range(6):
+        cells = draqcore.random_path((shape[0], shape[1]), seed=9, stream=2, index=index)
+        assert tuple(cells[0]) == (0, 0) and tuple(cells[-1]) == (shape[0] - 1, shape[1] - 1)
+        assert {tuple(s) for s in np.diff(cells, axis=0)} <= {(1, 0), (0, 1), (1, 1)}
+        assert costs[index] == pytest.approx(cost[cells[:, 0], cells[:, 1]].astype(np.float32).astype(np.float64).sum(), rel=1e-12)
+
+
+def test_random_path_bad_shape():
+    with pytest.raises(ValueError, match="shape"):
+        draqcore.random_path((0, 3))

@@ -1,5 +1,6 @@
 #include "draqcore/random_paths.hpp"
 
+#include <utility>
 #include <vector>
 
 #include "draqcore/config.hpp"
@@ -60,11 +61,12 @@ double expected_random_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t 
   return expectation;
 }
 
-double random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
-                        std::uint64_t seed, std::uint64_t stream, std::uint64_t path) {
-  const std::uint64_t key = path_key(seed, stream, path);
-  std::ptrdiff_t i = n, j = m;  // 1-based
-  double total = double(cost[(i - 1) * ldc + (j - 1)]);
+// Walks one random path from (n, m) to (1, 1) (1-based), calling visit(i, j) for every cell,
+// both ends included. The single definition of the sampler: costs and cell lists both use it.
+template <class Visit>
+inline void walk_random_path(std::ptrdiff_t n, std::ptrdiff_t m, std::uint64_t key, Visit&& visit) {
+  std::ptrdiff_t i = n, j = m;
+  visit(i, j);
   std::uint64_t step = 0;
   while (i > 1 && j > 1) {
     const double a = double(i), b = double(j);
@@ -77,12 +79,36 @@ double random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, s
     } else {
       --j;
     }
-    total += double(cost[(i - 1) * ldc + (j - 1)]);
+    visit(i, j);
   }
   // On row 1 or column 1 the rest of the path is forced.
-  while (j > 1) total += double(cost[(i - 1) * ldc + (--j - 1)]);
-  while (i > 1) total += double(cost[(--i - 1) * ldc + (j - 1)]);
+  while (j > 1) visit(i, --j);
+  while (i > 1) visit(--i, j);
+}
+
+double random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
+                        std::uint64_t seed, std::uint64_t stream, std::uint64_t path) {
+  double total = 0.0;
+  walk_random_path(n, m, path_key(seed, stream, path), [&](std::ptrdiff_t i, std::ptrdiff_t j) {
+    total += double(cost[(i - 1) * ldc + (j - 1)]);
+  });
   return total;
+}
+
+void random_path_cells(std::ptrdiff_t n, std::ptrdiff_t m, std::uint64_t seed,
+                       std::uint64_t stream, std::uint64_t path,
+                       std::vector<std::int64_t>& cells) {
+  cells.clear();
+  walk_random_path(n, m, path_key(seed, stream, path), [&](std::ptrdiff_t i, std::ptrdiff_t j) {
+    cells.push_back(i - 1);
+    cells.push_back(j - 1);
+  });
+  // Reverse the (i, j) pairs so the path runs from (0, 0) like a DTW path.
+  const std::size_t L = cells.size() / 2;
+  for (std::size_t a = 0, b = L - 1; a < b; ++a, --b) {
+    std::swap(cells[2 * a], cells[2 * b]);
+    std::swap(cells[2 * a + 1], cells[2 * b + 1]);
+  }
 }
 
 double mean_random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,

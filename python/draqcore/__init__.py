@@ -15,7 +15,7 @@ from .context import contextualize
 from .cost import METRICS, cost_matrix
 from .draq import METHODS, DraqBatchResult, draq, draq_batch
 from .dtw import DtwResult, dtw, warp
-from .random_paths import expected_random_cost, random_path_costs
+from .random_paths import expected_random_cost, random_path, random_path_costs
 
 __version__: str = str(show_config(print_out=False).get("version", "0+unknown"))
 
@@ -32,6 +32,7 @@ __all__ = [
     "dtw",
     "expected_random_cost",
     "memory_limit",
+    "random_path",
     "random_path_costs",
     "set_memory_limit",
     "show_config",

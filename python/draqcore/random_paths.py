@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from . import _core
 from ._validate import as_cost, as_nonnegative_int, as_threads
 
-__all__ = ["random_path_costs", "expected_random_cost"]
+__all__ = ["random_path_costs", "expected_random_cost", "random_path"]
 
 
 def random_path_costs(
@@ -84,3 +84,34 @@ def expected_random_cost(cost: ArrayLike) -> float:
         Bad shape, empty, NaN/Inf.
     """
     return float(_core.expected_random_cost(as_cost(cost)))
+
+
+def random_path(shape: tuple[int, int], seed: int = 0, *, stream: int = 0, index: int = 0) -> np.ndarray:
+    """The cells of one sampled random path through an ``(n, m)`` matrix.
+
+    Path ``index`` of stream ``(seed, stream)`` is the path whose cost is
+    ``random_path_costs(cost, k, seed, stream=stream)[index]`` (for any ``k > index``), which
+    makes the sampled costs inspectable and lets plots show the paths DRAQ compares against.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(n, m)``, both at least 1.
+    seed, stream, index : int
+        Non-negative.
+
+    Returns
+    -------
+    ndarray of shape (L, 2), int64
+        0-based cells from (0, 0) to (n-1, m-1), like a DTW path.
+    """
+    try:
+        n, m = shape
+    except (TypeError, ValueError):
+        raise ValueError(f"shape: expected (n, m), got {shape!r}") from None
+    n = as_nonnegative_int(n, "shape[0]", minimum=1)
+    m = as_nonnegative_int(m, "shape[1]", minimum=1)
+    return _core.random_path(
+        n, m, as_nonnegative_int(seed, "seed"), as_nonnegative_int(stream, "stream"),
+        as_nonnegative_int(index, "index"),
+    )

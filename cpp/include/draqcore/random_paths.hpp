@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace draqcore {
 
@@ -45,5 +46,10 @@ double mean_random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t
 /// @brief One sampled random path cost (path index `path` of stream (seed, stream)).
 double random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
                         std::uint64_t seed, std::uint64_t stream, std::uint64_t path);
+
+/// @brief The cells of one sampled random path (the same path random_path_cost() sums), as
+/// 2 * L int64 values (i0, j0, i1, j1, ...), 0-based, from (0, 0) to (n-1, m-1).
+void random_path_cells(std::ptrdiff_t n, std::ptrdiff_t m, std::uint64_t seed,
+                       std::uint64_t stream, std::uint64_t path, std::vector<std::int64_t>& cells);
 
 }  // namespace draqcore
