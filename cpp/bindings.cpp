@@ -66,6 +66,7 @@ py::dict show_config() {
   d["openmp"] = draqcore::has_openmp();
   d["threads"] = draqcore::max_threads();
   d["simd"] = draqcore::simd_level();
+  d["cost_kernel"] = draqcore::cost_kernel_name();
   d["memory_limit_bytes"] = draqcore::memory_limit();
 #if defined(__VERSION__)
   d["compiler"] = __VERSION__;
@@ -244,6 +245,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("show_config", &show_config);
   m.def("memory_limit", &draqcore::memory_limit);
   m.def("set_memory_limit", &draqcore::set_memory_limit, py::arg("bytes"));
+  m.def("cost_kernel", &draqcore::cost_kernel_name);
+  m.def("available_cost_kernels", &draqcore::available_cost_kernels);
+  m.def("set_cost_kernel", &draqcore::set_cost_kernel, py::arg("name"));
   m.def("cost_matrix", &cost_matrix, py::arg("a"), py::arg("b"), py::arg("metric"),
         py::arg("threads"));
   m.def("contextualize", &contextualize, py::arg("features"));

@@ -119,3 +119,27 @@ def test_output_above_memory_limit_fails_before_allocating():
     finally:
         draqcore.set_memory_limit(None)
     assert draqcore.memory_limit() == 8 << 30
+
+
+@pytest.mark.parametrize("kernel", draqcore._core.available_cost_kernels())
+@pytest.mark.parametrize("metric", ["cosine", "sqeuclidean"])
+def test_every_dispatched_kernel_matches_reference(rng, kernel, metric):
+    # Shapes that exercise every remainder of the panel (8/16/32 rows) and the 6-column tile.
+    a = rng.standard_normal((37, 70))
+    b = rng.standard_normal((23, 70))
+    want = reference.cost_matrix(a, b, metric)
+    draqcore._core.set_cost_kernel(kernel)
+    try:
+        assert draqcore._core.cost_kernel() == kernel
+        got = draqcore.cost_matrix(a, b, metric)
+        batch = draqcore.draq_batch(a, [b], metric=metric)
+    finally:
+        draqcore._core.set_cost_kernel("auto")
+    scale = 1.0 if metric == "cosine" else float(np.abs(want).max())
+    np.testing.assert_allclose(got, want, atol=2e-5 * scale, rtol=1e-4)
+    assert batch.dtw_cost[0] == pytest.approx(draqcore.dtw(want).cost, rel=1e-4)
+
+
+def test_unknown_kernel_is_refused():
+    with pytest.raises(ValueError, match="unknown cost kernel"):
+        draqcore._core.set_cost_kernel("neon")

@@ -1,6 +1,7 @@
 #include "draqcore/cost_matrix.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -9,56 +10,40 @@
 
 #include "draqcore/config.hpp"
 
-// Runtime dispatch: GCC builds one clone of the tile driver per ISA and picks one at load time
-// through an ifunc, so a plain build runs on any x86-64 and still uses AVX2/AVX-512 where present.
-// -ffp-contract=off (CMakeLists) keeps the clones' arithmetic identical: no clone fuses mul+add.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define DRAQCORE_DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DRAQCORE_DISPATCH
-#endif
+// The dot products of a cost matrix are one GEMM, C = A B^T. The kernel here is the classic
+// outer-product formulation: rows of `a` are packed into panels of W rows, transposed so that
+// for a fixed feature k the W values a[i..i+W)[k] are one contiguous run; the micro-kernel
+// multiplies that run (NV vectors) by a broadcast b[j][k] for 6 rows j of `b` at a time and
+// keeps the 6 x NV accumulators in registers across the whole of d. Every output entry is the
+// plain sequential sum over k, so results do not depend on tiling or threads.
+//
+// Runtime dispatch: the micro-kernel is compiled three times with target attributes (AVX-512,
+// AVX2+FMA, and the x86-64 baseline SSE2) and one is chosen once per process from the CPU's
+// features, so a plain build runs on any x86-64. The AVX variants fuse multiply-adds, so
+// their results differ from the baseline's by float rounding only (tests hold every variant
+// against the scalar reference).
 
 namespace draqcore {
 
 namespace {
 
-typedef float v8f __attribute__((vector_size(32)));
+constexpr int kCols = 6;  // rows of b per micro-tile
 
-inline v8f load8(const float* p) {
-  v8f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline float hsum8(v8f v) {
-  // Fixed reduction order, the same in every clone.
-  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
-
-// Dot products of R rows of a with C rows of b, 8 lanes at a time, then a scalar tail.
-// Every (r, c) entry sees the same sequence of operations whatever R and C are.
-template <int R, int C>
-inline __attribute__((always_inline)) void dot_tile(const float* a, const float* b,
-                                                    std::ptrdiff_t d, float* dots) {
-  v8f acc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = v8f{0, 0, 0, 0, 0, 0, 0, 0};
-  const std::ptrdiff_t d8 = d - d % 8;
-  for (std::ptrdiff_t k = 0; k < d8; k += 8) {
-    v8f bv[C];
-    for (int c = 0; c < C; ++c) bv[c] = load8(b + c * d + k);
-    for (int r = 0; r < R; ++r) {
-      const v8f av = load8(a + r * d + k);
-      for (int c = 0; c < C; ++c) acc[r][c] += av * bv[c];
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      float s = hsum8(acc[r][c]);
-      for (std::ptrdiff_t k = d8; k < d; ++k) s += a[r * d + k] * b[c * d + k];
-      dots[r * C + c] = s;
-    }
-}
+template <int L>
+struct Vec;
+// aligned(4): loads and stores through these types may be unaligned.
+template <>
+struct Vec<4> {
+  typedef float type __attribute__((vector_size(16), aligned(4)));
+};
+template <>
+struct Vec<8> {
+  typedef float type __attribute__((vector_size(32), aligned(4)));
+};
+template <>
+struct Vec<16> {
+  typedef float type __attribute__((vector_size(64), aligned(4)));
+};
 
 inline float finish(float dot, float sa, float sb, Metric metric) {
   switch (metric) {
@@ -74,31 +59,175 @@ inline float finish(float dot, float sa, float sb, Metric metric) {
   return 0.0f;
 }
 
-template <int R, int C>
-inline __attribute__((always_inline)) void emit_tile(const float* a, const float* sa,
-                                                     const float* b, const float* sb,
-                                                     std::ptrdiff_t d, Metric metric, float* out,
-                                                     std::ptrdiff_t ldo) {
-  float dots[R * C];
-  dot_tile<R, C>(a, b, d, dots);
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) out[r * ldo + c] = finish(dots[r * C + c], sa[r], sb[c], metric);
+// One panel (W = L * NV rows of a, packed as d x W) against C rows of b.
+template <int L, int NV, int C>
+inline __attribute__((always_inline)) void micro_tile(const float* panel, const float* b,
+                                                      std::ptrdiff_t d, float* dots) {
+  typedef typename Vec<L>::type V;
+  constexpr int W = L * NV;
+  V acc[C][NV];
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[c][v] = V{};
+  for (std::ptrdiff_t k = 0; k < d; ++k) {
+    const V* pv = reinterpret_cast<const V*>(panel + k * W);
+    V av[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) av[v] = pv[v];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const float s = b[c * d + k];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[c][v] += av[v] * s;
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) *reinterpret_cast<V*>(dots + c * W + v * L) = acc[c][v];
 }
 
-// Rows of a in groups of 4 (R = 4, remainder 1..3), columns in groups of 3 (remainder 1..2).
-template <int R>
-inline __attribute__((always_inline)) void emit_row_group(const float* a, const float* sa,
-                                                          const float* b, const float* sb,
-                                                          std::ptrdiff_t m, std::ptrdiff_t d,
-                                                          Metric metric, float* out,
-                                                          std::ptrdiff_t ldo) {
-  std::ptrdiff_t j = 0;
-  for (; j + 3 <= m; j += 3) emit_tile<R, 3>(a, sa, b + j * d, sb + j, d, metric, out + j, ldo);
-  if (m - j == 2) emit_tile<R, 2>(a, sa, b + j * d, sb + j, d, metric, out + j, ldo);
-  if (m - j == 1) emit_tile<R, 1>(a, sa, b + j * d, sb + j, d, metric, out + j, ldo);
+// Cost block: rows [0, n) of the packed a (panels of W rows) against m rows of b.
+template <int L, int NV>
+inline __attribute__((always_inline)) void block_impl(const float* packed, const float* sa,
+                                                      std::ptrdiff_t n, const float* b,
+                                                      const float* sb, std::ptrdiff_t m,
+                                                      std::ptrdiff_t d, Metric metric, float* out,
+                                                      std::ptrdiff_t ldo) {
+  constexpr int W = L * NV;
+  float dots[kCols * W];
+  const std::ptrdiff_t panels = (n + W - 1) / W;
+  for (std::ptrdiff_t j0 = 0; j0 < m; j0 += kCols) {
+    const int cols = int(std::min<std::ptrdiff_t>(kCols, m - j0));
+    for (std::ptrdiff_t p = 0; p < panels; ++p) {
+      const float* panel = packed + p * d * W;
+      switch (cols) {
+        case 6: micro_tile<L, NV, 6>(panel, b + j0 * d, d, dots); break;
+        case 5: micro_tile<L, NV, 5>(panel, b + j0 * d, d, dots); break;
+        case 4: micro_tile<L, NV, 4>(panel, b + j0 * d, d, dots); break;
+        case 3: micro_tile<L, NV, 3>(panel, b + j0 * d, d, dots); break;
+        case 2: micro_tile<L, NV, 2>(panel, b + j0 * d, d, dots); break;
+        default: micro_tile<L, NV, 1>(panel, b + j0 * d, d, dots); break;
+      }
+      const std::ptrdiff_t i0 = p * W;
+      const int rows = int(std::min<std::ptrdiff_t>(W, n - i0));
+      for (int r = 0; r < rows; ++r) {
+        float* o = out + (i0 + r) * ldo + j0;
+        for (int c = 0; c < cols; ++c) o[c] = finish(dots[c * W + r], sa[i0 + r], sb[j0 + c], metric);
+      }
+    }
+  }
+}
+
+using BlockFn = void (*)(const float*, const float*, std::ptrdiff_t, const float*, const float*,
+                         std::ptrdiff_t, std::ptrdiff_t, Metric, float*, std::ptrdiff_t);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DRAQCORE_X86_DISPATCH 1
+__attribute__((target("avx512f,fma"))) void block_avx512(const float* packed, const float* sa,
+                                                         std::ptrdiff_t n, const float* b,
+                                                         const float* sb, std::ptrdiff_t m,
+                                                         std::ptrdiff_t d, Metric metric,
+                                                         float* out, std::ptrdiff_t ldo) {
+  block_impl<16, 2>(packed, sa, n, b, sb, m, d, metric, out, ldo);
+}
+__attribute__((target("avx2,fma"))) void block_avx2(const float* packed, const float* sa,
+                                                    std::ptrdiff_t n, const float* b,
+                                                    const float* sb, std::ptrdiff_t m,
+                                                    std::ptrdiff_t d, Metric metric, float* out,
+                                                    std::ptrdiff_t ldo) {
+  block_impl<8, 2>(packed, sa, n, b, sb, m, d, metric, out, ldo);
+}
+#endif
+void block_sse2(const float* packed, const float* sa, std::ptrdiff_t n, const float* b,
+                const float* sb, std::ptrdiff_t m, std::ptrdiff_t d, Metric metric, float* out,
+                std::ptrdiff_t ldo) {
+  block_impl<4, 2>(packed, sa, n, b, sb, m, d, metric, out, ldo);
+}
+
+struct Kernel {
+  const char* name;
+  int panel;  // W
+  BlockFn fn;
+};
+
+const Kernel kKernels[] = {
+#ifdef DRAQCORE_X86_DISPATCH
+    {"avx512f", 32, block_avx512},
+    {"avx2", 16, block_avx2},
+#endif
+    {"sse2", 8, block_sse2},
+};
+
+int detect_best() {
+#ifdef DRAQCORE_X86_DISPATCH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 0;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+  return 2;
+#else
+  return 0;
+#endif
+}
+
+std::atomic<int> g_kernel{-1};
+
+const Kernel& active_kernel() {
+  int k = g_kernel.load(std::memory_order_relaxed);
+  if (k < 0) {
+    k = detect_best();
+    g_kernel.store(k, std::memory_order_relaxed);
+  }
+  return kKernels[k];
 }
 
 }  // namespace
+
+std::string cost_kernel_name() { return active_kernel().name; }
+
+std::vector<std::string> available_cost_kernels() {
+  std::vector<std::string> names;
+  const int best = detect_best();
+  for (int k = best; k < int(sizeof kKernels / sizeof kKernels[0]); ++k) names.push_back(kKernels[k].name);
+  return names;
+}
+
+void set_cost_kernel(const std::string& name) {
+  const int best = detect_best();
+  for (int k = 0; k < int(sizeof kKernels / sizeof kKernels[0]); ++k) {
+    if (name == kKernels[k].name) {
+      if (k < best) throw std::invalid_argument("kernel: this CPU cannot run '" + name + "'");
+      g_kernel.store(k, std::memory_order_relaxed);
+      return;
+    }
+  }
+  if (name.empty() || name == "auto") {
+    g_kernel.store(best, std::memory_order_relaxed);
+    return;
+  }
+  throw std::invalid_argument("kernel: unknown cost kernel '" + name + "'");
+}
+
+std::ptrdiff_t packed_rows_floats(std::ptrdiff_t n, std::ptrdiff_t d) {
+  const std::ptrdiff_t W = active_kernel().panel;
+  return (n + W - 1) / W * W * d;
+}
+
+void pack_rows(const float* a, std::ptrdiff_t n, std::ptrdiff_t d, float* packed) {
+  const std::ptrdiff_t W = active_kernel().panel;
+  const std::ptrdiff_t panels = (n + W - 1) / W;
+  for (std::ptrdiff_t p = 0; p < panels; ++p) {
+    float* dst = packed + p * d * W;
+    const std::ptrdiff_t rows = std::min(W, n - p * W);
+    for (std::ptrdiff_t r = 0; r < rows; ++r) {
+      const float* src = a + (p * W + r) * d;
+      for (std::ptrdiff_t k = 0; k < d; ++k) dst[k * W + r] = src[k];
+    }
+    for (std::ptrdiff_t r = rows; r < W; ++r)
+      for (std::ptrdiff_t k = 0; k < d; ++k) dst[k * W + r] = 0.0f;
+  }
+}
 
 Metric parse_metric(const std::string& name) {
   if (name == "cosine") return Metric::cosine;
@@ -126,44 +255,42 @@ void row_scales(const float* x, std::ptrdiff_t rows, std::ptrdiff_t d, Metric me
   }
 }
 
-DRAQCORE_DISPATCH
-void cost_block(const float* a, const float* sa, std::ptrdiff_t n, const float* b, const float* sb,
-                std::ptrdiff_t m, std::ptrdiff_t d, Metric metric, float* out,
-                std::ptrdiff_t ldo) {
-  std::ptrdiff_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    emit_row_group<4>(a + i * d, sa + i, b, sb, m, d, metric, out + i * ldo, ldo);
-  const std::ptrdiff_t rest = n - i;
-  if (rest == 3) emit_row_group<3>(a + i * d, sa + i, b, sb, m, d, metric, out + i * ldo, ldo);
-  if (rest == 2) emit_row_group<2>(a + i * d, sa + i, b, sb, m, d, metric, out + i * ldo, ldo);
-  if (rest == 1) emit_row_group<1>(a + i * d, sa + i, b, sb, m, d, metric, out + i * ldo, ldo);
+void cost_block_packed(const float* packed_a, const float* sa, std::ptrdiff_t n, const float* b,
+                       const float* sb, std::ptrdiff_t m, std::ptrdiff_t d, Metric metric,
+                       float* out, std::ptrdiff_t ldo) {
+  active_kernel().fn(packed_a, sa, n, b, sb, m, d, metric, out, ldo);
 }
 
 void cost_matrix(const float* a, std::ptrdiff_t n, const float* b, std::ptrdiff_t m,
                  std::ptrdiff_t d, Metric metric, float* out, int threads) {
-  check_memory(double(n + m) * sizeof(float), "cost_matrix");
+  const std::ptrdiff_t packed_floats = packed_rows_floats(n, d);
+  check_memory(double(n + m + packed_floats) * sizeof(float), "cost_matrix");
   std::vector<float> sa(static_cast<std::size_t>(n)), sb(static_cast<std::size_t>(m));
   row_scales(a, n, d, metric, sa.data(), "a");
   row_scales(b, m, d, metric, sb.data(), "b");
+  std::vector<float> packed(static_cast<std::size_t>(packed_floats));
+  pack_rows(a, n, d, packed.data());
   const int nthreads = resolve_threads(threads);
-  // Blocks of 4 rows of `a` against a panel of `b` columns: the panel (jb rows of b) stays in
-  // L2 while the 4-row groups stream past it. Blocks are equal in size: static schedule.
-  const std::ptrdiff_t row_block = 16;
-  // b panel of about 256 KiB, a multiple of the 3-column tile.
+  // Tiles: column blocks of b (a multiple of the 6-row micro-tile, about 96 KiB, so a block
+  // stays in L2 while the panels of a pass over it) times row groups of 8 panels of a.
+  // Tiles are (nearly) equal in size: static schedule.
+  const std::ptrdiff_t W = active_kernel().panel;
   const std::ptrdiff_t col_block =
-      std::max<std::ptrdiff_t>(24, (65536 / std::max<std::ptrdiff_t>(d, 1)) / 3 * 3);
-  const std::ptrdiff_t nrb = (n + row_block - 1) / row_block;
-  const std::ptrdiff_t ncb = (m + col_block - 1) / col_block;
-  const std::ptrdiff_t tiles = nrb * ncb;
+      std::max<std::ptrdiff_t>(kCols, (24576 / std::max<std::ptrdiff_t>(d, 1)) / kCols * kCols);
+  const std::ptrdiff_t row_group = 8 * W;
+  const std::ptrdiff_t col_blocks = (m + col_block - 1) / col_block;
+  const std::ptrdiff_t row_groups = (n + row_group - 1) / row_group;
+  const std::ptrdiff_t tiles = col_blocks * row_groups;
 #ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (tiles > 1 && n * m * d > (1 << 16))
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (tiles > 1 && n * m * d > (1 << 18))
 #endif
   for (std::ptrdiff_t t = 0; t < tiles; ++t) {
-    const std::ptrdiff_t cb = t / nrb, rb = t % nrb;
-    const std::ptrdiff_t i0 = rb * row_block, j0 = cb * col_block;
-    const std::ptrdiff_t ni = std::min(row_block, n - i0), nj = std::min(col_block, m - j0);
-    cost_block(a + i0 * d, sa.data() + i0, ni, b + j0 * d, sb.data() + j0, nj, d, metric,
-               out + i0 * m + j0, m);
+    const std::ptrdiff_t j0 = (t % col_blocks) * col_block;
+    const std::ptrdiff_t i0 = (t / col_blocks) * row_group;
+    const std::ptrdiff_t nj = std::min(col_block, m - j0);
+    const std::ptrdiff_t ni = std::min(row_group, n - i0);
+    cost_block_packed(packed.data() + i0 * d, sa.data() + i0, ni, b + j0 * d, sb.data() + j0, nj,
+                      d, metric, out + i0 * m + j0, m);
   }
   (void)nthreads;
 }

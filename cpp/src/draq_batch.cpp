@@ -42,7 +42,8 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
                                                  int(std::max<std::ptrdiff_t>(count, 1))));
   const double per_thread = double(n) * double(max_m) * sizeof(float) +
                             dtw_working_bytes(n, max_m, options.radius, options.return_paths);
-  check_memory(double(nthreads) * per_thread + double(n + total_rows) * sizeof(float) +
+  check_memory(double(nthreads) * per_thread +
+                   double(n + total_rows + packed_rows_floats(n, d)) * sizeof(float) +
                    3.0 * double(count) * sizeof(double),
                "draq_batch");
 
@@ -54,6 +55,8 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
   // Row statistics (and the NaN/Inf check) for every sequence before any pair runs.
   std::vector<float> query_scale(static_cast<std::size_t>(n));
   row_scales(query, n, d, options.metric, query_scale.data(), "query");
+  std::vector<float> packed_query(static_cast<std::size_t>(packed_rows_floats(n, d)));
+  pack_rows(query, n, d, packed_query.data());
   std::vector<float> cand_scale(static_cast<std::size_t>(total_rows));
   for (std::ptrdiff_t c = 0; c < count; ++c) {
     const std::string name = "candidates[" + std::to_string(c) + "]";
@@ -103,7 +106,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
           }
         }
         const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
-        cost_block(query, query_scale.data(), n, packed + offsets[c] * d,
+        cost_block_packed(packed_query.data(), query_scale.data(), n, packed + offsets[c] * d,
                    cand_scale.data() + offsets[c], m, d, options.metric, cost.data(), m);
         std::vector<std::int64_t>* path = options.return_paths ? &result.paths[c] : nullptr;
         const double dtw_cost = dtw(cost.data(), n, m, m, options.radius, path);
