@@ -11,6 +11,7 @@
 
 #include "draqcore/config.hpp"
 #include "draqcore/dtw.hpp"
+#include "draqcore/forward_sweep.hpp"
 #include "draqcore/random_paths.hpp"
 
 #ifdef DRAQCORE_HAVE_OPENMP
@@ -75,6 +76,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
 #endif
   {
     std::vector<float> cost;
+    SweepWorkspace ws;
     try {
       cost.resize(static_cast<std::size_t>(n * max_m));
     } catch (...) {
@@ -109,10 +111,12 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
         cost_block_packed(packed_query.data(), query_scale.data(), n, packed + offsets[c] * d,
                    cand_scale.data() + offsets[c], m, d, options.metric, cost.data(), m);
         std::vector<std::int64_t>* path = options.return_paths ? &result.paths[c] : nullptr;
-        const double dtw_cost = dtw(cost.data(), n, m, m, options.radius, path);
+        const SweepResult sweep =
+            forward_sweep(cost.data(), n, m, m, options.radius, true, path, options.exact, ws);
+        const double dtw_cost = sweep.dtw_cost;
         double random_cost;
         if (options.exact) {
-          random_cost = expected_random_cost(cost.data(), n, m, m);
+          random_cost = sweep.expected_random;
         } else {
           random_cost = mean_random_path_cost(cost.data(), n, m, m, options.k, options.seed,
                                               std::uint64_t(c));

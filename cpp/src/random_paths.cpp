@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "draqcore/config.hpp"
+#include "draqcore/forward_sweep.hpp"
 
 namespace draqcore {
 
@@ -22,43 +23,18 @@ inline std::uint64_t path_key(std::uint64_t seed, std::uint64_t stream, std::uin
   return splitmix64(splitmix64(splitmix64(seed) ^ stream) ^ path);
 }
 
-// Uniform in [0, 1) with 53 random bits.
-inline double uniform(std::uint64_t key, std::uint64_t step) {
-  return double(splitmix64(key + step * kGolden) >> 11) * 0x1.0p-53;
+// 64 random bits for step `step` of the path with key `key` (counter-based: no state).
+inline std::uint64_t random_bits(std::uint64_t key, std::uint64_t step) {
+  return splitmix64(key + step * kGolden);
 }
 
 }  // namespace
 
 double expected_random_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                             std::ptrdiff_t ldc) {
-  check_memory(2.0 * double(m + 2) * sizeof(double), "expected_random_cost");
-  // Rows indexed by 1-based j in [1, m + 1]; entry m + 1 stays 0 (outside the matrix).
-  std::vector<double> next(static_cast<std::size_t>(m + 2), 0.0);  // row i + 1
-  std::vector<double> cur(static_cast<std::size_t>(m + 2), 0.0);   // row i
-  double expectation = 0.0;
-  for (std::ptrdiff_t i = n; i >= 1; --i) {
-    const double a = double(i), a1 = double(i + 1);
-    const float* crow = cost + (i - 1) * ldc;
-    cur[static_cast<std::size_t>(m + 1)] = 0.0;
-    double row_sum = 0.0;
-    for (std::ptrdiff_t j = m; j >= 1; --j) {
-      const double b = double(j), b1 = double(j + 1);
-      double v = (i == n && j == m) ? 1.0 : 0.0;
-      // From (i+1, j+1) diagonally and from (i+1, j) upwards: only exist when i < n, and the
-      // source is an interior cell unless it sits on column 1 (then it only moves up).
-      if (i < n) {
-        if (j < m) v += next[j + 1] * (a1 * b1) / (a1 * a1 + a1 * b1 + b1 * b1);
-        v += next[j] * (j == 1 ? 1.0 : (a1 * a1) / (a1 * a1 + a1 * b + b * b));
-      }
-      // From (i, j+1) leftwards: the source is interior unless it sits on row 1.
-      if (j < m) v += cur[j + 1] * (i == 1 ? 1.0 : (b1 * b1) / (a * a + a * b1 + b1 * b1));
-      cur[j] = v;
-      row_sum += v * double(crow[j - 1]);
-    }
-    expectation += row_sum;
-    next.swap(cur);
-  }
-  return expectation;
+  check_memory(forward_sweep_bytes(n, m, -1, false), "expected_random_cost");
+  SweepWorkspace ws;
+  return forward_sweep(cost, n, m, ldc, -1, false, nullptr, true, ws).expected_random;
 }
 
 // Walks one random path from (n, m) to (1, 1) (1-based), calling visit(i, j) for every cell,
@@ -69,16 +45,17 @@ inline void walk_random_path(std::ptrdiff_t n, std::ptrdiff_t m, std::uint64_t k
   visit(i, j);
   std::uint64_t step = 0;
   while (i > 1 && j > 1) {
-    const double a = double(i), b = double(j);
-    const double u = uniform(key, step++) * (a * a + a * b + b * b);
-    if (u < a * a) {
-      --i;
-    } else if (u < a * a + a * b) {
-      --i;
-      --j;
-    } else {
-      --j;
-    }
+    // x uniform in [0, t), t = i^2 + i j + j^2 (exact integers; 128-bit product of the 64
+    // random bits): up if x < i^2, diagonal if i^2 <= x < i^2 + i j, left otherwise. Integer
+    // arithmetic and no branches keep the step's dependency chain short; the three outcomes
+    // are equally unpredictable for a branch predictor.
+    const std::uint64_t a = std::uint64_t(i), b = std::uint64_t(j);
+    const std::uint64_t aa = a * a, ab = a * b;
+    const std::uint64_t t = aa + ab + b * b;
+    const std::uint64_t x =
+        std::uint64_t((unsigned __int128)random_bits(key, step++) * (unsigned __int128)t >> 64);
+    i -= std::ptrdiff_t(x < aa + ab);
+    j -= std::ptrdiff_t(x >= aa);
     visit(i, j);
   }
   // On row 1 or column 1 the rest of the path is forced.

@@ -35,8 +35,9 @@ void check_finite(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::pt
 /// from (0, 0) to (n-1, m-1). On exact ties the traceback prefers the diagonal, then (i-1, j),
 /// then (i, j-1). `radius` < 0 means no band (see band_limits()).
 ///
-/// Time O(cells). Memory: two rows of m doubles, 1 byte per band cell for the traceback (only
-/// when a path is requested) and 16 bytes per band row; checked against memory_limit() first.
+/// Time O(cells). Memory: a few rows of m doubles, 1 byte per band cell for the traceback (only
+/// when a path is requested) and 24 bytes per row; checked against memory_limit() first.
+/// Implemented by forward_sweep().
 /// `cost` is only read.
 double dtw(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
            std::ptrdiff_t radius, std::vector<std::int64_t>* path);

@@ -18,10 +18,11 @@ namespace draqcore {
 
 /// @brief Exact expectation of the random path's cost: sum over cells of P(visit) * C(i, j).
 ///
-/// The visit probabilities follow from a dynamic program from (n, m) towards (1, 1):
-///   V(n, m) = 1,  V(i, j) = V(i+1, j+1) p_diag(i+1, j+1) + V(i+1, j) p_up(i+1, j)
-///                           + V(i, j+1) p_left(i, j+1).
-/// Deterministic, O(n m) time, O(m) memory (two rows of doubles), accumulated in double.
+/// Computed as the expected cost-to-go G from (1, 1) outwards (see forward_sweep()):
+///   G(a, b) = C(a, b) + (a^2 G(a-1, b) + a b G(a-1, b-1) + b^2 G(a, b-1)) / (a^2 + a b + b^2)
+/// with the forced moves on row and column 1, and E = G(n, m). Equivalent to summing the visit
+/// probabilities V(i, j) of the process times C(i, j); no sampling.
+/// Deterministic, O(n m) time, O(m) memory, accumulated in double.
 double expected_random_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                             std::ptrdiff_t ldc);
 

@@ -1,0 +1,46 @@
+// One forward pass over a cost matrix that computes the DTW recurrence (Eq. 5) and the exact
+// expected cost of the paper's biased random path together: both read row i of the cost matrix
+// once, while it is in cache, and their serial dependency chains overlap.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace draqcore {
+
+/// Buffers reused across sweeps (draq_batch keeps one per thread), so that a batch allocates
+/// only when a pair is larger than every pair before it on that thread.
+struct SweepWorkspace {
+  std::vector<double> d_rows, g_rows, best_prev, g_partial, p_left;
+  std::vector<std::ptrdiff_t> lo, hi, tb_offset;
+  std::vector<unsigned char> tb;
+};
+
+struct SweepResult {
+  double dtw_cost = 0.0;        ///< D(n, m), when requested
+  double expected_random = 0.0;  ///< E[random path cost], when requested
+};
+
+/// @brief DTW cost (and path) and/or the expected random-path cost in one pass.
+///
+/// DTW: D(i, j) = C(i, j) + min(D(i-1, j-1), D(i-1, j), D(i, j-1)) inside the band of
+/// band_limits(n, m, radius), ties resolved diagonal, then up, then left (see dtw()).
+/// Expected random cost, with 1-based (a, b) and t = a^2 + a b + b^2: the expected cost-to-go
+///   G(1, b) = C(1, b) + G(1, b-1),  G(a, 1) = C(a, 1) + G(a-1, 1),
+///   G(a, b) = C(a, b) + (a^2 G(a-1, b) + a b G(a-1, b-1) + b^2 G(a, b-1)) / t,
+/// and E = G(n, m): the expectation of the path's cost by linearity over its first step.
+/// Each row is done in two parts: a vectorisable pass over the previous row, then the serial
+/// chain along the row.
+///
+/// Time O(n m); memory: four rows of doubles plus, with a path, 1 byte per band cell.
+SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
+                          std::ptrdiff_t ldc, std::ptrdiff_t radius, bool want_dtw,
+                          std::vector<std::int64_t>* path, bool want_expected,
+                          SweepWorkspace& ws);
+
+/// @brief Bytes forward_sweep() needs in its workspace for this problem.
+double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
+                           bool with_path);
+
+}  // namespace draqcore
