@@ -1,0 +1,37 @@
+"""Per-frame video features (paper Sec. 3, Eq. 1): ``F = [f_1, ..., f_T]`` of shape (T, d).
+
+An extractor maps the sampled frames of one video, ``(H, W, 3)`` uint8 BGR arrays, to a
+``(T, d)`` float32 array, and carries an identity that says which features it computes:
+
+- :class:`OpenCVDescriptorExtractor` (the default, :func:`default_extractor`): HOG, colour
+  layout and optical-flow histograms; needs no model weights.
+- :class:`TorchImageExtractor` and :class:`TorchClipExtractor`: adapters for PyTorch image
+  and clip backbones (``torch`` is imported only when one of them is built).
+"""
+
+from __future__ import annotations
+
+from .base import (
+    DEFAULT_EXTRACTOR_NAME,
+    FrameFeatureExtractor,
+    default_extractor,
+    extractor_from_identity,
+    register_extractor,
+    registered_extractors,
+    same_identity,
+)
+from .opencv_descriptor import OpenCVDescriptorExtractor
+from .torch_backbone import TorchClipExtractor, TorchImageExtractor
+
+__all__ = [
+    "DEFAULT_EXTRACTOR_NAME",
+    "FrameFeatureExtractor",
+    "OpenCVDescriptorExtractor",
+    "TorchClipExtractor",
+    "TorchImageExtractor",
+    "default_extractor",
+    "extractor_from_identity",
+    "register_extractor",
+    "registered_extractors",
+    "same_identity",
+]
