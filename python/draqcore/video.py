@@ -1,0 +1,613 @@
+"""Video input: sequential decoding, real timestamps and fixed-rate sampling.
+
+Every reader here decodes a video **sequentially** from its first frame and never seeks: container
+frame counts and seek tables are unreliable (variable frame rate, edit lists, truncated files),
+while "the i-th decoded frame" is well defined for any file. Frame ``index`` always means the
+0-based position of a frame in that sequential decode, the *native* frame index that per-frame
+ground truth (phase labels, see :mod:`draqcore.labels`) refers to.
+
+Inputs
+------
+* Any file OpenCV's video I/O opens (FFmpeg backend: mp4, avi, mkv, webm, mov, a single image...).
+* A folder of numbered images (``.png .jpg .jpeg .bmp .tif .tiff .webp .ppm .pgm .pbm .pnm
+  .jp2``; other files and hidden files are ignored). Images are taken in *natural* order
+  (``f2.png`` before ``f10.png``) and frame ``i`` is at ``i / image_fps`` seconds.
+
+Timestamps
+----------
+A frame's time is the backend's ``CAP_PROP_POS_MSEC`` after decoding it, in seconds. Times are
+made strictly increasing while streaming: when a backend reports no timestamp (NaN, negative) or
+one that does not increase, that frame gets ``previous + 1 / fps`` instead, with ``fps`` the
+container's nominal rate (or :data:`DEFAULT_IMAGE_FPS` when the container gives none). A backend
+that never reports timestamps therefore yields ``index / fps``. :func:`iter_sampled_frames`,
+:func:`read_sampled` and :func:`native_timeline` apply the same rule, so they agree frame by
+frame.
+
+Errors
+------
+Every failure to read an input raises :class:`VideoReadError` (a ``ValueError``) whose message
+names the file and the reason: missing, permission denied, empty, a text file, not openable
+(unknown format, corrupt, or truncated so badly that the container cannot be parsed, e.g. an MP4
+cut before its ``moov`` index), or no decodable frame. A file truncated after its header decodes
+as its readable prefix. FFmpeg prints its own diagnostics for damaged files to stderr; they are
+not Python warnings.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Optional, Tuple, Union
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "DEFAULT_IMAGE_FPS",
+    "DEFAULT_SAMPLE_FPS",
+    "IMAGE_SUFFIXES",
+    "SampledFrame",
+    "SampledVideo",
+    "VideoReadError",
+    "iter_sampled_frames",
+    "native_fps",
+    "native_timeline",
+    "read_sampled",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+DEFAULT_SAMPLE_FPS: float = 10.0
+"""Default sampling rate, frames per second.
+
+Action phases of human motion (a swing, a jump, a pitch) last a few tenths of a second or more,
+so 10 samples per second keep several frames per phase, while typical 25-60 fps footage shrinks
+2.5-6x. DTW and DRAQ cost grows with the product of the two lengths (paper Eq. 4-6), so this is a
+6-36x saving on every pair, and frame features are computed for fewer frames. Pass a higher rate
+(or ``None`` for every frame) for very fast actions.
+"""
+
+DEFAULT_IMAGE_FPS: float = 25.0
+"""Frame rate, frames per second, assumed for a folder of images (PAL video rate), and the
+fallback for a video container that reports no usable frame rate."""
+
+IMAGE_SUFFIXES: Tuple[str, ...] = (
+    ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
+    ".ppm", ".pgm", ".pbm", ".pnm", ".jp2",
+)
+"""File name endings (case-insensitive) read as frames of an image folder."""
+
+# A frame is kept when its time is within this many seconds of the next sample instant; absorbs
+# millisecond rounding of container timestamps (e.g. 30 fps stored as 0, 33, 67, 100 ms).
+_SAMPLE_TOLERANCE_S = 1e-3
+# Container rates outside (0, _MAX_PLAUSIBLE_FPS] are treated as missing (some streams report a
+# time base such as 90000 as their rate).
+_MAX_PLAUSIBLE_FPS = 1000.0
+# native_fps compares the container's rate with timestamps of at most this many first frames.
+_FPS_PROBE_FRAMES = 64
+# ... and trusts the container when both agree within this relative tolerance.
+_FPS_AGREEMENT = 0.05
+# Bytes inspected to tell a text file from a video.
+_SNIFF_BYTES = 4096
+
+
+class VideoReadError(ValueError):
+    """An input video (file or image folder) cannot be read; the message names it and says why."""
+
+
+@dataclass(frozen=True, eq=False)
+class SampledFrame:
+    """One decoded frame kept by the sampler.
+
+    Attributes
+    ----------
+    index : int
+        0-based index of the frame in the sequential (native) decode of the video.
+    time : float
+        Timestamp of the frame, seconds (see the module notes on timestamps).
+    image : ndarray of shape (H, W, 3), uint8
+        The frame in BGR channel order (OpenCV's convention); a new array owned by the caller.
+    """
+
+    index: int
+    time: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class SampledVideo:
+    """All sampled frames of a video, as returned by :func:`read_sampled`.
+
+    Attributes
+    ----------
+    path : str
+        The input path as given.
+    frames : ndarray of shape (T, H, W, 3), uint8
+        Sampled frames, BGR, in decode order.
+    times : ndarray of shape (T,), float64
+        Timestamps of the sampled frames, seconds, strictly increasing.
+    indices : ndarray of shape (T,), int64
+        Native frame index of each sampled frame, strictly increasing.
+    native_count : int
+        Number of frames in the whole sequential decode (``indices[-1] < native_count``).
+    sample_fps : float or None
+        The sampling rate used, frames per second; ``None`` when every frame was kept.
+    """
+
+    path: str
+    frames: np.ndarray
+    times: np.ndarray
+    indices: np.ndarray
+    native_count: int
+    sample_fps: Optional[float]
+
+
+# --------------------------------------------------------------------------------------------
+# argument checks
+
+
+def _check_rate(value: object, name: str, allow_none: bool) -> Optional[float]:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a positive number of frames per second, got {value!r}")
+    rate = float(value)
+    if not math.isfinite(rate) or rate <= 0.0:
+        raise ValueError(f"{name}: expected a finite rate > 0 frames per second, got {value!r}")
+    return rate
+
+
+def _natural_key(name: str) -> Tuple[Tuple[int, int, str], ...]:
+    # "f10.png" -> ("f", 10, ".png"): digit runs compare as numbers, text case-insensitively.
+    parts = re.split(r"(\d+)", name)
+    return tuple((0, int(p), p) if p.isdigit() else (1, 0, p.lower()) for p in parts if p)
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """True when ``head`` (the first bytes of a file) is plain text rather than binary data.
+
+    FFmpeg's ``tty`` demuxer renders ``.txt`` and similar files as ANSI-art "video", so without
+    this check a text file decodes into frames. Every video container starts with binary fields.
+    """
+    if b"\x00" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sniffed block is still text.
+        if exc.start < len(head) - 3:
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return all(ch.isprintable() or ch in "\t\n\r\f\v" for ch in text)
+
+
+def _classify(path: PathLike) -> Tuple[str, bool]:
+    """Check that ``path`` can be read; return (display name, is_folder)."""
+    try:
+        name = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}") from None
+    if not isinstance(name, str):
+        name = os.fsdecode(name)
+    if name == "":
+        raise VideoReadError("'': empty path")
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        raise VideoReadError(f"{name}: no such file or folder") from None
+    except NotADirectoryError:
+        raise VideoReadError(f"{name}: no such file or folder (a parent is not a folder)") from None
+    except PermissionError:
+        raise VideoReadError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise VideoReadError(f"{name}: cannot be accessed ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        return name, True
+    if not stat.S_ISREG(st.st_mode):
+        raise VideoReadError(f"{name}: not a regular file or a folder of images")
+    try:
+        with open(name, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except PermissionError:
+        raise VideoReadError(f"{name}: permission denied (cannot open it for reading)") from None
+    except OSError as exc:
+        raise VideoReadError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise VideoReadError(f"{name}: file is empty (0 bytes)")
+    if _looks_like_text(head):
+        raise VideoReadError(f"{name}: is a text file, not a video")
+    return name, False
+
+
+# --------------------------------------------------------------------------------------------
+# frame sources: advance() decodes the next frame and returns its raw time, image() converts it
+
+
+class _Clock:
+    """Turns raw backend timestamps into strictly increasing times (module notes)."""
+
+    def __init__(self, fallback_fps: float) -> None:
+        self._step = 1.0 / fallback_fps
+        self._prev: Optional[float] = None
+
+    def __call__(self, raw_seconds: float) -> float:
+        ok = math.isfinite(raw_seconds) and raw_seconds >= 0.0
+        if self._prev is None:
+            t = raw_seconds if ok else 0.0
+        elif ok and raw_seconds > self._prev:
+            t = raw_seconds
+        else:
+            t = self._prev + self._step
+        self._prev = t
+        return t
+
+
+def _as_bgr(image: np.ndarray, name: str, index: int) -> np.ndarray:
+    if image.dtype != np.uint8:
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        else:
+            raise VideoReadError(f"{name}: frame {index} has unsupported pixel type {image.dtype}")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    raise VideoReadError(f"{name}: frame {index} has unsupported shape {image.shape}")
+
+
+class _VideoFileSource:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        cap = cv2.VideoCapture(name)
+        if not cap.isOpened():
+            raise VideoReadError(
+                f"{name}: OpenCV cannot open it as a video (unknown format, corrupt, or truncated; "
+                "an MP4 cut short loses its 'moov' index)"
+            )
+        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF
+        if fourcc.to_bytes(4, "little") == b"ansi":  # FFmpeg's text-as-video "tty" demuxer
+            cap.release()
+            raise VideoReadError(f"{name}: is a text file, not a video")
+        self._cap = cap
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        self.container_fps: Optional[float] = fps if _plausible_fps(fps) else None
+        self.index = -1
+
+    def advance(self) -> Optional[float]:
+        try:
+            if not self._cap.grab():
+                return None
+            raw = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+        except cv2.error as exc:
+            raise VideoReadError(f"{self.name}: decoding failed after frame {self.index} ({exc})") from None
+        self.index += 1
+        return raw
+
+    def image(self) -> np.ndarray:
+        try:
+            ok, frame = self._cap.retrieve()
+        except cv2.error as exc:
+            raise VideoReadError(f"{self.name}: cannot convert frame {self.index} ({exc})") from None
+        if not ok or frame is None:
+            raise VideoReadError(f"{self.name}: frame {self.index} was decoded but cannot be retrieved")
+        return _as_bgr(frame, self.name, self.index)
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class _ImageFolderSource:
+    def __init__(self, name: str, image_fps: float) -> None:
+        self.name = name
+        try:
+            entries = list(os.scandir(name))
+        except PermissionError:
+            raise VideoReadError(f"{name}: permission denied (cannot list the folder)") from None
+        except OSError as exc:
+            raise VideoReadError(f"{name}: cannot list the folder ({exc.strerror or exc})") from None
+        files = [
+            e.name
+            for e in entries
+            if not e.name.startswith(".")
+            and e.name.lower().endswith(IMAGE_SUFFIXES)
+            and e.is_file()
+        ]
+        if not files:
+            raise VideoReadError(
+                f"{name}: folder contains no image files (looked for {', '.join(IMAGE_SUFFIXES)})"
+            )
+        self.files: List[str] = [os.path.join(name, f) for f in sorted(files, key=_natural_key)]
+        self.container_fps: Optional[float] = image_fps
+        self._step = 1.0 / image_fps
+        self.index = -1
+
+    def advance(self) -> Optional[float]:
+        if self.index + 1 >= len(self.files):
+            return None
+        self.index += 1
+        return self.index * self._step
+
+    def image(self) -> np.ndarray:
+        file = self.files[self.index]
+        try:
+            with open(file, "rb") as fh:
+                data = np.frombuffer(fh.read(), dtype=np.uint8)
+        except OSError as exc:
+            raise VideoReadError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        if img is None:
+            raise VideoReadError(f"{file}: not a readable image (frame {self.index} of folder {self.name})")
+        return _as_bgr(img, file, self.index)
+
+    def close(self) -> None:
+        pass
+
+
+_Source = Union[_VideoFileSource, _ImageFolderSource]
+
+
+def _plausible_fps(fps: float) -> bool:
+    return math.isfinite(fps) and 0.0 < fps <= _MAX_PLAUSIBLE_FPS
+
+
+def _open(path: PathLike, image_fps: float) -> _Source:
+    name, is_folder = _classify(path)
+    if is_folder:
+        return _ImageFolderSource(name, image_fps)
+    return _VideoFileSource(name)
+
+
+class _Sampler:
+    """Keeps a frame whenever its time reaches the next sample instant ``t0 + k / sample_fps``."""
+
+    def __init__(self, sample_fps: Optional[float]) -> None:
+        self._period = None if sample_fps is None else 1.0 / sample_fps
+        self._start = 0.0
+        self._next = -math.inf  # the first frame is always kept
+
+    def keep(self, t: float) -> bool:
+        if self._period is None:
+            return True
+        if self._next == -math.inf:
+            self._start = t
+            self._next = t + self._period
+            return True
+        if t + _SAMPLE_TOLERANCE_S < self._next:
+            return False
+        # Skip every instant this frame has passed (rate above the native rate: keep each frame once).
+        k = math.floor((t + _SAMPLE_TOLERANCE_S - self._start) / self._period) + 1
+        self._next = self._start + k * self._period
+        return True
+
+
+class _Decode:
+    """Iterates the kept frames of a source; ``count`` is the number of decoded frames so far."""
+
+    def __init__(self, source: _Source, sample_fps: Optional[float]) -> None:
+        self.source = source
+        self.count = 0
+        self._clock = _Clock(source.container_fps or DEFAULT_IMAGE_FPS)
+        self._sampler = _Sampler(sample_fps)
+
+    def __iter__(self) -> Iterator[SampledFrame]:
+        try:
+            while True:
+                raw = self.source.advance()
+                if raw is None:
+                    break
+                self.count += 1
+                t = self._clock(raw)
+                if self._sampler.keep(t):
+                    yield SampledFrame(index=self.source.index, time=t, image=self.source.image())
+        finally:
+            self.source.close()
+        if self.count == 0:
+            raise VideoReadError(f"{self.source.name}: contains no decodable frames")
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def iter_sampled_frames(
+    path: PathLike,
+    sample_fps: Optional[float] = DEFAULT_SAMPLE_FPS,
+    *,
+    image_fps: float = DEFAULT_IMAGE_FPS,
+) -> Iterator[SampledFrame]:
+    """Decode a video sequentially and yield the frames sampled at ``sample_fps``.
+
+    The first frame is always kept; after that a frame is kept when its time reaches the next
+    sample instant ``t0 + k / sample_fps`` (within 1 ms), and instants it has passed are skipped,
+    so a rate above the native rate keeps every frame once. Frames that are not kept are decoded
+    but never converted to images. Memory does not grow with video length: one frame at a time.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A video file OpenCV can open, or a folder of numbered images (module notes).
+    sample_fps : float or None, default DEFAULT_SAMPLE_FPS
+        Sampling rate, frames per second (> 0); ``None`` keeps every decoded frame.
+    image_fps : float, default DEFAULT_IMAGE_FPS
+        Frame rate of an image folder, frames per second (ignored for video files).
+
+    Yields
+    ------
+    SampledFrame
+        With strictly increasing ``index`` and ``time``.
+
+    Raises
+    ------
+    VideoReadError
+        The input cannot be read (raised by this call for missing, unreadable, empty, text and
+        unopenable inputs; while iterating for decoding failures and for a video with no frame).
+    TypeError, ValueError
+        Bad ``sample_fps`` or ``image_fps``.
+    """
+    rate = _check_rate(sample_fps, "sample_fps", allow_none=True)
+    ifps = _check_rate(image_fps, "image_fps", allow_none=False)
+    assert ifps is not None
+    return iter(_Decode(_open(path, ifps), rate))
+
+
+def read_sampled(
+    path: PathLike,
+    sample_fps: Optional[float] = DEFAULT_SAMPLE_FPS,
+    *,
+    image_fps: float = DEFAULT_IMAGE_FPS,
+) -> SampledVideo:
+    """Read all frames sampled at ``sample_fps`` into arrays.
+
+    Same decoding and sampling as :func:`iter_sampled_frames`, collected in memory
+    (``T * H * W * 3`` bytes).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A video file or a folder of numbered images.
+    sample_fps : float or None, default DEFAULT_SAMPLE_FPS
+        Sampling rate, frames per second (> 0); ``None`` keeps every decoded frame.
+    image_fps : float, default DEFAULT_IMAGE_FPS
+        Frame rate of an image folder, frames per second.
+
+    Returns
+    -------
+    SampledVideo
+
+    Raises
+    ------
+    VideoReadError
+        The input cannot be read, or its frames change size midway.
+    TypeError, ValueError
+        Bad ``sample_fps`` or ``image_fps``.
+    """
+    rate = _check_rate(sample_fps, "sample_fps", allow_none=True)
+    ifps = _check_rate(image_fps, "image_fps", allow_none=False)
+    assert ifps is not None
+    decode = _Decode(_open(path, ifps), rate)
+    images: List[np.ndarray] = []
+    times: List[float] = []
+    indices: List[int] = []
+    for frame in decode:
+        if images and frame.image.shape != images[0].shape:
+            raise VideoReadError(
+                f"{decode.source.name}: frame {frame.index} is {frame.image.shape[1]}x"
+                f"{frame.image.shape[0]}, the first frame {images[0].shape[1]}x{images[0].shape[0]}"
+            )
+        images.append(frame.image)
+        times.append(frame.time)
+        indices.append(frame.index)
+    return SampledVideo(
+        path=decode.source.name,
+        frames=np.stack(images),
+        times=np.asarray(times, dtype=np.float64),
+        indices=np.asarray(indices, dtype=np.int64),
+        native_count=decode.count,
+        sample_fps=rate,
+    )
+
+
+def native_timeline(path: PathLike, *, image_fps: float = DEFAULT_IMAGE_FPS) -> np.ndarray:
+    """Timestamps of every frame of a sequential decode (no images are kept or converted).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A video file or a folder of numbered images.
+    image_fps : float, default DEFAULT_IMAGE_FPS
+        Frame rate of an image folder, frames per second.
+
+    Returns
+    -------
+    ndarray of shape (N,), float64
+        Time of native frame ``i`` in seconds, strictly increasing; ``N`` is the number of
+        decoded frames. Equal to the ``time`` :func:`iter_sampled_frames` gives frame ``i``.
+
+    Raises
+    ------
+    VideoReadError
+        The input cannot be read or has no frame.
+    """
+    ifps = _check_rate(image_fps, "image_fps", allow_none=False)
+    assert ifps is not None
+    source = _open(path, ifps)
+    clock = _Clock(source.container_fps or DEFAULT_IMAGE_FPS)
+    times: List[float] = []
+    try:
+        while True:
+            raw = source.advance()
+            if raw is None:
+                break
+            times.append(clock(raw))
+    finally:
+        source.close()
+    if not times:
+        raise VideoReadError(f"{source.name}: contains no decodable frames")
+    return np.asarray(times, dtype=np.float64)
+
+
+def native_fps(path: PathLike, *, image_fps: float = DEFAULT_IMAGE_FPS) -> float:
+    """Nominal frame rate of a video, frames per second.
+
+    The container's rate is checked against the backend timestamps of the first (at most 64)
+    frames: the median interval between increasing timestamps gives an estimate. The container
+    rate is returned when it agrees with the estimate within 5 % (it is exact, e.g. 30000/1001)
+    or when there is no estimate (one frame, or no timestamps); the estimate is returned when the
+    container gives no plausible rate (0, NaN, above 1000) or disagrees with it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A video file or a folder of numbered images (which returns ``image_fps``).
+    image_fps : float, default DEFAULT_IMAGE_FPS
+        Frame rate of an image folder, frames per second.
+
+    Returns
+    -------
+    float
+        Frames per second, > 0.
+
+    Raises
+    ------
+    VideoReadError
+        The input cannot be read, has no frame, or gives neither a container rate nor
+        increasing timestamps.
+    """
+    ifps = _check_rate(image_fps, "image_fps", allow_none=False)
+    assert ifps is not None
+    source = _open(path, ifps)
+    if isinstance(source, _ImageFolderSource):
+        return ifps
+    raw: List[float] = []
+    try:
+        while len(raw) < _FPS_PROBE_FRAMES:
+            t = source.advance()
+            if t is None:
+                break
+            raw.append(t)
+    finally:
+        source.close()
+    if not raw:
+        raise VideoReadError(f"{source.name}: contains no decodable frames")
+    stamps = np.asarray([t for t in raw if math.isfinite(t) and t >= 0.0], dtype=np.float64)
+    steps = np.diff(stamps)
+    steps = steps[steps > 0.0]
+    estimate = float(1.0 / np.median(steps)) if steps.size else None
+    container = source.container_fps
+    if estimate is not None and not _plausible_fps(estimate):
+        estimate = None
+    if container is not None and (
+        estimate is None or abs(container / estimate - 1.0) <= _FPS_AGREEMENT
+    ):
+        return container
+    if estimate is not None:
+        return estimate
+    raise VideoReadError(f"{source.name}: no usable frame rate (container gives none, timestamps do not increase)")

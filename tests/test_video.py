@@ -1,0 +1,324 @@
+from __future__ import annotations
+
+import math
+import os
+import tracemalloc
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from draqcore import video
+from draqcore.video import (
+    DEFAULT_SAMPLE_FPS,
+    SampledFrame,
+    VideoReadError,
+    iter_sampled_frames,
+    native_fps,
+    native_timeline,
+    read_sampled,
+)
+
+W, H = 160, 120
+
+
+def frame_for(i: int, size: tuple[int, int] = (W, H)) -> np.ndarray:
+    """Frame i: grey level 10 * i, a white square whose x position encodes i."""
+    w, h = size
+    img = np.full((h, w, 3), (10 * i) % 250, dtype=np.uint8)
+    x = 4 + (6 * i) % (w - 20)
+    img[h // 2 - 6 : h // 2 + 6, x : x + 12] = 255
+    return img
+
+
+def write_video(path: Path, fourcc: str, n: int, fps: float = 25.0, size: tuple[int, int] = (W, H)) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+    assert writer.isOpened(), f"this OpenCV cannot write {fourcc} to {path.suffix}"
+    for i in range(n):
+        writer.write(frame_for(i, size))
+    writer.release()
+    return path
+
+
+def square_x(img: np.ndarray) -> int:
+    """Left edge of the white square (the encoded frame number)."""
+    row = img[img.shape[0] // 2, :, :].min(axis=1)
+    return int(np.argmax(row > 200))
+
+
+CODECS = [(".mp4", "mp4v"), (".avi", "MJPG"), (".mkv", "MJPG")]
+
+
+# ------------------------------------------------------------------------------------------
+# decoding and timestamps
+
+
+@pytest.mark.parametrize("suffix,fourcc", CODECS)
+def test_every_frame_round_trips(tmp_path: Path, suffix: str, fourcc: str) -> None:
+    path = write_video(tmp_path / f"clip{suffix}", fourcc, 20)
+    out = read_sampled(path, None)
+    assert out.frames.shape == (20, H, W, 3) and out.frames.dtype == np.uint8
+    np.testing.assert_array_equal(out.indices, np.arange(20))
+    np.testing.assert_allclose(out.times, np.arange(20) / 25.0, atol=1e-6)
+    assert out.native_count == 20 and out.sample_fps is None and out.path == str(path)
+    for i, img in enumerate(out.frames):  # decoded in order, content intact (lossy codec)
+        assert abs(square_x(img) - square_x(frame_for(i))) <= 1
+        assert abs(float(np.median(img)) - (10 * i) % 250) < 6
+    np.testing.assert_allclose(native_timeline(path), out.times)
+    assert native_fps(path) == 25.0
+
+
+def test_sampling_at_10_fps_from_25_fps(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.mp4", "mp4v", 20)
+    # Instants 0, .1, .2, ...: the first frame at or after each (within 1 ms); frames every 40 ms.
+    expected = [0, 3, 5, 8, 10, 13, 15, 18]
+    out = read_sampled(path)  # DEFAULT_SAMPLE_FPS
+    assert DEFAULT_SAMPLE_FPS == 10.0
+    np.testing.assert_array_equal(out.indices, expected)
+    np.testing.assert_allclose(out.times, np.array(expected) / 25.0, atol=1e-6)
+    assert out.native_count == 20 and out.frames.shape[0] == len(expected)
+    frames = list(iter_sampled_frames(path, 10.0))
+    assert [f.index for f in frames] == expected
+    assert all(isinstance(f, SampledFrame) for f in frames)
+    for f, img in zip(frames, out.frames):
+        np.testing.assert_array_equal(f.image, img)
+    assert [f.index for f in iter_sampled_frames(path, 5.0)] == [0, 5, 10, 15]
+    # Rates at or above the native rate keep every frame exactly once.
+    assert [f.index for f in iter_sampled_frames(path, 25.0)] == list(range(20))
+    assert [f.index for f in iter_sampled_frames(path, 60.0)] == list(range(20))
+
+
+def test_frames_are_independent_arrays(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.avi", "MJPG", 6)
+    a, b = list(iter_sampled_frames(path, None))[:2]
+    before = b.image.copy()
+    a.image[:] = 0
+    np.testing.assert_array_equal(b.image, before)
+
+
+def test_iterating_streams_frames(tmp_path: Path) -> None:
+    size = (64, 48)
+    path = write_video(tmp_path / "long.avi", "MJPG", 300, size=size)
+    frame_bytes = size[0] * size[1] * 3
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in iter_sampled_frames(path, None))
+        _, streamed_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        held = read_sampled(path, None)
+        _, held_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 300 and held.frames.shape[0] == 300
+    assert held_peak > 300 * frame_bytes  # the measurement sees frame buffers ...
+    assert streamed_peak < 20 * frame_bytes  # ... and streaming holds a handful at a time
+
+
+def test_clock_replaces_missing_and_decreasing_timestamps() -> None:
+    clock = video._Clock(25.0)
+    raw = [0.0, 0.08, 0.12, math.nan, 0.12, -1.0, 0.5, 0.0]
+    got = [clock(t) for t in raw]
+    # nan, a repeat, a negative and a backwards jump each become previous + 1/25 s.
+    np.testing.assert_allclose(got, [0.0, 0.08, 0.12, 0.16, 0.20, 0.24, 0.5, 0.54])
+    silent = video._Clock(30.0)  # a backend that never reports a time: index / fps
+    np.testing.assert_allclose([silent(0.0) for _ in range(4)], np.arange(4) / 30.0)
+
+
+def test_timestamps_are_strictly_increasing_for_mpeg1(tmp_path: Path) -> None:
+    # OpenCV's FFmpeg backend reports MPEG-1-in-AVI timestamps one frame late and 0 for the
+    # last frame here; the timeline must stay strictly increasing and within a frame of i/fps.
+    path = tmp_path / "mpeg1.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"PIM1"), 25.0, (W, H))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV cannot write MPEG-1")
+    for i in range(20):
+        writer.write(frame_for(i))
+    writer.release()
+    times = native_timeline(path)
+    assert times.shape == (20,)
+    assert np.all(np.diff(times) > 0)
+    assert np.all(np.abs(times - np.arange(20) / 25.0) <= 0.04 + 1e-9)
+    np.testing.assert_allclose([f.time for f in iter_sampled_frames(path, None)], times)
+
+
+def test_native_fps_prefers_timestamps_when_the_container_lies(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.mkv", "MJPG", 12, fps=25.0)
+    data = path.read_bytes()
+    # Matroska DefaultDuration (ID 0x23E383, 4-byte value, ns): claim 10 ms (100 fps) per frame
+    # while every block keeps its real 40 ms timestamp.
+    at = data.find(bytes([0x23, 0xE3, 0x83, 0x84]))
+    assert at > 0 and int.from_bytes(data[at + 4 : at + 8], "big") == 40_000_000
+    lying = tmp_path / "lying.mkv"
+    lying.write_bytes(data[: at + 4] + (10_000_000).to_bytes(4, "big") + data[at + 8 :])
+    assert cv2.VideoCapture(str(lying)).get(cv2.CAP_PROP_FPS) == pytest.approx(100.0)
+    assert native_fps(lying) == pytest.approx(25.0, rel=1e-9)
+    np.testing.assert_allclose(native_timeline(lying), np.arange(12) / 25.0, atol=1e-6)
+
+
+def test_native_fps_keeps_the_container_rate_when_timestamps_agree(tmp_path: Path) -> None:
+    # Matroska stores millisecond timestamps (0, 33, 67, 100 ms): a timestamp estimate is about
+    # 30.3 fps, the container's nominal rate (what OpenCV's writer made of 30000/1001) wins.
+    path = write_video(tmp_path / "ntsc.mkv", "MJPG", 10, fps=30000 / 1001)
+    container = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS)
+    assert container == pytest.approx(29.97, abs=0.01)
+    estimate = 1.0 / np.median(np.diff(native_timeline(path)))
+    assert abs(estimate - container) > 0.1
+    assert native_fps(path) == container
+
+
+# ------------------------------------------------------------------------------------------
+# image folders
+
+
+def test_image_folder_in_natural_order(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    numbers = [1, 2, 10, 3, 20]
+    for k in numbers:
+        cv2.imwrite(str(folder / f"img{k}.png"), frame_for(k))
+    cv2.imwrite(str(folder / "img4.pgm"), cv2.cvtColor(frame_for(4), cv2.COLOR_BGR2GRAY))  # grey
+    (folder / "notes.txt").write_text("not a frame\n")
+    cv2.imwrite(str(folder / ".hidden.png"), frame_for(9))
+    out = read_sampled(folder, None)
+    order = [1, 2, 3, 4, 10, 20]
+    assert out.frames.shape == (6, H, W, 3)
+    assert [square_x(img) for img in out.frames] == [square_x(frame_for(k)) for k in order]
+    np.testing.assert_allclose(out.times, np.arange(6) / video.DEFAULT_IMAGE_FPS)
+    assert native_fps(folder) == video.DEFAULT_IMAGE_FPS
+    assert native_fps(folder, image_fps=5.0) == 5.0
+    np.testing.assert_allclose(native_timeline(folder, image_fps=5.0), np.arange(6) / 5.0)
+    # At 5 images per second, sampling at 2.5 fps keeps every second image.
+    assert [f.index for f in iter_sampled_frames(folder, 2.5, image_fps=5.0)] == [0, 2, 4]
+
+
+def test_image_folder_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no images here\n")
+    with pytest.raises(VideoReadError, match="no image files") as err:
+        read_sampled(empty)
+    assert str(empty) in str(err.value)
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    cv2.imwrite(str(bad / "0.png"), frame_for(0))
+    (bad / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(VideoReadError, match="not a readable image") as err:
+        read_sampled(bad, None)
+    assert str(bad / "1.png") in str(err.value)
+
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    cv2.imwrite(str(mixed / "0.png"), frame_for(0))
+    cv2.imwrite(str(mixed / "1.png"), frame_for(1, size=(80, 60)))
+    with pytest.raises(VideoReadError, match="80x60"):
+        read_sampled(mixed, None)
+
+
+# ------------------------------------------------------------------------------------------
+# bad inputs
+
+
+def assert_read_error(path: Path, reason: str) -> None:
+    for call in (read_sampled, native_timeline, native_fps, lambda p: list(iter_sampled_frames(p))):
+        with pytest.raises(VideoReadError, match=reason) as err:
+            call(path)
+        assert str(path) in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.mp4"
+    assert_read_error(missing, "no such file")
+    with pytest.raises(VideoReadError):  # raised by the call, not on first next()
+        iter_sampled_frames(missing)
+
+
+def test_random_bytes_named_mp4(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+    assert_read_error(path, "cannot open")
+
+
+def test_text_files(tmp_path: Path) -> None:
+    # FFmpeg would render a .txt file as ANSI-art video frames; it must be refused.
+    txt = tmp_path / "notes.txt"
+    txt.write_text("hello world\n" * 100, encoding="utf-8")
+    assert_read_error(txt, "text file")
+    named_mp4 = tmp_path / "notes.mp4"
+    named_mp4.write_text("héllo wörld\n" * 500, encoding="utf-8")
+    assert_read_error(named_mp4, "text file")
+
+
+def test_empty_and_zero_frame_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert_read_error(empty, "empty")
+    for suffix, fourcc, reason in [(".avi", "MJPG", "no decodable frames"), (".mp4", "mp4v", "cannot open|no decodable")]:
+        path = tmp_path / f"zero{suffix}"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (W, H))
+        assert writer.isOpened()
+        writer.release()
+        assert_read_error(path, reason)
+
+
+@pytest.mark.parametrize("suffix,fourcc", CODECS)
+def test_truncated_files_decode_a_prefix_or_raise(tmp_path: Path, suffix: str, fourcc: str) -> None:
+    full = write_video(tmp_path / f"full{suffix}", fourcc, 20)
+    data = full.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) // 2])
+    try:
+        out = read_sampled(cut, None)
+    except VideoReadError as exc:
+        assert str(cut) in str(exc)
+    else:
+        assert 0 < out.native_count < 20
+        assert len(native_timeline(cut)) == out.native_count
+        for i, img in enumerate(out.frames):
+            assert abs(square_x(img) - square_x(frame_for(i))) <= 1
+
+
+def test_mp4_cut_before_its_index_raises(tmp_path: Path) -> None:
+    full = write_video(tmp_path / "full.mp4", "mp4v", 20)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # OpenCV's mp4 muxer writes the 'moov' index last
+    assert_read_error(cut, "cannot open")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "secret.avi", "MJPG", 3)
+    os.chmod(path, 0)
+    try:
+        if os.geteuid() != 0:
+            assert_read_error(path, "permission denied")
+            return
+        # root reads any file: check as an unprivileged user (uid 65534, "nobody").
+        try:
+            os.seteuid(65534)
+        except PermissionError:
+            pytest.skip("cannot drop privileges to test file permissions")
+        try:
+            assert_read_error(path, "permission denied")
+        finally:
+            os.seteuid(0)
+    finally:
+        os.chmod(path, 0o644)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, math.nan, math.inf])
+def test_bad_sample_rate(tmp_path: Path, bad: float) -> None:
+    path = write_video(tmp_path / "clip.avi", "MJPG", 3)
+    with pytest.raises(ValueError, match="sample_fps"):
+        read_sampled(path, bad)
+    with pytest.raises(ValueError, match="image_fps"):
+        native_timeline(path, image_fps=bad)
+
+
+def test_bad_sample_rate_type(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.avi", "MJPG", 3)
+    with pytest.raises(TypeError, match="sample_fps"):
+        iter_sampled_frames(path, True)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="sample_fps"):
+        iter_sampled_frames(path, "10")  # type: ignore[arg-type]
