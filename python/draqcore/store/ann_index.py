@@ -1,0 +1,508 @@
+"""Approximate nearest-neighbour index of standardised clip vectors (paper Sec. 3, retrieval).
+
+A clip vector is the mean of a video's frame features, ``F_bar = (1/T) sum_j f_j``. Before
+indexing, clip vectors are standardised with the per-dimension mean and standard deviation of all
+clip vectors of the collection, ``z = (F_bar - mu) / sigma``, and searched by cosine similarity
+in an hnswlib index (``space="cosine"``: distance ``1 - cos``, similarity ``cos``).
+
+Standard deviation floor: a dimension whose standard deviation over the collection is below
+:data:`STD_FLOOR` (e.g. a constant dimension, or any dimension of a one-video collection) is
+divided by 1 instead: it is centred to (about) zero and adds nothing to the cosine, instead of
+blowing rounding noise up by ``1 / sigma``.
+
+Because ``mu`` and ``sigma`` change whenever videos are added, the index is rebuilt from all raw
+clip means (not updated in place); building hnswlib over N vectors of dimension d is cheap next
+to decoding and embedding the videos.
+
+On-disk layout (``directory`` is e.g. ``<collection>/index``)::
+
+    ann.json                  manifest, written last (temp file + os.replace)
+    g<generation>/ann.hnsw         hnswlib graph, labels = video ids
+    g<generation>/clip_means.npy   (N, d) float32, raw (unstandardised) clip means
+    g<generation>/clip_ids.npy     (N,) int64 video ids, ascending, one per row above
+    g<generation>/std_mean.npy     (d,) float64, mu
+    g<generation>/std_scale.npy    (d,) float64, sigma after the floor
+
+The manifest records the space, dimension, count, hnswlib parameters (M, ef_construction, ef),
+the floor, the generation directory and the SHA-256 and size of every file. Every save writes a
+new generation directory and only then replaces ``ann.json``, so a crash leaves the previous,
+complete index in place; :meth:`AnnIndex.load` checks all of it and refuses (``ValueError``
+naming the file) a manifest that does not match its files. Files are ``.npy`` loaded with
+``allow_pickle=False`` and JSON; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import operator
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import hnswlib
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["AnnIndex", "AnnParams", "STD_FLOOR", "MANIFEST_FILENAME", "standardization_stats"]
+
+STD_FLOOR: float = 1e-6
+MANIFEST_FILENAME: str = "ann.json"
+_FORMAT = "draqcore-ann"
+_FORMAT_VERSION = 1
+_GENERATION = re.compile(r"g[0-9]{6,}")
+_FILES = ("ann.hnsw", "clip_means.npy", "clip_ids.npy", "std_mean.npy", "std_scale.npy")
+
+
+def _int_at_least(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an integer, got a bool")
+    try:
+        v = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}") from None
+    if v < minimum:
+        raise ValueError(f"{name}: must be at least {minimum}, got {v}")
+    return v
+
+
+@dataclass(frozen=True)
+class AnnParams:
+    """hnswlib parameters.
+
+    Attributes
+    ----------
+    M : int
+        Graph degree (hnswlib ``M``, >= 2).
+    ef_construction : int
+        Candidate list size while building (>= 1).
+    ef : int
+        Candidate list size while searching (>= 1); a query for ``k`` neighbours uses
+        ``max(ef, k)``.
+    seed : int
+        hnswlib's random seed for the level assignment.
+    """
+
+    M: int = 16
+    ef_construction: int = 200
+    ef: int = 100
+    seed: int = 100
+
+    def __post_init__(self) -> None:
+        _int_at_least(self.M, "M", 2)
+        _int_at_least(self.ef_construction, "ef_construction", 1)
+        _int_at_least(self.ef, "ef", 1)
+        _int_at_least(self.seed, "seed", 0)
+
+
+def standardization_stats(clip_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and floored standard deviation of clip vectors.
+
+    Parameters
+    ----------
+    clip_means : ndarray of shape (N, d)
+        Raw clip vectors, ``N >= 1``.
+
+    Returns
+    -------
+    mean : ndarray of shape (d,), float64
+    scale : ndarray of shape (d,), float64
+        Population standard deviation (``ddof=0``); entries below :data:`STD_FLOOR` are 1.0.
+    """
+    x = np.asarray(clip_means, dtype=np.float64)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    scale = np.where(std < STD_FLOOR, 1.0, std)
+    return mean, scale
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make renames/creations inside ``path`` durable (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class AnnIndex:
+    """hnswlib cosine index over standardised clip vectors, labelled by video id.
+
+    Build with :meth:`build`, persist with :meth:`save`, reopen with :meth:`load`.
+    """
+
+    def __init__(
+        self,
+        index: "hnswlib.Index",
+        ids: np.ndarray,
+        clip_means: np.ndarray,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        params: AnnParams,
+    ) -> None:
+        # Private: use AnnIndex.build / AnnIndex.load.
+        self._index = index
+        self._ids = ids
+        self._clip_means = clip_means
+        self._mean = mean
+        self._scale = scale
+        self._params = params
+        for arr in (self._ids, self._clip_means, self._mean, self._scale):
+            arr.setflags(write=False)
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        """Clip vector dimension ``d``."""
+        return int(self._clip_means.shape[1])
+
+    @property
+    def count(self) -> int:
+        """Number of indexed clips ``N``."""
+        return int(self._ids.shape[0])
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Video ids, ascending: ndarray of shape (N,), int64 (read-only)."""
+        return self._ids
+
+    @property
+    def clip_means(self) -> np.ndarray:
+        """Raw clip means, row ``i`` for ``ids[i]``: ndarray of shape (N, d), float32 (read-only)."""
+        return self._clip_means
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Standardisation mean ``mu``: ndarray of shape (d,), float64 (read-only)."""
+        return self._mean
+
+    @property
+    def scale(self) -> np.ndarray:
+        """Standardisation scale ``sigma`` after the floor: ndarray of shape (d,), float64."""
+        return self._scale
+
+    @property
+    def params(self) -> AnnParams:
+        """hnswlib parameters."""
+        return self._params
+
+    # -- building and querying -------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        ids: ArrayLike,
+        clip_means: ArrayLike,
+        params: Optional[AnnParams] = None,
+        *,
+        threads: Optional[int] = None,
+    ) -> "AnnIndex":
+        """Standardise clip means by their own statistics and build the hnswlib graph.
+
+        Parameters
+        ----------
+        ids : array_like of shape (N,), int
+            Distinct non-negative video ids (sorted ascending in the result).
+        clip_means : array_like of shape (N, d)
+            Raw clip vectors (any real dtype, stored as float32; not modified). ``N >= 1``.
+        params : AnnParams, optional
+        threads : int, optional
+            Threads for hnswlib insertion; ``None`` = all cores. With more than one thread the
+            graph (hence which approximate neighbours are found) can differ between builds; a
+            saved index always answers the same.
+
+        Raises
+        ------
+        ValueError
+            Shapes disagree, ``N == 0``, duplicate or negative ids, NaN/Inf.
+        """
+        p = params if params is not None else AnnParams()
+        id_arr = np.asarray(ids)
+        if id_arr.dtype.kind not in "iu" or id_arr.ndim != 1:
+            raise ValueError(f"ids: expected a 1-D integer array, got dtype {id_arr.dtype}, shape {id_arr.shape}")
+        means = np.asarray(clip_means)
+        if means.dtype.kind not in "fiu" or means.ndim != 2:
+            raise ValueError(f"clip_means: expected a 2-D real array (N, d), got shape {means.shape}")
+        if means.shape[0] != id_arr.shape[0]:
+            raise ValueError(f"clip_means: has {means.shape[0]} rows but ids has {id_arr.shape[0]} entries")
+        if id_arr.shape[0] == 0:
+            raise ValueError("ids: cannot build an index of zero clips")
+        if means.shape[1] == 0:
+            raise ValueError("clip_means: has no columns")
+        id64 = id_arr.astype(np.int64)
+        if (id64 < 0).any():
+            raise ValueError("ids: must be non-negative")
+        order = np.argsort(id64, kind="stable")
+        id64 = np.ascontiguousarray(id64[order])
+        if (np.diff(id64) == 0).any():
+            raise ValueError("ids: contains duplicates")
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: reported below
+            m32 = np.ascontiguousarray(means[order], dtype=np.float32)  # a new array: caller's untouched
+        if not np.isfinite(m32).all():
+            raise ValueError("clip_means: contains NaN/Inf")
+        mean, scale = standardization_stats(m32)
+        index = cls._make_graph(id64, m32, mean, scale, p, threads)
+        return cls(index, id64, m32, mean, scale, p)
+
+    @staticmethod
+    def _make_graph(
+        ids: np.ndarray,
+        means: np.ndarray,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        params: AnnParams,
+        threads: Optional[int],
+    ) -> "hnswlib.Index":
+        n, d = means.shape
+        z = ((means.astype(np.float64) - mean) / scale).astype(np.float32)
+        index = hnswlib.Index(space="cosine", dim=int(d))
+        index.init_index(max_elements=int(n), ef_construction=params.ef_construction, M=params.M,
+                         random_seed=params.seed)
+        nthreads = -1 if threads is None else _int_at_least(threads, "threads", 1)
+        index.add_items(z, ids.astype(np.uint64), num_threads=nthreads)
+        index.set_ef(params.ef)
+        return index
+
+    def standardize(self, clip_vectors: ArrayLike) -> np.ndarray:
+        """``(x - mu) / sigma`` for one vector (d,) or a batch (B, d); returns float32, a new array."""
+        x = np.asarray(clip_vectors, dtype=np.float64)
+        if x.shape[-1:] != (self.dim,) or x.ndim not in (1, 2):
+            raise ValueError(f"clip_vectors: expected shape ({self.dim},) or (B, {self.dim}), got {x.shape}")
+        return ((x - self._mean) / self._scale).astype(np.float32)
+
+    def query(self, clip_vector: ArrayLike, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar clips of one raw clip vector.
+
+        Parameters
+        ----------
+        clip_vector : array_like of shape (d,)
+            Raw (unstandardised) clip mean of the query; standardised here.
+        k : int
+            Neighbours wanted (>= 1); more than :attr:`count` returns all clips.
+
+        Returns
+        -------
+        ids : ndarray of shape (min(k, N),), int64
+            Video ids, most similar first.
+        similarity : ndarray of shape (min(k, N),), float64
+            Cosine similarity of the standardised vectors (``1 - hnswlib distance``).
+
+        Raises
+        ------
+        ValueError
+            Wrong dimension, NaN/Inf, ``k < 1``.
+        """
+        k = _int_at_least(k, "k", 1)
+        v = np.asarray(clip_vector)
+        if v.shape != (self.dim,):
+            raise ValueError(f"clip_vector: expected shape ({self.dim},), got {v.shape}")
+        z = self.standardize(v)
+        if not np.isfinite(z).all():
+            raise ValueError("clip_vector: contains NaN/Inf")
+        kk = min(k, self.count)
+        # hnswlib needs ef >= k to return k results; it is a search-time setting.
+        self._index.set_ef(max(self._params.ef, kk))
+        labels, dist = self._index.knn_query(z.reshape(1, -1), k=kk, num_threads=1)
+        return labels[0].astype(np.int64), 1.0 - dist[0].astype(np.float64)
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    def save(self, directory: Union[str, os.PathLike[str]]) -> Path:
+        """Write the index into ``directory`` (a new generation, then the manifest).
+
+        Older generation directories are removed after the manifest points at the new one.
+
+        Returns
+        -------
+        Path
+            The manifest file.
+        """
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        manifest_path = root / MANIFEST_FILENAME
+        generation = 1
+        if manifest_path.exists():
+            try:
+                generation = int(json.loads(manifest_path.read_text(encoding="utf-8"))["generation"]) + 1
+            except (ValueError, KeyError, TypeError):
+                generation = 1
+        while (root / f"g{generation:06d}").exists():
+            generation += 1
+        gen_name = f"g{generation:06d}"
+        gen_dir = root / gen_name
+        gen_dir.mkdir()
+        try:
+            self._index.save_index(str(gen_dir / "ann.hnsw"))
+            np.save(gen_dir / "clip_means.npy", self._clip_means, allow_pickle=False)
+            np.save(gen_dir / "clip_ids.npy", self._ids, allow_pickle=False)
+            np.save(gen_dir / "std_mean.npy", self._mean, allow_pickle=False)
+            np.save(gen_dir / "std_scale.npy", self._scale, allow_pickle=False)
+            files: dict[str, dict[str, Any]] = {}
+            for name in _FILES:
+                f = gen_dir / name
+                _fsync_file(f)
+                files[name] = {"sha256": _sha256(f), "bytes": f.stat().st_size}
+            _fsync_dir(gen_dir)
+            manifest = {
+                "format": _FORMAT,
+                "format_version": _FORMAT_VERSION,
+                "space": "cosine",
+                "dim": self.dim,
+                "count": self.count,
+                "M": self._params.M,
+                "ef_construction": self._params.ef_construction,
+                "ef": self._params.ef,
+                "seed": self._params.seed,
+                "std_floor": STD_FLOOR,
+                "generation": generation,
+                "directory": gen_name,
+                "files": files,
+            }
+            _atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        except BaseException:
+            # The manifest still names the previous generation (os.replace is all-or-nothing).
+            shutil.rmtree(gen_dir, ignore_errors=True)
+            raise
+        _fsync_dir(root)
+        for old in root.iterdir():
+            if old.is_dir() and _GENERATION.fullmatch(old.name) and old.name != gen_name:
+                shutil.rmtree(old, ignore_errors=True)
+        return manifest_path
+
+    @classmethod
+    def load(cls, directory: Union[str, os.PathLike[str]]) -> "AnnIndex":
+        """Load and verify an index written by :meth:`save`.
+
+        Checks: the manifest is valid JSON of this format; every file exists with the recorded
+        size and SHA-256; array shapes and dtypes agree with ``dim``/``count``; ids are distinct
+        and ascending; the stored ``mu``/``sigma`` equal the statistics of the stored clip means;
+        the hnswlib graph holds exactly the ids, with the recorded dimension and parameters.
+
+        Raises
+        ------
+        FileNotFoundError
+            No manifest in ``directory``.
+        ValueError
+            Any mismatch; the message names the file and what differs.
+        """
+        root = Path(directory)
+        manifest_path = root / MANIFEST_FILENAME
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"ANN index {manifest_path}: no such file")
+        text = manifest_path.read_text(encoding="utf-8")
+        try:
+            man = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"ANN index {manifest_path}: not valid JSON ({exc})") from None
+
+        def fail(what: str) -> ValueError:
+            return ValueError(f"ANN index {manifest_path}: {what}")
+
+        if not isinstance(man, dict) or man.get("format") != _FORMAT:
+            raise fail(f"not a draqcore ANN manifest (expected format {_FORMAT!r})")
+        if man.get("format_version") != _FORMAT_VERSION:
+            raise fail(f"format version {man.get('format_version')!r}, this draqcore reads {_FORMAT_VERSION}")
+        if man.get("space") != "cosine":
+            raise fail(f"space {man.get('space')!r}, expected 'cosine'")
+        try:
+            dim = _int_at_least(man["dim"], "dim", 1)
+            count = _int_at_least(man["count"], "count", 1)
+            params = AnnParams(M=man["M"], ef_construction=man["ef_construction"], ef=man["ef"], seed=man["seed"])
+            generation = _int_at_least(man["generation"], "generation", 1)
+            floor = float(man["std_floor"])
+            gen_name = str(man["directory"])
+            files = man["files"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise fail(f"damaged entry ({type(exc).__name__}: {exc})") from None
+        if gen_name != f"g{generation:06d}":
+            raise fail(f"directory {gen_name!r} does not match generation {generation}")
+        if floor != STD_FLOOR:
+            raise fail(f"std_floor {floor!r} differs from this draqcore's {STD_FLOOR!r}; rebuild the index")
+        if not isinstance(files, dict) or set(files) != set(_FILES):
+            raise fail(f"'files' must list exactly {sorted(_FILES)}")
+        gen_dir = root / gen_name
+        for name in _FILES:
+            f = gen_dir / name
+            entry = files[name]
+            if not f.is_file():
+                raise fail(f"{f} is missing")
+            if not isinstance(entry, dict) or entry.get("bytes") != f.stat().st_size:
+                raise fail(f"{f} has {f.stat().st_size} bytes, manifest says {entry.get('bytes') if isinstance(entry, dict) else entry!r}")
+            if entry.get("sha256") != _sha256(f):
+                raise fail(f"{f} does not match its recorded SHA-256 (modified or damaged)")
+
+        def load_npy(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+            f = gen_dir / name
+            try:
+                arr = np.load(f, allow_pickle=False)
+            except ValueError as exc:
+                raise fail(f"{f} cannot be read ({exc})") from None
+            if arr.dtype != np.dtype(dtype) or arr.shape != shape:
+                raise fail(f"{f} is {arr.dtype} {arr.shape}, expected {np.dtype(dtype)} {shape} (dim={dim}, count={count})")
+            return arr
+
+        means = load_npy("clip_means.npy", "float32", (count, dim))
+        ids = load_npy("clip_ids.npy", "int64", (count,))
+        mean = load_npy("std_mean.npy", "float64", (dim,))
+        scale = load_npy("std_scale.npy", "float64", (dim,))
+        if (ids < 0).any() or (np.diff(ids) <= 0).any():
+            raise fail("clip_ids.npy must hold distinct non-negative ids in ascending order")
+        want_mean, want_scale = standardization_stats(means)
+        if not (np.allclose(mean, want_mean, rtol=1e-9, atol=1e-12) and np.allclose(scale, want_scale, rtol=1e-9, atol=1e-12)):
+            raise fail("std_mean.npy/std_scale.npy do not match the statistics of clip_means.npy")
+        index = hnswlib.Index(space="cosine", dim=dim)
+        try:
+            index.load_index(str(gen_dir / "ann.hnsw"), max_elements=count)
+        except RuntimeError as exc:
+            raise fail(f"{gen_dir / 'ann.hnsw'} cannot be loaded by hnswlib ({exc})") from None
+        if index.element_count != count or index.M != params.M or index.ef_construction != params.ef_construction:
+            raise fail(
+                f"{gen_dir / 'ann.hnsw'} holds {index.element_count} items with M={index.M}, "
+                f"ef_construction={index.ef_construction}; manifest says count={count}, M={params.M}, "
+                f"ef_construction={params.ef_construction}"
+            )
+        graph_ids = np.sort(np.asarray(index.get_ids_list(), dtype=np.int64))
+        if not np.array_equal(graph_ids, ids):
+            raise fail(f"{gen_dir / 'ann.hnsw'} labels differ from clip_ids.npy")
+        index.set_ef(params.ef)
+        return cls(index, ids, means, mean, scale, params)

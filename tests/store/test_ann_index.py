@@ -1,0 +1,196 @@
+"""hnswlib cosine index of standardised clip vectors: build, query, save/load, verification."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from draqcore.store.ann_index import STD_FLOOR, AnnIndex, AnnParams, standardization_stats
+
+
+def _data(rng: np.random.Generator, n: int = 60, d: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    ids = rng.permutation(np.arange(10, 10 + 3 * n, 3))[:n].astype(np.int64)
+    means = rng.normal(loc=5.0, scale=rng.uniform(0.1, 3.0, size=d), size=(n, d))
+    return ids, means
+
+
+def _brute_force(ids: np.ndarray, means: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mu = means.mean(axis=0)
+    sd = means.std(axis=0)
+    z = (means - mu) / sd
+    zq = (q - mu) / sd
+    sim = z @ zq / (np.linalg.norm(z, axis=1) * np.linalg.norm(zq))
+    order = np.argsort(-sim)
+    return ids[order], sim[order]
+
+
+def test_build_standardises_and_finds_exact_neighbours(rng: np.random.Generator) -> None:
+    ids, means = _data(rng)
+    ids_copy, means_copy = ids.copy(), means.copy()
+    index = AnnIndex.build(ids, means, AnnParams(ef=200), threads=1)
+    np.testing.assert_array_equal(ids, ids_copy)
+    np.testing.assert_array_equal(means, means_copy)
+    assert index.count == len(index) == 60 and index.dim == 12
+    np.testing.assert_array_equal(index.ids, np.sort(ids))
+    m32 = means.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(index.mean, m32.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(index.scale, m32.std(axis=0), rtol=1e-12)
+    order = np.argsort(ids)
+    np.testing.assert_array_equal(index.clip_means, means[order].astype(np.float32))
+    for q in (means[7], rng.normal(loc=5.0, size=12)):
+        got_ids, got_sim = index.query(q, 10)
+        want_ids, want_sim = _brute_force(ids, means.astype(np.float32).astype(np.float64), q.astype(np.float32))
+        np.testing.assert_array_equal(got_ids, want_ids[:10])
+        np.testing.assert_allclose(got_sim, want_sim[:10], atol=1e-5)
+    top, sim = index.query(means[7], 1)
+    assert top[0] == ids[7] and sim[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_k_larger_than_the_index_returns_everything(rng: np.random.Generator) -> None:
+    ids, means = _data(rng, n=4)
+    index = AnnIndex.build(ids, means, threads=1)
+    got, sim = index.query(means[0], 1000)
+    assert sorted(got.tolist()) == sorted(ids.tolist()) and sim.shape == (4,)
+    assert np.all(np.diff(sim) <= 1e-6)  # most similar first
+
+
+def test_std_floor_keeps_constant_dimensions_finite(rng: np.random.Generator) -> None:
+    means = rng.normal(size=(5, 3))
+    means[:, 1] = 0.1  # constant: std 0 (or rounding noise) -> divided by 1
+    mean, scale = standardization_stats(means)
+    assert scale[1] == 1.0 and scale[0] != 1.0 and STD_FLOOR > 0
+    index = AnnIndex.build(np.arange(5), means, threads=1)
+    z = index.standardize(means)
+    assert np.isfinite(z).all() and np.abs(z[:, 1]).max() < 1e-6
+    single = AnnIndex.build([3], means[:1], threads=1)  # one clip: every dimension is constant
+    ids, sim = single.query(means[2], 5)
+    assert ids.tolist() == [3] and np.isfinite(sim).all()
+
+
+def test_save_load_round_trip_and_generations(tmp_path: Path, rng: np.random.Generator) -> None:
+    ids, means = _data(rng)
+    params = AnnParams(M=8, ef_construction=50, ef=40, seed=7)
+    index = AnnIndex.build(ids, means, params, threads=1)
+    manifest = index.save(tmp_path / "index")
+    assert manifest.name == "ann.json"
+    meta = json.loads(manifest.read_text())
+    assert meta["space"] == "cosine" and meta["dim"] == 12 and meta["count"] == 60
+    assert (meta["M"], meta["ef_construction"], meta["ef"]) == (8, 50, 40)
+    first_gen = tmp_path / "index" / meta["directory"]
+    assert sorted(p.name for p in first_gen.iterdir()) == sorted(meta["files"])
+
+    loaded = AnnIndex.load(tmp_path / "index")
+    assert loaded.params == params
+    np.testing.assert_array_equal(loaded.ids, index.ids)
+    np.testing.assert_array_equal(loaded.clip_means, index.clip_means)
+    np.testing.assert_array_equal(loaded.mean, index.mean)
+    np.testing.assert_array_equal(loaded.scale, index.scale)
+    for q in means[:5]:
+        a, sa = index.query(q, 7)
+        b, sb = loaded.query(q, 7)
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(sa, sb)
+
+    loaded.save(tmp_path / "index")  # a second save: new generation, the old one removed
+    meta2 = json.loads(manifest.read_text())
+    assert meta2["generation"] == meta["generation"] + 1
+    assert not first_gen.exists() and (tmp_path / "index" / meta2["directory"]).is_dir()
+    AnnIndex.load(tmp_path / "index")
+
+
+def test_an_unfinished_save_leaves_the_previous_index(tmp_path: Path, rng: np.random.Generator) -> None:
+    ids, means = _data(rng)
+    AnnIndex.build(ids, means, threads=1).save(tmp_path / "index")
+    meta = json.loads((tmp_path / "index" / "ann.json").read_text())
+    # A crash after writing some files of the next generation but before the manifest.
+    stray = tmp_path / "index" / "g000099"
+    shutil.copytree(tmp_path / "index" / meta["directory"], stray)
+    (stray / "clip_ids.npy").write_bytes(b"half")
+    loaded = AnnIndex.load(tmp_path / "index")
+    np.testing.assert_array_equal(loaded.ids, np.sort(ids))
+
+
+def _saved(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, dict, Path]:
+    ids, means = _data(rng, n=20, d=6)
+    manifest = AnnIndex.build(ids, means, threads=1).save(tmp_path / "index")
+    meta = json.loads(manifest.read_text())
+    return manifest, meta, tmp_path / "index" / meta["directory"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("dim", 7, r"clip_means.npy is float32 \(20, 6\), expected float32 \(20, 7\)"),
+        ("count", 21, r"expected float32 \(21, 6\)"),
+        ("space", "l2", "space 'l2'"),
+        ("M", 32, "M=16"),
+        ("format", "other", "not a draqcore ANN manifest"),
+        ("format_version", 9, "format version 9"),
+        ("std_floor", 0.5, "std_floor"),
+        ("generation", 5, "does not match generation"),
+        ("count", "twenty", "damaged entry"),
+    ],
+)
+def test_tampered_manifest_is_refused(tmp_path: Path, rng: np.random.Generator, key: str, value: object,
+                                      message: str) -> None:
+    manifest, meta, _ = _saved(tmp_path, rng)
+    meta[key] = value
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=message) as info:
+        AnnIndex.load(tmp_path / "index")
+    assert "ann.json" in str(info.value)
+
+
+def test_manifest_that_is_not_json(tmp_path: Path, rng: np.random.Generator) -> None:
+    manifest, _, _ = _saved(tmp_path, rng)
+    manifest.write_text('{"format": "draqcore-ann", ')
+    with pytest.raises(ValueError, match="not valid JSON"):
+        AnnIndex.load(tmp_path / "index")
+    manifest.unlink()
+    with pytest.raises(FileNotFoundError):
+        AnnIndex.load(tmp_path / "index")
+
+
+def test_modified_files_are_refused(tmp_path: Path, rng: np.random.Generator) -> None:
+    manifest, meta, gen = _saved(tmp_path, rng)
+    mean = np.load(gen / "std_mean.npy")
+    np.save(gen / "std_mean.npy", mean + 1.0, allow_pickle=False)
+    with pytest.raises(ValueError, match="std_mean.npy does not match its recorded SHA-256"):
+        AnnIndex.load(tmp_path / "index")
+    # Even with a matching checksum, statistics that do not fit the clip means are refused.
+    import hashlib
+
+    meta["files"]["std_mean.npy"]["sha256"] = hashlib.sha256((gen / "std_mean.npy").read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="do not match the statistics"):
+        AnnIndex.load(tmp_path / "index")
+    (gen / "ann.hnsw").unlink()
+    with pytest.raises(ValueError, match="ann.hnsw is missing"):
+        AnnIndex.load(tmp_path / "index")
+
+
+def test_invalid_builds(rng: np.random.Generator) -> None:
+    means = rng.normal(size=(3, 4))
+    with pytest.raises(ValueError, match="duplicates"):
+        AnnIndex.build([1, 2, 1], means)
+    with pytest.raises(ValueError, match="3 rows but ids has 2"):
+        AnnIndex.build([1, 2], means)
+    with pytest.raises(ValueError, match="zero clips"):
+        AnnIndex.build(np.zeros(0, dtype=np.int64), np.zeros((0, 4)))
+    bad = means.copy()
+    bad[1, 2] = np.inf
+    with pytest.raises(ValueError, match="NaN/Inf"):
+        AnnIndex.build([1, 2, 3], bad)
+    with pytest.raises(ValueError, match="non-negative"):
+        AnnIndex.build([1, -2, 3], means)
+    with pytest.raises(ValueError, match="M"):
+        AnnParams(M=1)
+    index = AnnIndex.build([1, 2, 3], means, threads=1)
+    with pytest.raises(ValueError, match=r"clip_vector: expected shape \(4,\)"):
+        index.query(np.zeros(5), 1)
+    with pytest.raises(ValueError, match="k"):
+        index.query(np.zeros(4), 0)
