@@ -1,0 +1,188 @@
+"""Aligning two videos (paper Sec. 3, stage 3): DTW on contextualized frame features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from .context import contextualize as contextualize_features
+from .cost import cost_matrix
+from .draq import Method, draq_batch
+from .dtw import warp
+from .features import FrameFeatureExtractor, default_extractor
+from .sequence import FeatureSequence, load_sequence
+from .video import DEFAULT_SAMPLE_FPS, native_timeline
+
+__all__ = ["Alignment", "NativeMapping", "align_sequences", "align_videos"]
+
+PathLike = Union[str, Path]
+
+
+@dataclass(frozen=True)
+class NativeMapping:
+    """For every decoded frame of video ``a`` (native rate), the matched decoded frame of ``b``.
+
+    Attributes
+    ----------
+    frame_a, frame_b : ndarray of shape (N_a,), int64
+    time_a, time_b : ndarray of shape (N_a,), float64 (seconds)
+    """
+
+    frame_a: np.ndarray
+    time_a: np.ndarray
+    frame_b: np.ndarray
+    time_b: np.ndarray
+
+    def write_csv(self, path: PathLike) -> Path:
+        """Write ``frame_a,time_a,frame_b,time_b`` with a header, one row per frame of ``a``."""
+        out = Path(path)
+        with out.open("w", encoding="utf-8", newline="\n") as fh:
+            fh.write("frame_a,time_a,frame_b,time_b\n")
+            for fa, ta, fb, tb in zip(self.frame_a, self.time_a, self.frame_b, self.time_b):
+                fh.write(f"{int(fa)},{ta:.6f},{int(fb)},{tb:.6f}\n")
+        return out
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """The DTW alignment of two videos' sampled frames.
+
+    Attributes
+    ----------
+    a, b : FeatureSequence
+        The two videos (``a`` is the query / reference timeline).
+    cost : ndarray of shape (T_a, T_b), float32
+        Cosine cost matrix (Eq. 4) of the (contextualized) features.
+    path : ndarray of shape (L, 2), int64
+        Optimal DTW path over sampled frames, from (0, 0).
+    dtw_cost, random_cost, draq : float
+        ``D(n, m)``, the exact expected random-path cost (or sampled mean) and their ratio (Eq. 6).
+    contextualized : bool
+        Whether Eq. 2-3 were applied before the cost matrix.
+    """
+
+    a: FeatureSequence
+    b: FeatureSequence
+    cost: np.ndarray
+    path: np.ndarray
+    dtw_cost: float
+    random_cost: float
+    draq: float
+    contextualized: bool
+
+    def match(self, keep: int = 0) -> np.ndarray:
+        """Keep sequence ``keep`` unwarped: for each of its sampled frames, the matched sampled
+        frame of the other (see :func:`draqcore.warp`)."""
+        return warp(self.path, keep=keep)
+
+    def native_mapping(
+        self, timeline_a: Optional[np.ndarray] = None, timeline_b: Optional[np.ndarray] = None
+    ) -> NativeMapping:
+        """Map every decoded frame of ``a`` (its native rate) to a decoded frame of ``b``.
+
+        The warp over sampled frames (``a`` kept unwarped) gives, for each sampled time of ``a``,
+        the time of the matched sampled frame of ``b``; between samples this time is linearly
+        interpolated (flat before the first and after the last sample), and the decoded frame of
+        ``b`` nearest to it is chosen. The result is non-decreasing in ``frame_b``.
+
+        Parameters
+        ----------
+        timeline_a, timeline_b : ndarray of shape (N,), float64, optional
+            Times of every decoded frame (:func:`draqcore.video.native_timeline`); decoded from
+            the files when omitted.
+        """
+        ta = native_timeline(self.a.path) if timeline_a is None else np.asarray(timeline_a, dtype=np.float64)
+        tb = native_timeline(self.b.path) if timeline_b is None else np.asarray(timeline_b, dtype=np.float64)
+        matched_b_times = self.b.times[self.match(keep=0)]
+        target = np.interp(ta, self.a.times, matched_b_times)
+        frame_b = nearest_sorted(tb, target)
+        return NativeMapping(
+            frame_a=np.arange(len(ta), dtype=np.int64), time_a=ta, frame_b=frame_b, time_b=tb[frame_b]
+        )
+
+
+def nearest_sorted(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Index of the nearest entry of the ascending ``sorted_values`` for every query (ties go to
+    the earlier entry); non-decreasing when ``queries`` is."""
+    hi = np.searchsorted(sorted_values, queries, side="left").clip(1, len(sorted_values) - 1)
+    lo = hi - 1
+    if len(sorted_values) == 1:
+        return np.zeros(len(queries), dtype=np.int64)
+    take_hi = np.abs(sorted_values[hi] - queries) < np.abs(queries - sorted_values[lo])
+    return np.where(take_hi, hi, lo).astype(np.int64)
+
+
+def align_sequences(
+    a: FeatureSequence,
+    b: FeatureSequence,
+    *,
+    contextualize: bool = True,
+    band: Optional[int] = None,
+    method: Method = "exact",
+    k: int = 100,
+    seed: int = 0,
+) -> Alignment:
+    """Align two feature sequences: contextualize (Eq. 2-3), cosine cost (Eq. 4), DTW (Eq. 5)
+    and DRAQ (Eq. 6), through one :func:`draqcore.draq_batch` call."""
+    fa = contextualize_features(a.features) if contextualize else a.features
+    fb = contextualize_features(b.features) if contextualize else b.features
+    res = draq_batch(fa, [fb], method=method, k=k, seed=seed, band=band, return_paths=True)
+    assert res.paths is not None
+    return Alignment(
+        a=a,
+        b=b,
+        cost=cost_matrix(fa, fb),
+        path=res.paths[0],
+        dtw_cost=float(res.dtw_cost[0]),
+        random_cost=float(res.random_cost[0]),
+        draq=float(res.draq[0]),
+        contextualized=contextualize,
+    )
+
+
+def align_videos(
+    a: PathLike,
+    b: PathLike,
+    *,
+    extractor: Optional[FrameFeatureExtractor] = None,
+    sample_fps: Optional[float] = DEFAULT_SAMPLE_FPS,
+    contextualize: bool = True,
+    band: Optional[int] = None,
+    method: Method = "exact",
+    k: int = 100,
+    seed: int = 0,
+) -> Alignment:
+    """Decode two videos, extract frame features and align them with DTW.
+
+    Parameters
+    ----------
+    a, b : path
+        Video files (anything OpenCV reads) or folders of numbered images. ``a`` is the
+        reference: :meth:`Alignment.native_mapping` keeps it unwarped.
+    extractor : FrameFeatureExtractor, optional
+        Defaults to :func:`draqcore.features.default_extractor` (no model weights).
+    sample_fps : float or None
+        Frames per second sampled for features (``None``: every decoded frame).
+    contextualize : bool
+        Apply paper Eq. 2-3 before the cost matrix (default, as in the paper).
+    band : int, optional
+        Sakoe-Chiba radius in sampled frames (see :func:`draqcore.dtw`).
+    method, k, seed
+        How DRAQ's random cost is computed (see :func:`draqcore.draq`).
+
+    Returns
+    -------
+    Alignment
+
+    Raises
+    ------
+    draqcore.video.VideoReadError
+        A video cannot be decoded (the message names it).
+    """
+    extractor = extractor if extractor is not None else default_extractor()
+    seq_a = load_sequence(a, extractor, sample_fps)
+    seq_b = load_sequence(b, extractor, sample_fps)
+    return align_sequences(seq_a, seq_b, contextualize=contextualize, band=band, method=method, k=k, seed=seed)

@@ -1,0 +1,292 @@
+"""The ``draq`` command line: index, search, align, demo, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+__all__ = ["main", "VIDEO_EXTENSIONS", "expand_inputs"]
+
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv", ".3gp", ".ts"}
+)
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed without a traceback, exit code 1."""
+
+
+def expand_inputs(paths: Iterable[str]) -> list[Path]:
+    """Videos named on the command line.
+
+    A file is taken as it is. A directory that holds image files and no sub-directories with
+    videos is one image-sequence video; otherwise it is searched recursively for files with a
+    video extension (``VIDEO_EXTENSIONS``) and for image-sequence folders.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise CommandError(f"{p}: no such file or directory")
+        if p.is_file():
+            out.append(p)
+            continue
+        out.extend(_scan_dir(p))
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def _scan_dir(directory: Path) -> list[Path]:
+    entries = sorted(directory.iterdir())
+    files = [e for e in entries if e.is_file()]
+    videos = [f for f in files if f.suffix.lower() in VIDEO_EXTENSIONS]
+    images = [f for f in files if f.suffix.lower() in IMAGE_EXTENSIONS]
+    subdirs = [e for e in entries if e.is_dir() and not e.name.startswith(".")]
+    if images and not videos and not subdirs:
+        return [directory]
+    found = list(videos)
+    for sub in subdirs:
+        found.extend(_scan_dir(sub))
+    return found
+
+
+def _progress(iterable, total: Optional[int], desc: str, enabled: bool):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="video", file=sys.stderr, leave=False)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .collection import Collection
+    from .labels import read_labels
+
+    videos = expand_inputs(args.paths)
+    if not videos:
+        raise CommandError("no videos found in the given paths")
+    labels = None
+    if args.labels:
+        labels = {p: lab.class_name for p, lab in read_labels(args.labels).items()}
+    directory = Path(args.collection)
+    if (directory / "catalog.sqlite").exists() or (directory.exists() and any(directory.iterdir())):
+        coll = Collection.open(directory)
+    else:
+        coll = Collection.create(directory, sample_fps=args.sample_fps)
+    with coll:
+        started = time.perf_counter()
+        report = coll.add(videos, labels=labels, progress=not args.quiet)
+        elapsed = time.perf_counter() - started
+        total = len(coll)
+    print(
+        f"indexed {len(report.added)} new, skipped {len(report.skipped)} unchanged, "
+        f"{len(report.failed)} failed in {elapsed:.1f} s; the collection holds {total} videos"
+    )
+    for path, reason in report.failed:
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+    return 1 if (args.strict and report.failed) else 0
+
+
+def _print_hits(hits, stream=None) -> None:
+    stream = stream if stream is not None else sys.stdout
+    header = f"{'rank':>4}  {'DRAQ':>7}  {'DTW':>8}  {'sim':>6}  {'class':<14}  video"
+    print(header, file=stream)
+    print("-" * len(header), file=stream)
+    for h in hits:
+        cls = h.class_name if h.class_name is not None else "-"
+        print(f"{h.rank:>4}  {h.draq:7.4f}  {h.dtw_cost:8.2f}  {h.similarity:6.3f}  {cls:<14}  {h.path}", file=stream)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .collection import Collection
+
+    with Collection.open(args.collection) as coll:
+        hits = coll.search(
+            args.query, top=args.top, candidates=max(args.candidates, args.top), method=args.method, k=args.k, seed=args.seed
+        )
+    if args.json:
+        json.dump({"query": str(args.query), "hits": [h.to_dict() for h in hits]}, sys.stdout, indent=2)
+        print()
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def write_alignment_outputs(alignment, out_dir: Path, *, video: bool = True, plot: bool = True) -> dict[str, Path]:
+    """alignment.csv, side_by_side.mp4, cost_matrix.png and alignment.json in ``out_dir``."""
+    from .render import write_cost_plot, write_side_by_side
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mapping = alignment.native_mapping()
+    written = {"csv": mapping.write_csv(out_dir / "alignment.csv")}
+    if video:
+        written["video"] = write_side_by_side(alignment, out_dir / "side_by_side.mp4", mapping)
+    if plot:
+        written["plot"] = write_cost_plot(alignment, out_dir / "cost_matrix.png")
+    summary = {
+        "a": str(alignment.a.path),
+        "b": str(alignment.b.path),
+        "draq": alignment.draq,
+        "dtw_cost": alignment.dtw_cost,
+        "random_cost": alignment.random_cost,
+        "sampled_frames": [len(alignment.a), len(alignment.b)],
+        "contextualized": alignment.contextualized,
+        "sampled_match_a_to_b": alignment.match(keep=0).tolist(),
+    }
+    path = out_dir / "alignment.json"
+    path.write_text(json.dumps(summary, indent=2))
+    written["json"] = path
+    return written
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    from .align import align_videos
+
+    alignment = align_videos(args.a, args.b, sample_fps=args.sample_fps, band=args.band, contextualize=not args.no_context)
+    written = write_alignment_outputs(alignment, Path(args.out))
+    print(f"DRAQ {alignment.draq:.4f}  (DTW {alignment.dtw_cost:.3f} / random {alignment.random_cost:.3f})")
+    for kind, path in written.items():
+        print(f"  {kind:<6} {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .align import align_videos
+    from .collection import Collection
+    from .synthetic import generate_dataset, make_action_classes, render_clip
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise CommandError(f"{out}: exists and is not empty (use --force to overwrite, or --out elsewhere)")
+    if out.exists() and args.force:
+        import shutil
+
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    t0 = time.perf_counter()
+    print(f"1/4 generating a labelled synthetic collection in {out / 'videos'} ...")
+    truths = generate_dataset(
+        out / "videos", classes=args.classes, clips_per_class=args.clips, hard_negatives_per_class=2, seed=args.seed
+    )
+    classes = make_action_classes(args.classes, seed=args.seed)
+    query_class = classes[0]
+    query_path = out / f"query_{query_class.name}.mp4"
+    render_clip(query_class, query_path, seed=args.seed + 10_000)
+    print(f"    {len(truths)} clips ({args.classes} classes, incl. hard negatives: shuffled/partial phases)")
+
+    print("2/4 indexing ...")
+    labels = {Path(t.path): f"{t.class_name}" + ("" if t.kind == "aligned" else f"[{t.kind}]") for t in truths}
+    with Collection.create(out / "collection") as coll:
+        report = coll.add([Path(t.path) for t in truths], labels=labels, progress=True)
+        print(f"    {len(report.added)} videos indexed, {len(report.failed)} failed")
+        print(f"3/4 searching with {query_path.name} (class {query_class.name}) ...")
+        hits = coll.search(query_path, top=args.top, candidates=3 * args.top)
+    _print_hits(hits)
+    (out / "ranking.json").write_text(json.dumps({"query": str(query_path), "hits": [h.to_dict() for h in hits]}, indent=2))
+
+    best = hits[0]
+    print(f"4/4 aligning the query with the best match {Path(best.path).name} ...")
+    alignment = align_videos(query_path, best.path)
+    written = write_alignment_outputs(alignment, out / "alignment")
+    print(f"done in {time.perf_counter() - t0:.1f} s. Outputs:")
+    print(f"  ranking        {out / 'ranking.json'}")
+    for kind, path in written.items():
+        print(f"  {kind:<14} {path}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from .config import show_config
+
+    show_config()
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .video import DEFAULT_SAMPLE_FPS
+
+    parser = argparse.ArgumentParser(
+        prog="draq",
+        description="Alignable video retrieval: find videos that can be temporally aligned to a query, and align them.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("index", help="add videos to a collection (created if needed)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video files, image-sequence folders, or folders to scan")
+    p.add_argument("--collection", required=True, metavar="DIR", help="collection directory")
+    p.add_argument("--labels", metavar="FILE", help="labels file (JSON or CSV path,class; see docs/video.md)")
+    p.add_argument("--sample-fps", type=float, default=None, help=f"frames per second sampled for features when creating (default {DEFAULT_SAMPLE_FPS})")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 if any video failed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="find the most alignable videos for a query")
+    p.add_argument("query", metavar="QUERY", help="query video")
+    p.add_argument("--collection", required=True, metavar="DIR")
+    p.add_argument("--top", type=int, default=10, help="results to show (default 10)")
+    p.add_argument("--candidates", type=int, default=50, help="ANN candidates re-ranked by DRAQ (default 50)")
+    p.add_argument("--method", choices=("exact", "sampled"), default="exact", help="DRAQ random cost (default exact)")
+    p.add_argument("--k", type=int, default=100, help="random paths for --method sampled")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("align", help="align two videos and write alignment.csv, a side-by-side video and a plot")
+    p.add_argument("a", metavar="A", help="reference video (kept unwarped)")
+    p.add_argument("b", metavar="B", help="video re-timed onto A")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--sample-fps", type=float, default=DEFAULT_SAMPLE_FPS)
+    p.add_argument("--band", type=int, default=None, help="Sakoe-Chiba radius in sampled frames")
+    p.add_argument("--no-context", action="store_true", help="skip feature contextualization (Eq. 2-3)")
+    p.set_defaults(func=cmd_align)
+
+    p = sub.add_parser("demo", help="generate a small labelled collection, index, search and align it")
+    p.add_argument("--out", default="draq-demo", metavar="DIR", help="output directory (default ./draq-demo)")
+    p.add_argument("--classes", type=int, default=4)
+    p.add_argument("--clips", type=int, default=5, help="aligned clips per class")
+    p.add_argument("--top", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("config", help="show how the compiled core was built")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CommandError as exc:
+        print(f"draq {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError, MemoryError) as exc:
+        print(f"draq {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"draq {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

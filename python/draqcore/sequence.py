@@ -1,0 +1,80 @@
+"""A decoded video as a feature sequence: sampled frame times, native indices and features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+import numpy as np
+
+from .features import FrameFeatureExtractor, default_extractor
+from .video import DEFAULT_SAMPLE_FPS, VideoReadError, iter_sampled_frames
+
+__all__ = ["FeatureSequence", "load_sequence"]
+
+PathLike = Union[str, Path]
+
+
+@dataclass(frozen=True)
+class FeatureSequence:
+    """Frame features of one video with the timing of every sampled frame.
+
+    Attributes
+    ----------
+    path : Path
+        The video file or image folder.
+    times : ndarray of shape (T,), float64
+        Seconds from the start of the video of each sampled frame.
+    indices : ndarray of shape (T,), int64
+        Index of each sampled frame among the video's decoded frames (native rate).
+    features : ndarray of shape (T, d), float32
+        Frame features (paper Eq. 1), not contextualized.
+    """
+
+    path: Path
+    times: np.ndarray
+    indices: np.ndarray
+    features: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+def load_sequence(
+    path: PathLike,
+    extractor: Optional[FrameFeatureExtractor] = None,
+    sample_fps: Optional[float] = DEFAULT_SAMPLE_FPS,
+) -> FeatureSequence:
+    """Decode ``path`` sequentially at ``sample_fps`` and extract frame features on the fly.
+
+    Frames stream from the decoder into the extractor: memory holds the features, not the video.
+
+    Raises
+    ------
+    VideoReadError
+        The file is missing, unreadable, corrupt or has no frames (the message names it).
+    """
+    extractor = extractor if extractor is not None else default_extractor()
+    times: list[float] = []
+    indices: list[int] = []
+
+    def images() -> Iterator[np.ndarray]:
+        for frame in iter_sampled_frames(path, sample_fps):
+            times.append(frame.time)
+            indices.append(frame.index)
+            yield frame.image
+
+    features = extractor.extract(images())
+    if len(times) == 0:
+        raise VideoReadError(f"{path}: no frames could be decoded")
+    if len(features) != len(times):
+        raise ValueError(
+            f"{path}: extractor {extractor.name!r} returned {len(features)} rows for {len(times)} frames"
+        )
+    return FeatureSequence(
+        path=Path(path),
+        times=np.asarray(times, dtype=np.float64),
+        indices=np.asarray(indices, dtype=np.int64),
+        features=np.ascontiguousarray(features, dtype=np.float32),
+    )
