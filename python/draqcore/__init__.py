@@ -9,6 +9,9 @@ Large-Scale Datasets" (Sec. 3-4).
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from ._core import MemoryLimitError
 from .config import memory_limit, set_memory_limit, show_config
 from .context import contextualize
@@ -19,7 +22,31 @@ from .random_paths import expected_random_cost, random_path, random_path_costs
 
 __version__: str = str(show_config(print_out=False).get("version", "0+unknown"))
 
+# The video pipeline (OpenCV, hnswlib, SQLite) loads on first use, so that code using only the
+# kernels does not pay for it.
+_LAZY = {
+    "Collection": ("collection", "Collection"),
+    "SearchHit": ("collection", "SearchHit"),
+    "AddReport": ("collection", "AddReport"),
+    "Alignment": ("align", "Alignment"),
+    "align_videos": ("align", "align_videos"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'draqcore' has no attribute {name!r}")
+
 __all__ = [
+    "AddReport",
+    "Alignment",
+    "Collection",
+    "SearchHit",
+    "align_videos",
     "METHODS",
     "METRICS",
     "DraqBatchResult",
