@@ -49,10 +49,13 @@ def test_json_round_trip(tmp_path: Path) -> None:
             np.testing.assert_array_equal(got.phases, label.phases)
 
 
-def test_relative_paths_are_relative_to_the_labels_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_are_relative_to_the_labels_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "set"
     folder.mkdir()
-    file = write_json(folder / "labels.json", doc_with({"path": "sub/../v.mp4", "class": "x", "phases": []}))
+    entry = {"path": "sub/../v.mp4", "class": "x", "phases": []}
+    file = write_json(folder / "labels.json", doc_with(entry))
     monkeypatch.chdir(tmp_path)  # not the labels folder
     (key, label), = read_labels(file).items()
     assert key == (folder / "v.mp4").resolve() and label.path == key
@@ -142,7 +145,8 @@ def test_malformed_json(tmp_path: Path, doc: object, match: str) -> None:
 
 def test_invalid_json_names_the_line(tmp_path: Path) -> None:
     file = tmp_path / "labels.json"
-    file.write_text('{"format": "draqcore-labels",\n "version": 1,\n "videos": [}\n', encoding="utf-8")
+    text = '{"format": "draqcore-labels",\n "version": 1,\n "videos": [}\n'
+    file.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match="line 3") as err:
         read_labels(file)
     assert str(file) in str(err.value)

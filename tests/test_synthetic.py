@@ -65,14 +65,15 @@ def test_action_class_validation() -> None:
     with pytest.raises(ValueError, match="phase_count"):
         ActionClass(good.name, good.key_poses, good.shapes, good.colors, good.phase_count + 1)
     with pytest.raises(ValueError, match="shapes"):
-        ActionClass(good.name, good.key_poses, ("blob",) * len(good.shapes), good.colors, good.phase_count)
+        blobs = ("blob",) * len(good.shapes)
+        ActionClass(good.name, good.key_poses, blobs, good.colors, good.phase_count)
     with pytest.raises(ValueError, match="count"):
         make_action_classes(0, seed=0)
     with pytest.raises(ValueError, match="phase_count"):
         make_action_classes(2, seed=0, phase_count=9)
 
 
-@pytest.mark.parametrize("p", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("p", [2, 3, 4, 5, 6, 7])
 def test_shuffled_and_partial_scripts(p: int) -> None:
     for seed in range(8):
         rng = np.random.default_rng(seed)
@@ -115,7 +116,8 @@ def test_labels_of_a_shuffled_script_by_hand() -> None:
     phases, canonical = synthetic._labels(order, 3, s)
     np.testing.assert_array_equal(phases, [2, 2, 0, 0, 1, 1])
     # segment k of the script maps to the canonical segment of key pose order[k]
-    np.testing.assert_allclose(canonical, [2 / 3, (2 + 0.6) / 3, 0.0, 0.5 / 3, (1 + 0.7) / 3, 2 / 3])
+    expected = [2 / 3, (2 + 0.6) / 3, 0.0, 0.5 / 3, (1 + 0.7) / 3, 2 / 3]
+    np.testing.assert_allclose(canonical, expected)
 
 
 # ------------------------------------------------------------------------------------------
@@ -148,7 +150,8 @@ def test_clips_are_deterministic(tmp_path: Path, action: ActionClass) -> None:
     c = render_clip(action, tmp_path / "c.avi", seed=10, kind="shuffled")
     np.testing.assert_array_equal(a.phases, b.phases)
     np.testing.assert_array_equal(a.canonical_time, b.canonical_time)
-    np.testing.assert_array_equal(read_sampled(a.path, None).frames, read_sampled(b.path, None).frames)
+    same = read_sampled(b.path, None).frames
+    np.testing.assert_array_equal(read_sampled(a.path, None).frames, same)
     assert len(c.phases) != len(a.phases) or not np.array_equal(c.canonical_time, a.canonical_time)
 
 
@@ -215,9 +218,9 @@ def test_retimed_copy(tmp_path: Path, action: ActionClass) -> None:
 def thumbnails(path: str) -> np.ndarray:
     """Zero-centred grey 20x15 thumbnails of every frame, one unit-norm row per frame."""
     frames = read_sampled(path, None).frames
-    rows = np.stack(
-        [cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (20, 15), interpolation=cv2.INTER_AREA).ravel() for f in frames]
-    ).astype(np.float64)
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    small = [cv2.resize(g, (20, 15), interpolation=cv2.INTER_AREA).ravel() for g in grey]
+    rows = np.stack(small).astype(np.float64)
     rows -= rows.mean(axis=0)
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
 
@@ -240,7 +243,9 @@ def test_dtw_recovers_a_known_warp(tmp_path: Path, action: ActionClass) -> None:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     out = tmp_path_factory.mktemp("synthetic")
-    truths = generate_dataset(out, classes=5, clips_per_class=3, hard_negatives_per_class=2, seed=2024)
+    truths = generate_dataset(
+        out, classes=5, clips_per_class=3, hard_negatives_per_class=2, seed=2024
+    )
     return out, truths
 
 
@@ -248,7 +253,7 @@ def test_dataset_files_and_labels(dataset: tuple) -> None:
     out, truths = dataset
     assert len(truths) == 5 * 5
     kinds = [t.kind for t in truths]
-    assert kinds.count("aligned") == 15 and kinds.count("shuffled") == 5 and kinds.count("partial") == 5
+    assert [kinds.count(k) for k in ("aligned", "shuffled", "partial")] == [15, 5, 5]
     labels = read_labels(out / "labels.json")
     assert len(labels) == len(truths)
     for t in truths:
@@ -262,7 +267,8 @@ def test_dataset_files_and_labels(dataset: tuple) -> None:
     assert [Path(b.path) for b in back] == [Path(t.path).absolute() for t in truths]
     for b, t in zip(back, truths):
         assert isinstance(b, ClipTruth)
-        assert (b.class_name, b.kind, b.seed, b.fps, b.phase_count) == (t.class_name, t.kind, t.seed, t.fps, t.phase_count)
+        for name in ("class_name", "kind", "seed", "fps", "phase_count"):
+            assert getattr(b, name) == getattr(t, name)
         np.testing.assert_array_equal(b.phases, t.phases)
         np.testing.assert_array_equal(b.canonical_time, t.canonical_time)
         np.testing.assert_array_equal(b.phase_order, t.phase_order)
@@ -270,15 +276,20 @@ def test_dataset_files_and_labels(dataset: tuple) -> None:
 
 def test_dataset_is_deterministic(tmp_path: Path, dataset: tuple) -> None:
     _, truths = dataset
-    again = generate_dataset(tmp_path, classes=5, clips_per_class=1, hard_negatives_per_class=0, seed=2024, threads=1)
+    again = generate_dataset(
+        tmp_path, classes=5, clips_per_class=1, hard_negatives_per_class=0, seed=2024, threads=1
+    )
     # same classes and clip seeds: the first aligned clip of every class is the same clip
     firsts = [t for t in truths if t.kind == "aligned"][::3]
     assert len(again) == len(firsts) == 5
     for a, b in zip(firsts, again):
         assert (a.class_name, a.seed) == (b.class_name, b.seed)
         np.testing.assert_array_equal(a.phases, b.phases)
-        np.testing.assert_array_equal(read_sampled(a.path, None).frames, read_sampled(b.path, None).frames)
-    other = generate_dataset(tmp_path / "other", classes=1, clips_per_class=1, hard_negatives_per_class=0, seed=2025)
+        same = read_sampled(b.path, None).frames
+        np.testing.assert_array_equal(read_sampled(a.path, None).frames, same)
+    other = generate_dataset(
+        tmp_path / "other", classes=1, clips_per_class=1, hard_negatives_per_class=0, seed=2025
+    )
     assert other[0].seed != firsts[0].seed
 
 
@@ -294,7 +305,7 @@ def frame_features(path: str) -> np.ndarray:
         yy, xx = np.indices(grey.shape)
         np.add.at(hist, (yy // 8, xx // 8, np.minimum(ang.astype(int), 7)), mag)
         hist = hist.ravel() / max(np.linalg.norm(hist), 1e-9)
-        layout = cv2.resize(small, (4, 3), interpolation=cv2.INTER_AREA).astype(np.float64).ravel() / 255.0
+        layout = cv2.resize(small, (4, 3), interpolation=cv2.INTER_AREA).ravel() / 255.0
         feats.append(np.concatenate([hist, layout / max(np.linalg.norm(layout), 1e-9)]))
     return np.stack(feats)
 

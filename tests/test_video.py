@@ -32,7 +32,9 @@ def frame_for(i: int, size: tuple[int, int] = (W, H)) -> np.ndarray:
     return img
 
 
-def write_video(path: Path, fourcc: str, n: int, fps: float = 25.0, size: tuple[int, int] = (W, H)) -> Path:
+def write_video(
+    path: Path, fourcc: str, n: int, fps: float = 25.0, size: tuple[int, int] = (W, H)
+) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     assert writer.isOpened(), f"this OpenCV cannot write {fourcc} to {path.suffix}"
     for i in range(n):
@@ -254,7 +256,8 @@ def test_empty_and_zero_frame_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     assert_read_error(empty, "empty")
-    for suffix, fourcc, reason in [(".avi", "MJPG", "no decodable frames"), (".mp4", "mp4v", "cannot open|no decodable")]:
+    cases = [(".avi", "MJPG", "no decodable frames"), (".mp4", "mp4v", "cannot open|no decodable")]
+    for suffix, fourcc, reason in cases:
         path = tmp_path / f"zero{suffix}"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (W, H))
         assert writer.isOpened()

@@ -70,14 +70,19 @@ class VideoLabel:
         try:
             path = Path(self.path)
         except TypeError:
-            raise TypeError(f"VideoLabel.path: expected a str or os.PathLike, got {self.path!r}") from None
+            raise TypeError(
+                f"VideoLabel.path: expected a str or os.PathLike, got {self.path!r}"
+            ) from None
         if str(path) in ("", "."):
             raise ValueError("VideoLabel.path: empty path")
         object.__setattr__(self, "path", path)
         if self.class_name is not None and not isinstance(self.class_name, str):
-            raise TypeError(f"VideoLabel.class_name ({path}): expected a str or None, got {self.class_name!r}")
+            raise TypeError(
+                f"VideoLabel.class_name ({path}): expected a str or None, got {self.class_name!r}"
+            )
         if self.phases is not None:
-            object.__setattr__(self, "phases", _as_phases(self.phases, f"VideoLabel.phases ({path})"))
+            phases = _as_phases(self.phases, f"VideoLabel.phases ({path})")
+            object.__setattr__(self, "phases", phases)
 
 
 def _as_phases(values: Any, what: str) -> np.ndarray:
@@ -115,7 +120,8 @@ def _read_json(file: Path, text: str) -> List[VideoLabel]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail(file, "", f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise _fail(file, "", f"not valid JSON ({exc.msg} at {where})") from None
     if not isinstance(doc, dict):
         raise _fail(file, "", f"expected a JSON object at the top level, got {type(doc).__name__}")
     extra = sorted(set(doc) - set(_TOP_KEYS))
@@ -147,7 +153,8 @@ def _read_json(file: Path, text: str) -> List[VideoLabel]:
         phases = entry.get("phases")
         if phases is not None:
             if not isinstance(phases, list):
-                raise _fail(file, where, f'"phases" must be a list of integers, got {type(phases).__name__}')
+                got = type(phases).__name__
+                raise _fail(file, where, f'"phases" must be a list of integers, got {got}')
             for j, v in enumerate(phases):
                 if isinstance(v, bool) or not isinstance(v, int):
                     raise _fail(file, where, f'"phases"[{j}] must be an integer, got {v!r}')
@@ -260,7 +267,9 @@ def write_labels(path: Union[str, "os.PathLike[str]"], labels: Iterable[VideoLab
     rows: List[tuple] = []
     for i, label in enumerate(items):
         if not isinstance(label, VideoLabel):
-            raise TypeError(f"{file}: labels[{i}]: expected a VideoLabel, got {type(label).__name__}")
+            raise TypeError(
+                f"{file}: labels[{i}]: expected a VideoLabel, got {type(label).__name__}"
+            )
         rel = _portable(label.path, folder)
         if rel in seen:
             raise ValueError(f"{file}: labels[{i}]: video {label.path} is also labels[{seen[rel]}]")
@@ -269,7 +278,10 @@ def write_labels(path: Union[str, "os.PathLike[str]"], labels: Iterable[VideoLab
     if file.suffix.lower() == ".csv":
         for i, (_, label) in enumerate(rows):
             if label.phases is not None:
-                raise ValueError(f"{file}: labels[{i}] ({label.path}) has phases, which CSV cannot hold; write JSON")
+                raise ValueError(
+                    f"{file}: labels[{i}] ({label.path}) has phases, which CSV cannot hold; "
+                    "write JSON"
+                )
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["path", "class"])

@@ -1,4 +1,4 @@
-"""Synthetic labelled videos with exact ground truth: action classes, time-warped clips, hard negatives.
+"""Synthetic labelled videos with exact ground truth: actions, time-warped clips, hard negatives.
 
 An **action class** is a set of K coloured shapes ("limbs": bars, discs, ellipses, triangles,
 squares) and an ordered sequence of P *key poses*: for every shape a position, an angle and a
@@ -14,9 +14,10 @@ The action part runs a script time ``s`` from 0 to 1 through the warp (piecewise
 and pauses). With ``P'`` key poses in the script, key pose ``k`` is shown exactly at
 ``s = (k + 0.5) / P'``, and shapes move between consecutive key poses with smoothstep easing, so
 that frames near a key pose look like it. The lead-in holds the first key pose (``s = 0``), the
-tail the last one (``s = 1``). Appearance is random per clip: background colour and texture,
-shape colours (hue and brightness jitter), overall size, position offset, camera shake and pixel
-noise.
+tail the last one (``s = 1``); pauses inside the action hold the current pose. Held poses are
+static scenes (camera shake and pixel noise go on). Appearance is random per clip: background
+colour and texture, shape colours (hue and brightness jitter), overall size, position offset,
+camera shake and pixel noise.
 
 Ground truth, one value per native decoded frame of the written file
 ---------------------------------------------------------------------
@@ -39,11 +40,14 @@ Kinds of clips
     The class's key poses in order: alignable with every other aligned clip of the class.
 ``"shuffled"`` (hard negative)
     The same key poses in a permuted order that keeps neither the first nor the last key pose in
-    place and has no increasing run longer than ``ceil(P / 2)``. Clip-level mean features match the
+    place and has no increasing subsequence longer than ``ceil(P / 2)`` (for P = 3: 1-2-0, 2-0-1
+    or 2-1-0). Clip-level mean features match the
     class (same poses, same durations) but the clip cannot be aligned; ``phases`` is not sorted and
     ``canonical_time`` is not monotone.
 ``"partial"`` (hard negative)
-    A contiguous block of ``1 .. P - 2`` key poses is missing; ``canonical_time`` jumps over it.
+    A contiguous block of ``max(1, P // 3) .. P - 2`` key poses is missing (anywhere, ends
+    included); ``canonical_time`` skips its span (it starts at ``order[0] / P`` and ends at
+    ``(order[-1] + 1) / P``). Needs ``P >= 3``.
 
 :attr:`ClipTruth.phase_order` gives the script. Everything is deterministic for a seed.
 """
@@ -51,6 +55,7 @@ Kinds of clips
 from __future__ import annotations
 
 import colorsys
+import functools
 import itertools
 import json
 import math
@@ -149,7 +154,9 @@ class ActionClass:
         colors = np.array(self.colors, dtype=np.uint8)
         shapes = tuple(self.shapes)
         if poses.ndim != 3 or poses.shape[2] != 4 or poses.shape[1] == 0:
-            raise ValueError(f"ActionClass {self.name!r}: key_poses must have shape (P, K, 4), got {poses.shape}")
+            raise ValueError(
+                f"ActionClass {self.name!r}: key_poses must have shape (P, K, 4), got {poses.shape}"
+            )
         if not np.all(np.isfinite(poses)):
             raise ValueError(f"ActionClass {self.name!r}: key_poses contain NaN/Inf")
         p, k = poses.shape[:2]
@@ -159,9 +166,13 @@ class ActionClass:
                 f"len(key_poses) {p} and lie in {_MIN_PHASES}..{_MAX_PHASES}"
             )
         if len(shapes) != k or any(s not in SHAPES for s in shapes):
-            raise ValueError(f"ActionClass {self.name!r}: need {k} shapes from {SHAPES}, got {shapes}")
+            raise ValueError(
+                f"ActionClass {self.name!r}: need {k} shapes from {SHAPES}, got {shapes}"
+            )
         if colors.shape != (k, 3):
-            raise ValueError(f"ActionClass {self.name!r}: colors must have shape ({k}, 3), got {colors.shape}")
+            raise ValueError(
+                f"ActionClass {self.name!r}: colors must have shape ({k}, 3), got {colors.shape}"
+            )
         poses.setflags(write=False)
         colors.setflags(write=False)
         object.__setattr__(self, "key_poses", poses)
@@ -249,7 +260,11 @@ def make_action_classes(
         shapes = tuple(str(s) for s in rng.choice(SHAPES, size=k))
         colors = np.array(
             [
-                _hsv_bgr(base_hue + j * 0.05 + rng.uniform(-0.015, 0.015), rng.uniform(0.7, 1.0), rng.uniform(0.8, 1.0))
+                _hsv_bgr(
+                    base_hue + j * 0.05 + rng.uniform(-0.015, 0.015),
+                    rng.uniform(0.7, 1.0),
+                    rng.uniform(0.8, 1.0),
+                )
                 for j in range(k)
             ],
             dtype=np.uint8,
@@ -308,14 +323,19 @@ class ClipTruth:
     phase_count: int
 
     def __post_init__(self) -> None:
-        for name, dtype in (("phases", np.int64), ("canonical_time", np.float64), ("phase_order", np.int64)):
+        fields = (("phases", np.int64), ("canonical_time", np.float64), ("phase_order", np.int64))
+        for name, dtype in fields:
             arr = np.array(getattr(self, name), dtype=dtype)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
         if self.phases.shape != self.canonical_time.shape or self.phases.ndim != 1:
-            raise ValueError(f"ClipTruth {self.path}: phases and canonical_time must be 1-D of equal length")
+            raise ValueError(
+                f"ClipTruth {self.path}: phases and canonical_time must be 1-D of equal length"
+            )
         if self.kind not in CLIP_KINDS:
-            raise ValueError(f"ClipTruth {self.path}: kind must be one of {CLIP_KINDS}, got {self.kind!r}")
+            raise ValueError(
+                f"ClipTruth {self.path}: kind must be one of {CLIP_KINDS}, got {self.kind!r}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -364,16 +384,23 @@ def _longest_increasing_run(order: Sequence[int]) -> int:
     return max(best) if best else 0
 
 
+@functools.lru_cache(maxsize=None)
+def _shuffled_orders(p: int) -> Tuple[Tuple[int, ...], ...]:
+    """Key-pose orders allowed for a shuffled clip of a P-phase action (module notes)."""
+    limit = max(1, (p + 1) // 2)
+    return tuple(
+        perm
+        for perm in itertools.permutations(range(p))
+        if perm[0] != 0 and perm[-1] != p - 1 and _longest_increasing_run(perm) <= limit
+    )
+
+
 def _script(rng: np.random.Generator, p: int, kind: str) -> np.ndarray:
+    """The key-pose order (P',) int64 a clip of this kind plays."""
     if kind == "aligned":
         return np.arange(p, dtype=np.int64)
     if kind == "shuffled":
-        limit = max(1, (p + 1) // 2)
-        candidates = [
-            perm
-            for perm in itertools.permutations(range(p))
-            if perm[0] != 0 and perm[-1] != p - 1 and _longest_increasing_run(perm) <= limit
-        ]
+        candidates = _shuffled_orders(p)
         return np.array(candidates[int(rng.integers(len(candidates)))], dtype=np.int64)
     if kind == "partial":
         if p < 3:
@@ -433,7 +460,7 @@ def _shape_outline(kind: str) -> np.ndarray:
     return np.column_stack([np.cos(t), np.sin(t)])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Look:
     """Per-clip random appearance."""
 
@@ -451,16 +478,25 @@ def _look(rng: np.random.Generator, action: ActionClass, n: int, w: int, h: int)
     tint = rng.uniform(-8.0, 8.0, 3)
     grey = rng.uniform(85.0, 135.0)
     texture = cv2.resize(
-        rng.uniform(-1.0, 1.0, (4, 5)).astype(np.float32), (w + 2 * margin, h + 2 * margin), interpolation=cv2.INTER_CUBIC
+        rng.uniform(-1.0, 1.0, (4, 5)).astype(np.float32),
+        (w + 2 * margin, h + 2 * margin),
+        interpolation=cv2.INTER_CUBIC,
     )
-    stripes = np.sin(np.arange(w + 2 * margin) * rng.uniform(0.15, 0.6) + rng.uniform(0, 6.3))[None, :]
+    phase = np.arange(w + 2 * margin) * rng.uniform(0.15, 0.6) + rng.uniform(0, 6.3)
+    stripes = np.sin(phase)[None, :]
     amp, stripe_amp = rng.uniform(3.0, 10.0), rng.uniform(0.0, 4.0)
     bg = grey + tint[None, None, :] + (amp * texture + stripe_amp * stripes)[:, :, None]
     colors = []
     for bgr in action.colors:
         b, g, r = (float(c) / 255.0 for c in bgr)
         hh, ss, vv = colorsys.rgb_to_hsv(r, g, b)
-        colors.append(_hsv_bgr(hh + rng.uniform(-0.025, 0.025), ss * rng.uniform(0.85, 1.0), vv * rng.uniform(0.85, 1.0)))
+        colors.append(
+            _hsv_bgr(
+                hh + rng.uniform(-0.025, 0.025),
+                ss * rng.uniform(0.85, 1.0),
+                vv * rng.uniform(0.85, 1.0),
+            )
+        )
     walk = np.cumsum(rng.normal(0.0, 0.4, (n, 2)), axis=0)
     walk = walk - walk.mean(axis=0)
     amp_shake = rng.uniform(0.0, 1.5)
@@ -476,28 +512,48 @@ def _look(rng: np.random.Generator, action: ActionClass, n: int, w: int, h: int)
     )
 
 
-def _render_frames(action: ActionClass, poses: np.ndarray, look: _Look, rng: np.random.Generator, w: int, h: int) -> List[np.ndarray]:
+def _polygons(
+    action: ActionClass, poses: np.ndarray, look: _Look, w: int, h: int
+) -> List[np.ndarray]:
+    """Per shape, (N, M, 2) int32 outline points of every frame on the canvas, 1/16 pixel units."""
     unit = min(w, h)
-    outlines = [_shape_outline(s) * np.array(_SHAPE_EXTENT[s]) for s in action.shapes]
+    m = look.margin
+    out = []
+    for j, kind in enumerate(action.shapes):
+        outline = _shape_outline(kind) * np.array(_SHAPE_EXTENT[kind])  # (M, 2)
+        x, y, angle, scale = (poses[:, j, c][:, None] for c in range(4))  # (N, 1) each
+        a = np.radians(angle)
+        r = scale * look.size * unit
+        # rotate counter-clockwise on screen (image y points down), then scale and place
+        px = (outline[:, 0] * np.cos(a) - outline[:, 1] * np.sin(a)) * r
+        py = -(outline[:, 0] * np.sin(a) + outline[:, 1] * np.cos(a)) * r
+        px += (x + look.offset[0]) * w + m
+        py += (y + look.offset[1]) * h + m
+        out.append(np.round(np.stack([px, py], axis=-1) * 16.0).astype(np.int32))
+    return out
+
+
+def _render_frames(
+    action: ActionClass, poses: np.ndarray, look: _Look, rng: np.random.Generator, w: int, h: int
+) -> List[np.ndarray]:
+    """(H, W, 3) uint8 BGR frames for poses of shape (N, K, 4)."""
+    polygons = _polygons(action, poses, look, w, h)
+    colors = [tuple(float(c) for c in color) for color in look.colors]
     m = look.margin
     frames = []
-    for i, pose in enumerate(poses):
+    for i in range(len(poses)):
         canvas = look.background.copy()
-        for j, outline in enumerate(outlines):
-            x, y, angle, scale = pose[j]
-            a = math.radians(angle)
-            rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-            pts = (outline * (scale * look.size * unit)) @ rot.T
-            pts[:, 1] *= -1.0  # counter-clockwise on screen (y points down)
-            centre = np.array([(x + look.offset[0]) * w + m, (y + look.offset[1]) * h + m])
-            fixed = np.round((pts + centre) * 16.0).astype(np.int32)
-            color = tuple(float(c) for c in look.colors[j])
-            cv2.fillPoly(canvas, [fixed], color, cv2.LINE_AA, 4)
+        for points, color in zip(polygons, colors):
+            cv2.fillPoly(canvas, [points[i]], color, cv2.LINE_AA, 4)  # 4 fractional bits
         dx, dy = look.shake[i]
         shift = np.array([[1.0, 0.0, dx - m], [0.0, 1.0, dy - m]])
-        frame = cv2.warpAffine(canvas, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        noise = rng.normal(0.0, look.noise, frame.shape)
-        frames.append(np.clip(frame + noise, 0, 255).astype(np.uint8))
+        frame = cv2.warpAffine(
+            canvas, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        noisy = rng.standard_normal(frame.shape, dtype=np.float32)
+        noisy *= look.noise
+        noisy += frame
+        frames.append(np.clip(noisy, 0.0, 255.0, out=noisy).astype(np.uint8))
     return frames
 
 
@@ -511,23 +567,32 @@ def _check_size(size: Any) -> Tuple[int, int]:
 
 
 def _check_fps(fps: Any) -> float:
-    if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, (int, float, np.integer, np.floating)):
+    numeric = isinstance(fps, (int, float, np.integer, np.floating))
+    if isinstance(fps, (bool, np.bool_)) or not numeric:
         raise TypeError(f"fps: expected a number of frames per second, got {fps!r}")
     if not math.isfinite(float(fps)) or not 1.0 <= float(fps) <= 240.0:
         raise ValueError(f"fps: expected 1..240 frames per second, got {fps!r}")
     return float(fps)
 
 
-def _write_video(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
-    """Write frames with the codec for the file's suffix and check that all decode back."""
+def _fourcc(path: Path) -> str:
+    """Codec written for the file's suffix."""
     suffix = path.suffix.lower()
     if suffix not in _FOURCC:
-        raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; use one of {sorted(_FOURCC)}")
+        raise ValueError(
+            f"{path}: unsupported suffix {path.suffix!r}; use one of {sorted(_FOURCC)}"
+        )
+    return _FOURCC[suffix]
+
+
+def _write_video(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
+    """Write frames with the codec for the file's suffix and check that all decode back."""
+    fourcc = _fourcc(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*_FOURCC[suffix]), fps, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     if not writer.isOpened():
-        raise OSError(f"{path}: OpenCV cannot write {_FOURCC[suffix]!r} video here")
+        raise OSError(f"{path}: OpenCV cannot write {fourcc!r} video here")
     try:
         for frame in frames:
             writer.write(frame)
@@ -590,6 +655,7 @@ def render_clip(
     w, h = _check_size(size)
     n_lo, n_hi = _as_range(frames, "frames", 1, 100_000)
     out = Path(path)
+    _fourcc(out)  # fail on an unsupported suffix before rendering
     rng = np.random.default_rng(seed)
     order = _script(rng, action.phase_count, kind)
     n = int(rng.integers(n_lo, n_hi + 1))
@@ -598,7 +664,8 @@ def render_clip(
     active = n - lead - tail
     if active < 4 * len(order):
         raise ValueError(
-            f"{out}: frames={n} leaves {active} action frames for {len(order)} key poses; need >= {4 * len(order)}"
+            f"{out}: frames={n} leaves {active} action frames for {len(order)} key poses; "
+            f"need >= {4 * len(order)}"
         )
     s = np.concatenate([np.zeros(lead), _monotone_warp(rng, active), np.ones(tail)])
     phases, canonical = _labels(order, action.phase_count, s)
@@ -659,18 +726,26 @@ def retime_clip(
     if not isinstance(source, ClipTruth):
         raise TypeError(f"source: expected a ClipTruth, got {type(source).__name__}")
     seed = _as_int(seed, "seed", 0)
+    _fourcc(Path(path))
     decoded = video.read_sampled(source.path, None)
     n = len(decoded.frames)
     if n != len(source.phases):
-        raise ValueError(f"{source.path}: decodes to {n} frames but its truth has {len(source.phases)}")
+        raise ValueError(
+            f"{source.path}: decodes to {n} frames but its truth has {len(source.phases)}"
+        )
     if source_index is None:
         rng = np.random.default_rng(seed)
-        m = _as_int(frames, "frames", 2) if frames is not None else int(rng.integers(int(0.6 * n), int(1.6 * n) + 1))
+        if frames is None:
+            m = int(rng.integers(int(0.6 * n), int(1.6 * n) + 1))
+        else:
+            m = _as_int(frames, "frames", 2)
         index = np.round(_monotone_warp(rng, max(m, 2)) * (n - 1)).astype(np.int64)
     else:
         index = np.array(source_index)
         if index.ndim != 1 or index.size == 0 or index.dtype.kind not in "iu":
-            raise ValueError(f"source_index: expected a non-empty 1-D integer sequence, got {index!r}")
+            raise ValueError(
+                f"source_index: expected a non-empty 1-D integer sequence, got {index!r}"
+            )
         index = index.astype(np.int64)
         if index.min() < 0 or index.max() >= n or np.any(np.diff(index) < 0):
             raise ValueError(f"source_index: must be non-decreasing within 0..{n - 1}")
@@ -771,14 +846,17 @@ def generate_dataset(
 
     def work(job: Tuple[ActionClass, Path, int, str]) -> ClipTruth:
         action, path, clip_seed, kind = job
-        return render_clip(action, path, seed=clip_seed, kind=kind, fps=fps, size=size, frames=frames)
+        return render_clip(
+            action, path, seed=clip_seed, kind=kind, fps=fps, size=size, frames=frames
+        )
 
     if workers == 1:
         truths = [work(job) for job in jobs]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             truths = list(pool.map(work, jobs))
-    write_labels(out / LABELS_FILE, [VideoLabel(Path(t.path), t.class_name, t.phases) for t in truths])
+    labels = [VideoLabel(Path(t.path), t.class_name, t.phases) for t in truths]
+    write_labels(out / LABELS_FILE, labels)
     _write_truth(out / TRUTH_FILE, truths)
     return truths
 
@@ -858,5 +936,7 @@ def load_dataset(out_dir: PathLike) -> List[ClipTruth]:
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{file}: clips[{i}]: malformed entry ({type(exc).__name__}: {exc})") from None
+            raise ValueError(
+                f"{file}: clips[{i}]: malformed entry ({type(exc).__name__}: {exc})"
+            ) from None
     return out

@@ -40,7 +40,6 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
 
 import cv2
@@ -153,7 +152,8 @@ class SampledVideo:
 def _check_rate(value: object, name: str, allow_none: bool) -> Optional[float]:
     if value is None and allow_none:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    numeric = isinstance(value, (int, float, np.integer, np.floating))
+    if isinstance(value, (bool, np.bool_)) or not numeric:
         raise TypeError(f"{name}: expected a positive number of frames per second, got {value!r}")
     rate = float(value)
     if not math.isfinite(rate) or rate <= 0.0:
@@ -182,7 +182,7 @@ def _looks_like_text(head: bytes) -> bool:
         if exc.start < len(head) - 3:
             return False
         text = head[: exc.start].decode("utf-8")
-    return all(ch.isprintable() or ch in "\t\n\r\f\v" for ch in text)
+    return all(ch.isprintable() or ch in "\t\n\r\f\v\ufeff" for ch in text)  # \ufeff: BOM
 
 
 def _classify(path: PathLike) -> Tuple[str, bool]:
@@ -266,7 +266,10 @@ def _as_bgr(image: np.ndarray, name: str, index: int) -> np.ndarray:
 class _VideoFileSource:
     def __init__(self, name: str) -> None:
         self.name = name
-        cap = cv2.VideoCapture(name)
+        try:
+            cap = cv2.VideoCapture(name)
+        except cv2.error as exc:
+            raise VideoReadError(f"{name}: OpenCV failed while opening it ({exc})") from None
         if not cap.isOpened():
             raise VideoReadError(
                 f"{name}: OpenCV cannot open it as a video (unknown format, corrupt, or truncated; "
@@ -287,7 +290,9 @@ class _VideoFileSource:
                 return None
             raw = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
         except cv2.error as exc:
-            raise VideoReadError(f"{self.name}: decoding failed after frame {self.index} ({exc})") from None
+            raise VideoReadError(
+                f"{self.name}: decoding failed after frame {self.index} ({exc})"
+            ) from None
         self.index += 1
         return raw
 
@@ -295,9 +300,13 @@ class _VideoFileSource:
         try:
             ok, frame = self._cap.retrieve()
         except cv2.error as exc:
-            raise VideoReadError(f"{self.name}: cannot convert frame {self.index} ({exc})") from None
+            raise VideoReadError(
+                f"{self.name}: cannot convert frame {self.index} ({exc})"
+            ) from None
         if not ok or frame is None:
-            raise VideoReadError(f"{self.name}: frame {self.index} was decoded but cannot be retrieved")
+            raise VideoReadError(
+                f"{self.name}: frame {self.index} was decoded but cannot be retrieved"
+            )
         return _as_bgr(frame, self.name, self.index)
 
     def close(self) -> None:
@@ -312,7 +321,8 @@ class _ImageFolderSource:
         except PermissionError:
             raise VideoReadError(f"{name}: permission denied (cannot list the folder)") from None
         except OSError as exc:
-            raise VideoReadError(f"{name}: cannot list the folder ({exc.strerror or exc})") from None
+            reason = exc.strerror or exc
+            raise VideoReadError(f"{name}: cannot list the folder ({reason})") from None
         files = [
             e.name
             for e in entries
@@ -344,7 +354,9 @@ class _ImageFolderSource:
             raise VideoReadError(f"{file}: cannot be read ({exc.strerror or exc})") from None
         img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
         if img is None:
-            raise VideoReadError(f"{file}: not a readable image (frame {self.index} of folder {self.name})")
+            raise VideoReadError(
+                f"{file}: not a readable image (frame {self.index} of folder {self.name})"
+            )
         return _as_bgr(img, file, self.index)
 
     def close(self) -> None:
@@ -382,7 +394,8 @@ class _Sampler:
             return True
         if t + _SAMPLE_TOLERANCE_S < self._next:
             return False
-        # Skip every instant this frame has passed (rate above the native rate: keep each frame once).
+        # Skip every instant this frame has passed (a rate above the native rate keeps each
+        # frame once).
         k = math.floor((t + _SAMPLE_TOLERANCE_S - self._start) / self._period) + 1
         self._next = self._start + k * self._period
         return True
@@ -610,4 +623,6 @@ def native_fps(path: PathLike, *, image_fps: float = DEFAULT_IMAGE_FPS) -> float
         return container
     if estimate is not None:
         return estimate
-    raise VideoReadError(f"{source.name}: no usable frame rate (container gives none, timestamps do not increase)")
+    raise VideoReadError(
+        f"{source.name}: no usable frame rate (container gives none, timestamps do not increase)"
+    )
