@@ -55,6 +55,8 @@ def one_thread() -> Iterator[None]:
 
 def _record_fps(benchmark: Any, size: str) -> None:
     """Store frames per second (from the median and the fastest round) in ``extra_info``."""
+    if benchmark.stats is None:  # --benchmark-disable: the function ran once, untimed
+        return
     stats = benchmark.stats.stats
     benchmark.extra_info["frames"] = N_FRAMES
     benchmark.extra_info["size"] = size

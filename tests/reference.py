@@ -18,7 +18,7 @@ def cost_matrix(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
         for j, y in enumerate(b):
             if metric == "cosine":
                 nx, ny = np.linalg.norm(x), np.linalg.norm(y)
-                cos = 0.0 if nx == 0 or ny == 0 else float(x @ y) / (nx * ny)
+                cos = 0.0 if nx < 1e-15 or ny < 1e-15 else float(x @ y) / (nx * ny)
                 out[i, j] = min(2.0, max(0.0, 1.0 - cos))
             elif metric == "sqeuclidean":
                 out[i, j] = float(((x - y) ** 2).sum())

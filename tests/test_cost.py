@@ -143,3 +143,13 @@ def test_every_dispatched_kernel_matches_reference(rng, kernel, metric):
 def test_unknown_kernel_is_refused():
     with pytest.raises(ValueError, match="unknown cost kernel"):
         draqcore._core.set_cost_kernel("neon")
+
+
+def test_tiny_rows_count_as_zero_and_huge_rows_are_refused():
+    a = np.array([[0.0, 0.0], [1e-20, 0.0], [1.0, 1.0]], dtype=np.float32)
+    b = np.array([[1e-40, 0.0], [3.0, 4.0]], dtype=np.float32)
+    c = draqcore.cost_matrix(a, b)
+    np.testing.assert_array_equal(c[:2], 1.0)
+    np.testing.assert_array_equal(c[:, 0], 1.0)
+    with pytest.raises(ValueError, match="b: row 1 has norm .* above the supported"):
+        draqcore.cost_matrix(a, np.array([[1.0, 1.0], [1e30, 0.0]], dtype=np.float32))

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -247,8 +248,17 @@ void row_scales(const float* x, std::ptrdiff_t rows, std::ptrdiff_t d, Metric me
       throw std::invalid_argument(std::string(name) + ": row " + std::to_string(r) +
                                   " contains NaN or Inf");
     }
+    const double norm = std::sqrt(ss);
+    if (norm > kMaxRowNorm) {
+      char msg[160];
+      std::snprintf(msg, sizeof msg,
+                    ": row %td has norm %.3g, above the supported %.0e (float32 dot products "
+                    "would overflow); rescale the features",
+                    r, norm, kMaxRowNorm);
+      throw std::invalid_argument(std::string(name) + msg);
+    }
     if (metric == Metric::cosine) {
-      out[r] = ss > 0.0 ? float(1.0 / std::sqrt(ss)) : 0.0f;
+      out[r] = norm >= kMinRowNorm ? float(1.0 / norm) : 0.0f;
     } else {
       out[r] = float(ss);
     }

@@ -9,13 +9,20 @@ namespace draqcore {
 
 enum class Metric { cosine, sqeuclidean, euclidean };
 
+/// Rows with a larger norm are refused: their float32 dot products could overflow.
+constexpr double kMaxRowNorm = 1e18;
+/// For the cosine metric, rows with a smaller norm count as all-zero rows (cost 1.0 against
+/// everything): their direction is lost to float32 underflow.
+constexpr double kMinRowNorm = 1e-15;
+
 /// @brief Parses "cosine", "sqeuclidean" or "euclidean"; throws std::invalid_argument otherwise.
 Metric parse_metric(const std::string& name);
 
 /// @brief Per-row quantities a metric needs, computed once per sequence.
 ///
-/// For cosine: `row_scale[r]` = 1 / ||x_r|| (0 for an all-zero row, so a zero row costs exactly
-/// 1.0 against everything). For (sq)euclidean: `row_scale[r]` = ||x_r||^2.
+/// For cosine: `row_scale[r]` = 1 / ||x_r|| (0 for a row with norm below kMinRowNorm, so such a
+/// row costs exactly 1.0 against everything). For (sq)euclidean: `row_scale[r]` = ||x_r||^2.
+/// A row with norm above kMaxRowNorm throws std::invalid_argument.
 /// Norms are accumulated in double, so a row's norm is finite exactly when all of its entries are:
 /// this doubles as the NaN/Inf check and throws std::invalid_argument naming `name` and the row.
 ///
