@@ -117,7 +117,7 @@ def _as_path(path: Any) -> np.ndarray:
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
         raise ValueError(
-            f"path: step {bad} goes from {tuple(p[bad])} to {tuple(p[bad + 1])}; "
+            f"path: step {bad} goes from {tuple(map(int, p[bad]))} to {tuple(map(int, p[bad + 1]))}; "
             "steps must be (1, 0), (0, 1) or (1, 1)"
         )
     return p

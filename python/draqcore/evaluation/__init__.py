@@ -1,0 +1,65 @@
+"""Evaluation of aligned video retrieval (paper Sec. 4 and 5).
+
+* :func:`aligned_phase_agreement` — APA, phase agreement after a one-sided DTW warp (Sec. 4,
+  Table 2).
+* :func:`cycle_consistency` — FPE and CPE of a query -> match -> query cycle (Sec. 4, Fig. 3,
+  Table 1).
+* :func:`recall_at_k` — same-class retrieval hit rate (Sec. 5.4, Table 4).
+* :func:`kendall_tau`, :func:`mean_kendall_tau` — the TCC proxy metric (Table 3; ``-tau`` in
+  Fig. 5).
+* :func:`indicator_curves`, :func:`indicator_table`, :func:`write_indicator_plot`,
+  :func:`balanced_pairs` — alignability indicators compared by APA (Sec. 5.4, Fig. 5).
+* :func:`read_penn_action`, :func:`read_ucf101`, :func:`read_kinetics`,
+  :func:`read_labelled_dir` — dataset layouts as :class:`LabelledVideo` records (Sec. 5.1).
+
+Definitions and every choice we made are in ``docs/evaluation.md``.
+"""
+
+from __future__ import annotations
+
+from .cycle_consistency import CycleErrors, cycle_consistency
+from .datasets import (
+    PENN_PHASES_DIRNAME,
+    DatasetIndex,
+    LabelledVideo,
+    read_kinetics,
+    read_labelled_dir,
+    read_penn_action,
+    read_ucf101,
+)
+from .indicators import (
+    BalancedPairs,
+    IndicatorCurves,
+    balanced_pairs,
+    indicator_curves,
+    indicator_table,
+    standard_indicators,
+    write_indicator_plot,
+)
+from .kendall_tau import KendallSummary, kendall_tau, mean_kendall_tau
+from .phase_agreement import aligned_phase_agreement
+from .retrieval_recall import recall_at_k
+
+__all__ = [
+    "PENN_PHASES_DIRNAME",
+    "BalancedPairs",
+    "CycleErrors",
+    "DatasetIndex",
+    "IndicatorCurves",
+    "KendallSummary",
+    "LabelledVideo",
+    "aligned_phase_agreement",
+    "balanced_pairs",
+    "cycle_consistency",
+    "indicator_curves",
+    "indicator_table",
+    "kendall_tau",
+    "mean_kendall_tau",
+    "read_kinetics",
+    "read_labelled_dir",
+    "read_penn_action",
+    "read_ucf101",
+    "recall_at_k",
+    "standard_indicators",
+    "write_indicator_plot",
+]

@@ -1,0 +1,118 @@
+"""The kernel under concurrency, interruption and next to torch."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import draqcore
+
+
+def test_eight_python_threads_get_the_serial_results(rng):
+    query = rng.standard_normal((40, 32))
+    batches = [[rng.standard_normal((int(rng.integers(20, 60)), 32)) for _ in range(12)] for _ in range(8)]
+    methods = ["exact", "sampled"] * 4
+    serial = [draqcore.draq_batch(query, b, method=m, k=20, return_paths=True) for b, m in zip(batches, methods)]
+    results: list = [None] * 8
+    errors: list = []
+    start = threading.Barrier(8)
+
+    def work(i: int) -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                results[i] = draqcore.draq_batch(query, batches[i], method=methods[i], k=20, return_paths=True)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    for got, want in zip(results, serial):
+        np.testing.assert_array_equal(got.draq, want.draq)
+        for p, q in zip(got.paths, want.paths):
+            np.testing.assert_array_equal(p, q)
+
+
+LONG_BATCH = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    import draqcore
+    rng = np.random.default_rng(0)
+    query = rng.standard_normal((150, 16)).astype(np.float32)
+    cands = [rng.standard_normal((150, 16)).astype(np.float32) for _ in range(64)]
+    print("ready", flush=True)
+    try:
+        # ONE call of about a minute (a million random paths per pair): only the kernel's own
+        # polling between pairs can let Ctrl-C through before it returns.
+        draqcore.draq_batch(query, cands, method="sampled", k=1_000_000)
+    except KeyboardInterrupt:
+        print("interrupted", time.monotonic(), flush=True)
+        sys.exit(3)
+    """
+)
+
+
+def test_ctrl_c_interrupts_a_long_batch_within_a_second():
+    with subprocess.Popen([sys.executable, "-c", LONG_BATCH], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(1.5)  # well inside the batches
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            line = proc.stdout.readline().split()
+            assert proc.wait(timeout=10) == 3
+            assert line[0] == "interrupted"
+            assert float(line[1]) - sent < 1.0
+        finally:
+            proc.kill()
+
+
+TORCH_AND_DRAQCORE = textwrap.dedent(
+    """
+    import sys
+    order = sys.argv[1]
+    if order == "torch-first":
+        import torch, draqcore
+    else:
+        import draqcore, torch
+    import numpy as np
+    rng = np.random.default_rng(1)
+    q = rng.standard_normal((50, 64)).astype(np.float32)
+    cands = [rng.standard_normal((60, 64)).astype(np.float32) for _ in range(16)]
+    want = [draqcore.draq(draqcore.cost_matrix(q, c)) for c in cands]
+    for _ in range(3):
+        t = torch.from_numpy(q) @ torch.from_numpy(cands[0]).T       # torch's own thread pool
+        got = draqcore.draq_batch(q, cands, threads=None).draq        # draqcore's OpenMP pool
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True); cn = cands[0] / np.linalg.norm(cands[0], axis=1, keepdims=True)
+    assert np.allclose(1 - (t.numpy() / np.outer(np.linalg.norm(q, axis=1), np.linalg.norm(cands[0], axis=1))),
+                       draqcore.cost_matrix(q, cands[0]), atol=1e-4)
+    assert np.array_equal(got, np.array(want)), (got, want)
+    print("ok", torch.get_num_threads(), draqcore.show_config(print_out=False)["threads"])
+    """
+)
+
+
+@pytest.mark.parametrize("order", ["torch-first", "draqcore-first"])
+def test_torch_and_draqcore_share_a_process(order):
+    pytest.importorskip("torch")
+    out = subprocess.run([sys.executable, "-c", TORCH_AND_DRAQCORE, order], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    words = out.stdout.split()
+    assert words[0] == "ok"
+    import os
+
+    cores = os.cpu_count() or 1
+    # Neither runtime spawns more threads than there are cores.
+    assert 1 <= int(words[1]) <= cores and 1 <= int(words[2]) <= cores
