@@ -38,13 +38,19 @@ from .indicators import (
 )
 from .kendall_tau import KendallSummary, kendall_tau, mean_kendall_tau
 from .phase_agreement import aligned_phase_agreement
+from .protocol import EvaluationReport, evaluate
 from .retrieval_recall import recall_at_k
+from .synthetic_benchmark import SyntheticBenchmark, build_synthetic_benchmark
 
 __all__ = [
     "PENN_PHASES_DIRNAME",
     "BalancedPairs",
     "CycleErrors",
     "DatasetIndex",
+    "EvaluationReport",
+    "SyntheticBenchmark",
+    "build_synthetic_benchmark",
+    "evaluate",
     "IndicatorCurves",
     "KendallSummary",
     "LabelledVideo",

@@ -1,0 +1,307 @@
+"""The paper's AVR evaluation protocol run end to end (Sec. 4-5; Tables 1, 2, 4 and Fig. 5).
+
+Queries come from one split, the retrieval collection from another. For every query:
+
+1. **retrieve** the top ``recall_depth`` collection videos by cosine similarity of standardised
+   clip means (:meth:`draqcore.Collection.search`);
+2. take the top ``top`` of them as the AVR candidates and, on contextualized frame features
+   (Eq. 2-3), compute every candidate's DTW path, DTW cost and DRAQ in one
+   :func:`draqcore.draq_batch` call; repeat without contextualization for Table 2;
+3. pick the top match three ways — retrieval order (no re-ranking), lowest DRAQ, lowest DTW
+   cost — and score each by cycle consistency (FPE, CPE; Table 1), and, where the generator
+   knows it, by the alignment error in canonical time;
+4. score APA of every candidate and of the DRAQ-chosen one, with and without contextualization
+   (Table 2), and recall@k of same-class retrieval with and without DRAQ re-ranking of the
+   ``recall_depth`` retrieved videos (Table 4).
+
+Fig. 5 uses pairs of collection videos balanced between same-class and different-class pairs:
+mean APA of the pairs at or below each percentile of DRAQ, DTW cost and -tau.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from ..collection import Collection
+from ..context import contextualize
+from ..draq import draq_batch
+from ..dtw import warp
+from ..features import FrameFeatureExtractor, default_extractor
+from ..sequence import load_sequence
+from .cycle_consistency import cycle_consistency
+from .datasets import LabelledVideo
+from .indicators import balanced_pairs, indicator_curves, indicator_table, standard_indicators, write_indicator_plot
+from .kendall_tau import kendall_tau
+from .phase_agreement import aligned_phase_agreement
+from .retrieval_recall import recall_at_k
+
+__all__ = ["EvaluationReport", "evaluate"]
+
+PathLike = Union[str, Path]
+SELECTIONS = ("retrieval", "DRAQ", "DTW cost")
+
+
+@dataclass
+class EvaluationReport:
+    """Every number of one protocol run, and the tables that print them.
+
+    ``table1[candidates][selection]`` holds mean FPE, CPE and canonical-time error of the top
+    match chosen by ``selection`` among the candidates of ``candidates`` ("retrieval": the ANN
+    top-k; "oracle": k random videos of the query's class). ``table2[variant]`` holds mean APA
+    over all candidates ("avg") and of the DRAQ-chosen one ("top_draq") for features with and
+    without contextualization. ``table4[ranking]`` maps k to recall@k.
+    """
+
+    queries: int
+    collection: int
+    top: int
+    recall_depth: int
+    table1: dict[str, dict[str, dict[str, Optional[float]]]] = field(default_factory=dict)
+    table2: dict[str, dict[str, float]] = field(default_factory=dict)
+    table4: dict[str, dict[int, float]] = field(default_factory=dict)
+    fig5_table: str = ""
+    fig5_pairs: int = 0
+    fig5_undefined_tau: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "queries": self.queries,
+            "collection": self.collection,
+            "top": self.top,
+            "recall_depth": self.recall_depth,
+            "table1": self.table1,
+            "table2": self.table2,
+            "table4": {k: {str(kk): v for kk, v in d.items()} for k, d in self.table4.items()},
+            "fig5_pairs": self.fig5_pairs,
+            "fig5_undefined_tau": self.fig5_undefined_tau,
+            "failed": self.failed,
+        }
+
+    def markdown(self) -> str:
+        """Tables in the shape of the paper's Tables 1, 2 and 4 and the Fig.-5 table."""
+
+        def fmt(v: Optional[float], digits: int = 3) -> str:
+            return "–" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+        lines = [
+            f"Queries: {self.queries}; collection: {self.collection} videos; "
+            f"AVR candidates per query: {self.top}; recall depth: {self.recall_depth}.",
+            "",
+            "**Table 1 — cycle consistency of the top match** (contextualized features; FPE in "
+            "squared sampled frames, CPE in phase indices, canonical error in fractions of the action)",
+            "",
+            "| candidates | re-ranking | FPE ↓ | CPE ↓ | canonical-time error ↓ |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for cands, by_sel in self.table1.items():
+            for sel, m in by_sel.items():
+                lines.append(f"| {cands} | {'–' if sel == 'retrieval' else sel} | {fmt(m['fpe'], 2)} | {fmt(m['cpe'])} | {fmt(m['canonical_error'])} |")
+        lines += [
+            "",
+            "**Table 2 — Aligned Phase Agreement** (retrieved candidates)",
+            "",
+            "| features | + context | Avg. | Top-DRAQ |",
+            "|---|---|---:|---:|",
+        ]
+        for variant, m in self.table2.items():
+            lines.append(f"| default | {'✓' if variant == 'context' else '✗'} | {fmt(m['avg'])} | {fmt(m['top_draq'])} |")
+        ks = sorted(next(iter(self.table4.values())).keys()) if self.table4 else []
+        lines += [
+            "",
+            f"**Table 4 — recall@k of same-class retrieval** (DRAQ re-ranks the top {self.recall_depth})",
+            "",
+            "| method | " + " | ".join(f"R@{k}" for k in ks) + " |",
+            "|---|" + "---:|" * len(ks),
+        ]
+        for name, rec in self.table4.items():
+            lines.append(f"| {name} | " + " | ".join(f"{100 * rec[k]:.2f}" for k in ks) + " |")
+        lines += [
+            "",
+            f"**Fig. 5 — mean APA of pairs at or below each indicator percentile** ({self.fig5_pairs} balanced pairs; "
+            f"{self.fig5_undefined_tau} undefined τ counted, ranked last)",
+            "",
+            self.fig5_table,
+        ]
+        if self.failed:
+            lines += ["", f"{len(self.failed)} videos could not be used: " + "; ".join(f"{p} ({r})" for p, r in self.failed)]
+        return "\n".join(lines) + "\n"
+
+
+def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
+    vals = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(vals)) if vals else None
+
+
+def evaluate(
+    queries: Sequence[LabelledVideo],
+    collection_videos: Sequence[LabelledVideo],
+    work_dir: PathLike,
+    *,
+    top: int = 10,
+    recall_depth: int = 25,
+    extractor: Optional[FrameFeatureExtractor] = None,
+    sample_fps: Optional[float] = None,
+    canonical_time: Optional[Mapping[Path, np.ndarray]] = None,
+    fig5_pairs: int = 400,
+    seed: int = 0,
+    progress: bool = False,
+) -> EvaluationReport:
+    """Run the protocol; writes the collection, ``fig5.png`` and ``results.json`` in ``work_dir``.
+
+    Parameters
+    ----------
+    queries, collection_videos : sequence of LabelledVideo
+        Query videos need per-frame ``phases`` for CPE and APA (queries without them still count
+        for FPE and recall). Collection videos need a class; phases enable APA.
+    work_dir : path
+        Created if needed; the collection goes to ``work_dir/collection``.
+    top : int
+        AVR candidates per query (the paper re-ranks the top 10).
+    recall_depth : int
+        Retrieved videos re-ranked for recall@k (the paper uses 25).
+    canonical_time : mapping from resolved path to ndarray (N,), optional
+        Canonical time of every native frame (the synthetic generator knows it): adds the
+        canonical-time alignment error to Table 1.
+    fig5_pairs : int
+        Balanced pairs of collection videos for Fig. 5.
+    """
+    if top < 1 or recall_depth < top:
+        raise ValueError(f"top and recall_depth: need 1 <= top <= recall_depth, got {top}, {recall_depth}")
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    extractor = extractor if extractor is not None else default_extractor()
+    canonical = {Path(p).resolve(): np.asarray(v) for p, v in (canonical_time or {}).items()}
+    by_path = {Path(v.path).resolve(): v for v in collection_videos}
+    rng = np.random.default_rng(seed)
+
+    coll_dir = work / "collection"
+    coll = Collection.open(coll_dir, extractor=extractor) if (coll_dir / "catalog.sqlite").exists() else Collection.create(coll_dir, extractor=extractor, sample_fps=sample_fps)
+    with coll:
+        added = coll.add([v.path for v in collection_videos], labels={v.path: v.class_name for v in collection_videos}, progress=progress)
+        report = EvaluationReport(queries=0, collection=len(coll), top=top, recall_depth=min(recall_depth, len(coll)))
+        report.failed.extend((str(p), r) for p, r in added.failed)
+        records = {Path(r.path).resolve(): r for r in coll.videos() if r.status == "ok"}
+        by_class: dict[str, list[Path]] = {}
+        for p in records:
+            if p in by_path:
+                by_class.setdefault(by_path[p].class_name, []).append(p)
+
+        def candidate_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
+            rec = records[path]
+            return coll.features(rec.id), coll.frame_indices(rec.id)
+
+        per_sel: dict[str, dict[str, dict[str, list]]] = {
+            cands: {sel: {"fpe": [], "cpe": [], "canonical_error": []} for sel in SELECTIONS}
+            for cands in ("retrieval", "oracle")
+        }
+        apa: dict[str, dict[str, list]] = {v: {"avg": [], "top_draq": []} for v in ("context", "no context")}
+        ranked_plain: list[list[str]] = []
+        ranked_draq: list[list[str]] = []
+        query_classes: list[str] = []
+        iterator = queries
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(queries, desc="queries", unit="query", leave=False)
+        for q in iterator:
+            try:
+                seq = load_sequence(q.path, extractor, coll.sample_fps)
+            except ValueError as exc:
+                report.failed.append((str(q.path), str(exc)))
+                continue
+            report.queries += 1
+            q_phases = q.phases_at(seq.indices) if q.phases is not None else None
+            q_canon = canonical.get(Path(q.path).resolve())
+            q_canon = q_canon[seq.indices] if q_canon is not None else None
+
+            hits = coll.search(seq.features, top=report.recall_depth, candidates=report.recall_depth, query_times=seq.times)
+            by_similarity = sorted(hits, key=lambda h: -h.similarity)
+            query_classes.append(q.class_name)
+            ranked_plain.append([h.class_name or "" for h in by_similarity])
+            ranked_draq.append([h.class_name or "" for h in sorted(hits, key=lambda h: h.draq)])
+
+            retrieved = [Path(h.path).resolve() for h in by_similarity[:top]]
+            same_class = by_class.get(q.class_name, [])
+            oracle = [same_class[i] for i in rng.permutation(len(same_class))[:top]]
+            for cands_name, cand_paths in (("retrieval", retrieved), ("oracle", oracle)):
+                if not cand_paths:
+                    continue
+                data = [candidate_data(p) for p in cand_paths]
+                variants = ("context", "no context") if cands_name == "retrieval" else ("context",)
+                for variant in variants:
+                    prep = contextualize if variant == "context" else (lambda f: f)
+                    res = draq_batch(prep(seq.features), [prep(f) for f, _ in data], return_paths=True)
+                    assert res.paths is not None
+                    cand_phases = []
+                    for p, (_, idx) in zip(cand_paths, data):
+                        lab = by_path.get(p)
+                        cand_phases.append(lab.phases_at(idx) if lab is not None and lab.phases is not None else None)
+                    if cands_name == "retrieval" and q_phases is not None:
+                        scores = [
+                            aligned_phase_agreement(q_phases, ph, path, query_class=q.class_name, candidate_class=by_path[p].class_name)
+                            for p, ph, path in zip(cand_paths, cand_phases, res.paths)
+                            if ph is not None
+                        ]
+                        if scores:
+                            apa[variant]["avg"].append(float(np.mean(scores)))
+                        best = int(np.argmin(res.draq))
+                        if cand_phases[best] is not None:
+                            apa[variant]["top_draq"].append(
+                                aligned_phase_agreement(q_phases, cand_phases[best], res.paths[best], query_class=q.class_name, candidate_class=by_path[cand_paths[best]].class_name)
+                            )
+                    if variant != "context":
+                        continue
+                    choice = {"retrieval": 0, "DRAQ": int(np.argmin(res.draq)), "DTW cost": int(np.argmin(res.dtw_cost))}
+                    for sel, c in choice.items():
+                        path = res.paths[c]
+                        errs = cycle_consistency(path, q_phases)
+                        bucket = per_sel[cands_name][sel]
+                        bucket["fpe"].append(errs.fpe)
+                        bucket["cpe"].append(errs.cpe)
+                        c_canon = canonical.get(cand_paths[c])
+                        if q_canon is not None and c_canon is not None:
+                            match = warp(path, keep=0)
+                            bucket["canonical_error"].append(float(np.abs(q_canon - c_canon[data[c][1][match]]).mean()))
+
+        report.table1 = {
+            cands: {sel: {k: _mean(v) for k, v in m.items()} for sel, m in sels.items()}
+            for cands, sels in per_sel.items()
+            if sels["retrieval"]["fpe"]
+        }
+        report.table2 = {v: {k: (_mean(vals) or float("nan")) for k, vals in m.items()} for v, m in apa.items()}
+        ks = [k for k in (1, 5, 10) if k <= report.recall_depth]
+        if query_classes:
+            report.table4 = {
+                "w/o re-ranking": recall_at_k(query_classes, ranked_plain, ks),
+                "DRAQ re-ranking": recall_at_k(query_classes, ranked_draq, ks),
+            }
+
+        # Fig. 5: balanced same/different-class pairs of collection videos.
+        labelled = [p for p in records if p in by_path and by_path[p].phases is not None]
+        if len(labelled) >= 2:
+            pairs = balanced_pairs([by_path[p].class_name for p in labelled], rng, fig5_pairs)
+            draq_v, dtw_v, tau_v, apa_v = [], [], [], []
+            for i, j in pairs.pairs:
+                (fa, ia), (fb, ib) = candidate_data(labelled[i]), candidate_data(labelled[j])
+                ca, cb = contextualize(fa), contextualize(fb)
+                res = draq_batch(ca, [cb], return_paths=True)
+                assert res.paths is not None
+                draq_v.append(res.draq[0])
+                dtw_v.append(res.dtw_cost[0])
+                tau_v.append(kendall_tau(ca, cb))
+                la, lb = by_path[labelled[i]], by_path[labelled[j]]
+                apa_v.append(aligned_phase_agreement(la.phases_at(ia), lb.phases_at(ib), res.paths[0], query_class=la.class_name, candidate_class=lb.class_name))
+            curves = indicator_curves(apa_v, standard_indicators(draq_v, dtw_v, tau_v))
+            write_indicator_plot(curves, work / "fig5.png")
+            report.fig5_table = indicator_table(curves)
+            report.fig5_pairs = len(pairs.pairs)
+            report.fig5_undefined_tau = int(np.isnan(np.asarray(tau_v, dtype=float)).sum())
+    (work / "results.json").write_text(json.dumps(report.to_dict(), indent=2))
+    (work / "results.md").write_text(report.markdown())
+    return report
