@@ -22,6 +22,11 @@ export LD_PRELOAD="$libasan:$libubsan"
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 cd "$workdir"  # import the installed (sanitized) package, not the source tree
+core=$(python -c "import draqcore._core as c; print(c.__file__)")
+if ! nm -D "$core" | grep -q __asan_report; then
+  echo "sanitizers: $core is not instrumented" >&2
+  exit 1
+fi
 python -c "import draqcore; draqcore.show_config()"
 python -m pytest -q -p no:cacheprovider -c "$OLDPWD/pyproject.toml" --rootdir "$OLDPWD" \
   "$OLDPWD/tests/test_cost.py" "$OLDPWD/tests/test_context.py" "$OLDPWD/tests/test_dtw.py" \
