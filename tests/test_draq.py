@@ -129,3 +129,22 @@ def test_batch_above_memory_limit_fails_before_work(rng):
             draqcore.draq_batch(np.ones((600, 2)), [np.ones((600, 2))])
     finally:
         draqcore.set_memory_limit(None)
+
+
+@pytest.mark.parametrize("method", ["exact", "sampled"])
+@pytest.mark.parametrize("band", [None, 40])
+def test_streamed_large_pairs_equal_whole_matrix(rng, method, band):
+    # 3000 x 3000 float32 costs are 36 MB, above the 32 MiB at which draq_batch streams blocks of
+    # rows; the per-pair reference computes the whole matrix.
+    query = rng.standard_normal((3000, 4)).astype(np.float32)
+    cand = rng.standard_normal((2900, 4)).astype(np.float32)
+    small = rng.standard_normal((50, 4)).astype(np.float32)
+    res = draqcore.draq_batch(query, [small, cand], method=method, k=7, seed=3, band=band, return_paths=True)
+    cost = draqcore.cost_matrix(query, cand)
+    d = draqcore.dtw(cost, band=band)
+    assert res.dtw_cost[1] == d.cost
+    np.testing.assert_array_equal(res.paths[1], d.path)
+    if method == "exact":
+        assert res.random_cost[1] == draqcore.expected_random_cost(cost)
+    else:
+        assert res.random_cost[1] == float(np.sum(draqcore.random_path_costs(cost, 7, seed=3, stream=1))) / 7

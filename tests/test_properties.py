@@ -132,7 +132,7 @@ def test_draq_batch_property(data):
     "call",
     [
         lambda: draqcore.cost_matrix(np.zeros((200_000, 1), np.float32), np.zeros((200_000, 1), np.float32)),
-        lambda: draqcore.draq_batch(np.zeros((100_000, 1)), [np.zeros((100_000, 1))]),
+        lambda: draqcore.draq_batch(np.zeros((100_000, 1)), [np.zeros((100_000, 1))], return_paths=True),
         lambda: draqcore.dtw(np.broadcast_to(np.float32(0), (100_000, 100_000))),
         lambda: draqcore.random_path_costs(np.zeros((2, 2)), 2**40),
     ],

@@ -210,6 +210,8 @@ void set_cost_kernel(const std::string& name) {
   throw std::invalid_argument("kernel: unknown cost kernel '" + name + "'");
 }
 
+std::ptrdiff_t cost_panel_rows() { return active_kernel().panel; }
+
 std::ptrdiff_t packed_rows_floats(std::ptrdiff_t n, std::ptrdiff_t d) {
   const std::ptrdiff_t W = active_kernel().panel;
   return (n + W - 1) / W * W * d;

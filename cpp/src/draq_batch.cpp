@@ -20,6 +20,18 @@
 
 namespace draqcore {
 
+namespace {
+// A pair's cost matrix is computed whole up to this size, and streamed in blocks of rows above.
+constexpr double kWholeCostBytes = 32.0 * 1024 * 1024;
+
+bool streams(std::ptrdiff_t n, std::ptrdiff_t m) {
+  return double(n) * double(m) * sizeof(float) > kWholeCostBytes;
+}
+
+// Rows per streamed block: a multiple of the cost kernel's panel width.
+std::ptrdiff_t stream_block_rows() { return 4 * cost_panel_rows(); }
+}  // namespace
+
 double draq_ratio(double dtw_cost, double random_cost) {
   if (random_cost == 0.0) {
     return dtw_cost == 0.0 ? 1.0 : std::numeric_limits<double>::quiet_NaN();
@@ -41,8 +53,20 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
   const std::ptrdiff_t total_rows = std::ptrdiff_t(offsets[count]);
   const int nthreads = std::max(1, std::min<int>(resolve_threads(options.threads),
                                                  int(std::max<std::ptrdiff_t>(count, 1))));
-  const double per_thread = double(n) * double(max_m) * sizeof(float) +
-                            dtw_working_bytes(n, max_m, options.radius, options.return_paths);
+  // Pairs whose cost matrix is small are computed whole; larger ones stream in blocks of rows,
+  // so their memory is the DTW traceback (1 byte per band cell) plus one block of rows.
+  const std::ptrdiff_t block_rows = stream_block_rows();
+  std::ptrdiff_t cost_floats = 0;
+  double sweep_bytes = 0.0;
+  for (std::ptrdiff_t c = 0; c < count; ++c) {
+    const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
+    const bool streamed = streams(n, m);
+    cost_floats = std::max(cost_floats, streamed ? std::min(block_rows, n) * m : n * m);
+    double bytes = dtw_working_bytes(n, m, options.radius, options.return_paths);
+    if (streamed && !options.exact) bytes += double(options.k) * sizeof(RandomPathWalker);
+    sweep_bytes = std::max(sweep_bytes, bytes);
+  }
+  const double per_thread = double(cost_floats) * sizeof(float) + sweep_bytes;
   check_memory(double(nthreads) * per_thread +
                    double(n + total_rows + packed_rows_floats(n, d)) * sizeof(float) +
                    3.0 * double(count) * sizeof(double),
@@ -58,11 +82,11 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
   row_scales(query, n, d, options.metric, query_scale.data(), "query");
   std::vector<float> packed_query(static_cast<std::size_t>(packed_rows_floats(n, d)));
   pack_rows(query, n, d, packed_query.data());
-  std::vector<float> cand_scale(static_cast<std::size_t>(total_rows));
+  std::vector<float> cand_scale_all(static_cast<std::size_t>(total_rows));
   for (std::ptrdiff_t c = 0; c < count; ++c) {
     const std::string name = "candidates[" + std::to_string(c) + "]";
     row_scales(packed + offsets[c] * d, std::ptrdiff_t(offsets[c + 1] - offsets[c]), d,
-               options.metric, cand_scale.data() + offsets[c], name.c_str());
+               options.metric, cand_scale_all.data() + offsets[c], name.c_str());
   }
 
   std::atomic<bool> stop{false};
@@ -78,7 +102,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
     std::vector<float> cost;
     SweepWorkspace ws;
     try {
-      cost.resize(static_cast<std::size_t>(n * max_m));
+      cost.resize(static_cast<std::size_t>(cost_floats));
     } catch (...) {
 #ifdef DRAQCORE_HAVE_OPENMP
 #pragma omp critical(draqcore_batch_error)
@@ -108,18 +132,57 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
           }
         }
         const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
-        cost_block_packed(packed_query.data(), query_scale.data(), n, packed + offsets[c] * d,
-                   cand_scale.data() + offsets[c], m, d, options.metric, cost.data(), m);
+        const float* cand = packed + offsets[c] * d;
+        const float* cand_scale = cand_scale_all.data() + offsets[c];
         std::vector<std::int64_t>* path = options.return_paths ? &result.paths[c] : nullptr;
-        const SweepResult sweep =
-            forward_sweep(cost.data(), n, m, m, options.radius, true, path, options.exact, ws);
-        const double dtw_cost = sweep.dtw_cost;
-        double random_cost;
-        if (options.exact) {
-          random_cost = sweep.expected_random;
+        double dtw_cost, random_cost;
+        if (!streams(n, m)) {
+          cost_block_packed(packed_query.data(), query_scale.data(), n, cand, cand_scale, m, d,
+                            options.metric, cost.data(), m);
+          const SweepResult sweep =
+              forward_sweep(cost.data(), n, m, m, options.radius, true, path, options.exact, ws);
+          dtw_cost = sweep.dtw_cost;
+          random_cost = options.exact ? sweep.expected_random
+                                      : mean_random_path_cost(cost.data(), n, m, m, options.k,
+                                                              options.seed, std::uint64_t(c));
         } else {
-          random_cost = mean_random_path_cost(cost.data(), n, m, m, options.k, options.seed,
-                                              std::uint64_t(c));
+          // Blocks of rows start at multiples of the panel width, so the packed query can be
+          // entered at row r0 directly.
+          auto block = [&](std::ptrdiff_t r0) {
+            const std::ptrdiff_t rows = std::min(block_rows, n - r0);
+            cost_block_packed(packed_query.data() + r0 * d, query_scale.data() + r0, rows, cand,
+                              cand_scale, m, d, options.metric, cost.data(), m);
+            return rows;
+          };
+          ForwardSweep sweep(n, m, options.radius, true, path != nullptr, options.exact, ws);
+          for (std::ptrdiff_t r0 = 0; r0 < n; r0 += block_rows) {
+            const std::ptrdiff_t rows = block(r0);
+            for (std::ptrdiff_t r = 0; r < rows; ++r) sweep.push_row(cost.data() + r * m);
+          }
+          const SweepResult res = sweep.finish(path);
+          dtw_cost = res.dtw_cost;
+          random_cost = res.expected_random;
+          if (!options.exact) {
+            // The random paths run from the last row to the first: feed them the blocks in
+            // reverse. Each path sums its cells in the same order as the whole-matrix sampler.
+            std::vector<RandomPathWalker> walkers;
+            walkers.reserve(static_cast<std::size_t>(options.k));
+            for (std::ptrdiff_t p = 0; p < options.k; ++p)
+              walkers.emplace_back(n, m, options.seed, std::uint64_t(c), std::uint64_t(p));
+            std::vector<double> totals(static_cast<std::size_t>(options.k), 0.0);
+            for (std::ptrdiff_t r0 = (n - 1) / block_rows * block_rows; r0 >= 0; r0 -= block_rows) {
+              block(r0);
+              for (std::ptrdiff_t p = 0; p < options.k; ++p) {
+                double& total = totals[p];
+                walkers[p].advance(r0 + 1, [&](std::ptrdiff_t i, std::ptrdiff_t j) {
+                  total += double(cost[static_cast<std::size_t>((i - 1 - r0) * m + (j - 1))]);
+                });
+              }
+            }
+            double sum = 0.0;
+            for (double t : totals) sum += t;
+            random_cost = sum / double(options.k);
+          }
         }
         result.dtw_cost[c] = dtw_cost;
         result.random_cost[c] = random_cost;

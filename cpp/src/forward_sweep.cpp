@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 
 #include "draqcore/config.hpp"
 #include "draqcore/dtw.hpp"
@@ -30,21 +31,20 @@ double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ra
   return bytes;
 }
 
-SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
-                          std::ptrdiff_t ldc, std::ptrdiff_t radius, bool want_dtw,
-                          std::vector<std::int64_t>* path, bool want_expected,
-                          SweepWorkspace& ws) {
-  const bool with_path = want_dtw && path != nullptr;
+ForwardSweep::ForwardSweep(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
+                           bool want_dtw, bool with_path, bool want_expected, SweepWorkspace& ws)
+    : n_(n), m_(m), want_dtw_(want_dtw), with_path_(want_dtw && with_path),
+      want_expected_(want_expected), ws_(ws) {
   const std::size_t row = static_cast<std::size_t>(m + 1);
+  row_ = row;
   ensure(ws.lo, std::size_t(n));
   ensure(ws.hi, std::size_t(n));
   std::ptrdiff_t* lo = ws.lo.data();
   std::ptrdiff_t* hi = ws.hi.data();
   band_limits(n, m, radius, lo, hi);
-  const bool full_rows = radius < 0 || band_cell_count(n, m, radius) == n * m;
+  full_rows_ = radius < 0 || band_cell_count(n, m, radius) == n * m;
 
-  unsigned char* tb = nullptr;
-  if (with_path) {
+  if (with_path_) {
     ensure(ws.tb_offset, std::size_t(n));
     std::ptrdiff_t total = 0;
     for (std::ptrdiff_t i = 0; i < n; ++i) {
@@ -52,111 +52,127 @@ SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
       total += hi[i] - lo[i] + 1;
     }
     ensure(ws.tb, std::size_t(total));
-    tb = ws.tb.data();
   } else {
     ensure(ws.tb, std::size_t(m));  // one scratch row of directions
   }
   // Rows with one sentinel in front (index -1), +inf outside the band of the row they hold.
-  if (want_dtw) {
+  if (want_dtw_) {
     ws.d_rows.assign(2 * row, kInf);
     ensure(ws.best_prev, row);
   }
-  if (want_expected) {
+  if (want_expected_) {
     ensure(ws.g_rows, 2 * row);
     ensure(ws.g_partial, row);
     ensure(ws.p_left, row);
   }
+}
+
+void ForwardSweep::push_row(const float* c) {
+  SweepWorkspace& ws = ws_;
+  const std::ptrdiff_t i = i_++;
+  const std::ptrdiff_t m = m_;
+  const std::size_t row = row_;
+  const bool want_dtw = want_dtw_, want_expected = want_expected_, full_rows = full_rows_;
+  const std::ptrdiff_t* lo = ws.lo.data();
+  const std::ptrdiff_t* hi = ws.hi.data();
+  unsigned char* tb = with_path_ ? ws.tb.data() : nullptr;
+  const bool with_path = with_path_;
   double* best_prev = ws.best_prev.data();
   double* g_partial = ws.g_partial.data();
   double* p_left = ws.p_left.data();
-
-  for (std::ptrdiff_t i = 0; i < n; ++i) {
-    const float* c = cost + i * ldc;
-    const double a = double(i + 1);
-    double* cur = nullptr;
-    unsigned char* dir = nullptr;
-    std::ptrdiff_t jlo = 0, jhi = -1;
-    if (want_dtw) {
-      jlo = lo[i];
-      jhi = hi[i];
-      cur = ws.d_rows.data() + (i & 1) * row + 1;
-      const double* prev = ws.d_rows.data() + ((i + 1) & 1) * row + 1;
-      if (i >= 2) std::fill(cur + lo[i - 2], cur + hi[i - 2] + 1, kInf);
-      dir = with_path ? tb + ws.tb_offset[i] : ws.tb.data();
-      // Part 1 (no dependency along the row): the better of the diagonal and the upper
-      // predecessor, the diagonal winning ties.
-      if (i == 0) {
-        for (std::ptrdiff_t j = jlo; j <= jhi; ++j) {
-          best_prev[j] = kInf;
-          dir[j] = kLeft;
-        }
-        best_prev[0] = 0.0;  // the start cell: D(0, 0) = C(0, 0)
-      } else {
-        std::ptrdiff_t j = jlo;
-        if (j == 0) {
-          best_prev[0] = prev[0];
-          dir[0] = kUp;
-          j = 1;
-        }
-        for (; j <= jhi; ++j) {
-          const double diag = prev[j - 1], up = prev[j];
-          const bool take_up = up < diag;
-          best_prev[j] = take_up ? up : diag;
-          dir[j] = take_up ? kUp : kDiag;
-        }
+  const double a = double(i + 1);
+  double* cur = nullptr;
+  unsigned char* dir = nullptr;
+  std::ptrdiff_t jlo = 0, jhi = -1;
+  if (want_dtw) {
+    jlo = lo[i];
+    jhi = hi[i];
+    cur = ws.d_rows.data() + (i & 1) * row + 1;
+    const double* prev = ws.d_rows.data() + ((i + 1) & 1) * row + 1;
+    if (i >= 2) std::fill(cur + lo[i - 2], cur + hi[i - 2] + 1, kInf);
+    dir = with_path ? tb + ws.tb_offset[i] : ws.tb.data();
+    // Part 1 (no dependency along the row): the better of the diagonal and the upper
+    // predecessor, the diagonal winning ties.
+    if (i == 0) {
+      for (std::ptrdiff_t j = jlo; j <= jhi; ++j) {
+        best_prev[j] = kInf;
+        dir[j] = kLeft;
       }
-    }
-    double* g = nullptr;
-    if (want_expected) {
-      g = ws.g_rows.data() + (i & 1) * row + 1;
-      const double* gprev = ws.g_rows.data() + ((i + 1) & 1) * row + 1;
-      if (i == 0) {
-        for (std::ptrdiff_t j = 0; j < m; ++j) {
-          g_partial[j] = double(c[j]);
-          p_left[j] = 1.0;  // row 1 always moves left
-        }
-      } else {
-        g_partial[0] = double(c[0]) + gprev[0];  // column 1 always moves up
-        p_left[0] = 0.0;
-        for (std::ptrdiff_t j = 1; j < m; ++j) {
-          const double b = double(j + 1);
-          const double inv = 1.0 / (a * a + a * b + b * b);
-          g_partial[j] = double(c[j]) + (a * a * gprev[j] + a * b * gprev[j - 1]) * inv;
-          p_left[j] = b * b * inv;
-        }
-      }
-    }
-    // Part 2: the serial chains along the row. When both run over the whole row they share one
-    // loop, so the two dependency chains overlap.
-    auto dtw_step = [&](std::ptrdiff_t j, double& left) {
-      const double bp = best_prev[j];
-      const bool take_left = left < bp;
-      left = double(c[j]) + (take_left ? left : bp);
-      cur[j] = left;
-      if (take_left) dir[j] = kLeft;
-    };
-    auto g_step = [&](std::ptrdiff_t j, double& gl) {
-      gl = g_partial[j] + p_left[j] * gl;
-      g[j] = gl;
-    };
-    if (want_dtw && want_expected && full_rows) {
-      double left = cur[-1], gl = 0.0;
-      for (std::ptrdiff_t j = 0; j < m; ++j) {
-        dtw_step(j, left);
-        g_step(j, gl);
-      }
+      best_prev[0] = 0.0;  // the start cell: D(0, 0) = C(0, 0)
     } else {
-      if (want_dtw) {
-        double left = cur[jlo - 1];
-        for (std::ptrdiff_t j = jlo; j <= jhi; ++j) dtw_step(j, left);
+      std::ptrdiff_t j = jlo;
+      if (j == 0) {
+        best_prev[0] = prev[0];
+        dir[0] = kUp;
+        j = 1;
       }
-      if (want_expected) {
-        double gl = 0.0;
-        for (std::ptrdiff_t j = 0; j < m; ++j) g_step(j, gl);
+      for (; j <= jhi; ++j) {
+        const double diag = prev[j - 1], up = prev[j];
+        const bool take_up = up < diag;
+        best_prev[j] = take_up ? up : diag;
+        dir[j] = take_up ? kUp : kDiag;
       }
     }
   }
+  double* g = nullptr;
+  if (want_expected) {
+    g = ws.g_rows.data() + (i & 1) * row + 1;
+    const double* gprev = ws.g_rows.data() + ((i + 1) & 1) * row + 1;
+    if (i == 0) {
+      for (std::ptrdiff_t j = 0; j < m; ++j) {
+        g_partial[j] = double(c[j]);
+        p_left[j] = 1.0;  // row 1 always moves left
+      }
+    } else {
+      g_partial[0] = double(c[0]) + gprev[0];  // column 1 always moves up
+      p_left[0] = 0.0;
+      for (std::ptrdiff_t j = 1; j < m; ++j) {
+        const double b = double(j + 1);
+        const double inv = 1.0 / (a * a + a * b + b * b);
+        g_partial[j] = double(c[j]) + (a * a * gprev[j] + a * b * gprev[j - 1]) * inv;
+        p_left[j] = b * b * inv;
+      }
+    }
+  }
+  // Part 2: the serial chains along the row. When both run over the whole row they share one
+  // loop, so the two dependency chains overlap.
+  auto dtw_step = [&](std::ptrdiff_t j, double& left) {
+    const double bp = best_prev[j];
+    const bool take_left = left < bp;
+    left = double(c[j]) + (take_left ? left : bp);
+    cur[j] = left;
+    if (take_left) dir[j] = kLeft;
+  };
+  auto g_step = [&](std::ptrdiff_t j, double& gl) {
+    gl = g_partial[j] + p_left[j] * gl;
+    g[j] = gl;
+  };
+  if (want_dtw && want_expected && full_rows) {
+    double left = cur[-1], gl = 0.0;
+    for (std::ptrdiff_t j = 0; j < m; ++j) {
+      dtw_step(j, left);
+      g_step(j, gl);
+    }
+  } else {
+    if (want_dtw) {
+      double left = cur[jlo - 1];
+      for (std::ptrdiff_t j = jlo; j <= jhi; ++j) dtw_step(j, left);
+    }
+    if (want_expected) {
+      double gl = 0.0;
+      for (std::ptrdiff_t j = 0; j < m; ++j) g_step(j, gl);
+    }
+  }
+}
 
+SweepResult ForwardSweep::finish(std::vector<std::int64_t>* path) {
+  SweepWorkspace& ws = ws_;
+  const std::ptrdiff_t n = n_, m = m_;
+  const std::size_t row = row_;
+  const bool want_dtw = want_dtw_, want_expected = want_expected_;
+  const bool with_path = with_path_ && path != nullptr;
+  const unsigned char* tb = ws.tb.data();
+  if (i_ != n) throw std::logic_error("ForwardSweep::finish: not every row was pushed");
   SweepResult result;
   if (want_dtw) result.dtw_cost = ws.d_rows[std::size_t(((n - 1) & 1) * row + 1 + (m - 1))];
   if (want_expected) result.expected_random = ws.g_rows[std::size_t(((n - 1) & 1) * row + 1 + (m - 1))];
@@ -183,6 +199,16 @@ SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
     }
   }
   return result;
+}
+
+
+SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
+                          std::ptrdiff_t ldc, std::ptrdiff_t radius, bool want_dtw,
+                          std::vector<std::int64_t>* path, bool want_expected,
+                          SweepWorkspace& ws) {
+  ForwardSweep sweep(n, m, radius, want_dtw, path != nullptr, want_expected, ws);
+  for (std::ptrdiff_t i = 0; i < n; ++i) sweep.push_row(cost + i * ldc);
+  return sweep.finish(path);
 }
 
 }  // namespace draqcore

@@ -32,6 +32,10 @@ Metric parse_metric(const std::string& name);
 void row_scales(const float* x, std::ptrdiff_t rows, std::ptrdiff_t d, Metric metric, float* out,
                 const char* name);
 
+/// @brief Rows per packed panel of the active kernel (32, 16 or 8): packed rows can be entered
+/// at any multiple of it.
+std::ptrdiff_t cost_panel_rows();
+
 /// @brief Floats needed by pack_rows() for n rows of d features (rows padded to the panel
 /// width of the active kernel).
 std::ptrdiff_t packed_rows_floats(std::ptrdiff_t n, std::ptrdiff_t d);

@@ -50,8 +50,11 @@ class batch_cancelled : public std::exception {
 /// "query" or "candidates[c]"). Pairs run under OpenMP with a dynamic schedule (their sizes
 /// differ); each pair is computed on one thread by the same code whatever the thread count, and
 /// sampled paths of candidate c use stream c, so results are bit-identical for any `threads`.
-/// Memory: per thread one n x max(m) float cost matrix plus dtw()'s working memory, checked
-/// against memory_limit() before anything is allocated.
+/// Memory: a pair's cost matrix is computed whole when it takes at most 32 MiB; larger pairs
+/// stream it in blocks of rows through ForwardSweep (and, for sampled paths, a second pass in
+/// reverse), so they need one block of rows plus the DTW traceback — 1 byte per cell inside
+/// the band: O(n * band) with a band. Results are identical either way. Checked against
+/// memory_limit() before anything is allocated.
 void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const float* packed,
                 const std::int64_t* offsets, std::ptrdiff_t count, const DraqBatchOptions& options,
                 DraqBatchResult& result);

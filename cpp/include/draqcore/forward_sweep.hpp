@@ -22,6 +22,25 @@ struct SweepResult {
   double expected_random = 0.0;  ///< E[random path cost], when requested
 };
 
+/// @brief The sweep of forward_sweep() fed one row of the cost matrix at a time, so a caller
+/// can compute the cost matrix in blocks of rows and never hold all of it.
+class ForwardSweep {
+ public:
+  ForwardSweep(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius, bool want_dtw,
+               bool with_path, bool want_expected, SweepWorkspace& ws);
+  /// Row rows_done() of the cost matrix: m floats.
+  void push_row(const float* row);
+  std::ptrdiff_t rows_done() const { return i_; }
+  /// After all n rows: the results, and the path when one was requested.
+  SweepResult finish(std::vector<std::int64_t>* path);
+
+ private:
+  std::ptrdiff_t n_, m_, i_ = 0;
+  std::size_t row_ = 0;
+  bool want_dtw_, with_path_, want_expected_, full_rows_ = true;
+  SweepWorkspace& ws_;
+};
+
 /// @brief DTW cost (and path) and/or the expected random-path cost in one pass.
 ///
 /// DTW: D(i, j) = C(i, j) + min(D(i-1, j-1), D(i-1, j), D(i, j-1)) inside the band of

@@ -53,4 +53,67 @@ double random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, s
 void random_path_cells(std::ptrdiff_t n, std::ptrdiff_t m, std::uint64_t seed,
                        std::uint64_t stream, std::uint64_t path, std::vector<std::int64_t>& cells);
 
+namespace detail {
+constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
+
+inline std::uint64_t splitmix64(std::uint64_t x) {
+  x += kGolden;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+}  // namespace detail
+
+/// @brief One random path of the process, walked resumably so that the cost matrix can arrive
+/// in blocks of rows from the last row to the first (draq_batch streams large problems so).
+///
+/// The single definition of the sampler: every cost, mean and cell list above uses it. Step s
+/// of path p draws 64 bits splitmix64(key + s * golden), key = hash(seed, stream, p), and maps
+/// them to x uniform in [0, t), t = i^2 + i j + j^2 (exact integers, 128-bit product): up if
+/// x < i^2, diagonal if x < i^2 + i j, left otherwise. Integer arithmetic and no branches keep
+/// the step's dependency chain short; the three outcomes are equally unpredictable for a
+/// branch predictor.
+struct RandomPathWalker {
+  std::ptrdiff_t i, j;  ///< current cell, 1-based
+  std::uint64_t key;
+  std::uint64_t step = 0;
+  bool pending = true;  ///< the current cell has not been visited yet
+  bool done = false;
+
+  RandomPathWalker(std::ptrdiff_t n, std::ptrdiff_t m, std::uint64_t seed, std::uint64_t stream,
+                   std::uint64_t path)
+      : i(n), j(m),
+        key(detail::splitmix64(detail::splitmix64(detail::splitmix64(seed) ^ stream) ^ path)) {}
+
+  /// Visits cells (visit(i, j), 1-based, both ends included) while they lie in rows
+  /// >= first_row; returns when the path leaves those rows or ends at (1, 1).
+  template <class Visit>
+  void advance(std::ptrdiff_t first_row, Visit&& visit) {
+    while (!done) {
+      if (pending) {
+        if (i < first_row) return;
+        visit(i, j);
+        pending = false;
+      }
+      if (i > 1 && j > 1) {
+        const std::uint64_t a = std::uint64_t(i), b = std::uint64_t(j);
+        const std::uint64_t aa = a * a, ab = a * b;
+        const std::uint64_t t = aa + ab + b * b;
+        const std::uint64_t r = detail::splitmix64(key + step++ * detail::kGolden);
+        const std::uint64_t x = std::uint64_t((unsigned __int128)r * (unsigned __int128)t >> 64);
+        i -= std::ptrdiff_t(x < aa + ab);
+        j -= std::ptrdiff_t(x >= aa);
+      } else if (j > 1) {
+        --j;  // row 1 always moves left
+      } else if (i > 1) {
+        --i;  // column 1 always moves up
+      } else {
+        done = true;
+        return;
+      }
+      pending = true;
+    }
+  }
+};
+
 }  // namespace draqcore
