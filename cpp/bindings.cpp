@@ -16,6 +16,7 @@
 #include "draqcore/cost_matrix.hpp"
 #include "draqcore/draq_batch.hpp"
 #include "draqcore/dtw.hpp"
+#include "draqcore/forward_sweep.hpp"
 #include "draqcore/random_paths.hpp"
 
 namespace py = pybind11;
@@ -172,6 +173,29 @@ py::array_t<std::int64_t> random_path(ssize n, ssize m, const py::int_& seed,
   return path_to_array(std::move(cells));
 }
 
+// One pair, one pass: the finiteness/sign check, then DTW and the random cost from one sweep.
+double draq_single(const farray& cost, bool exact, ssize k, const py::int_& seed,
+                   const py::int_& stream) {
+  require_2d(cost, "cost");
+  if (!exact && k < 1) throw std::invalid_argument("k: must be at least 1, got " + std::to_string(k));
+  const std::uint64_t s = as_seed(seed), st = as_seed(stream);
+  const ssize n = cost.shape(0), m = cost.shape(1);
+  const float* pc = cost.data();
+  py::gil_scoped_release release;
+  draqcore::check_finite(pc, n, m, m, "cost");
+  for (ssize i = 0; i < n * m; ++i) {
+    if (pc[i] < 0.0f) {
+      throw std::invalid_argument("cost: DRAQ is a ratio of path costs and needs non-negative costs");
+    }
+  }
+  draqcore::check_memory(draqcore::forward_sweep_bytes(n, m, -1, false), "draq");
+  draqcore::SweepWorkspace ws;
+  const draqcore::SweepResult r = draqcore::forward_sweep(pc, n, m, m, -1, true, nullptr, exact, ws);
+  const double random_cost =
+      exact ? r.expected_random : draqcore::mean_random_path_cost(pc, n, m, m, k, s, st);
+  return draqcore::draq_ratio(r.dtw_cost, random_cost);
+}
+
 py::tuple draq_batch(const farray& query, const farray& packed, const i64array& offsets,
                      const std::string& metric, bool exact, ssize k, const py::int_& seed,
                      ssize radius, bool return_paths, int threads) {
@@ -259,6 +283,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("seed"), py::arg("stream"));
   m.def("random_path", &random_path, py::arg("n"), py::arg("m"), py::arg("seed"),
         py::arg("stream"), py::arg("index"));
+  m.def("draq", &draq_single, py::arg("cost"), py::arg("exact"), py::arg("k"), py::arg("seed"),
+        py::arg("stream"));
   m.def("draq_ratio", &draqcore::draq_ratio, py::arg("dtw_cost"), py::arg("random_cost"));
   m.def("draq_batch", &draq_batch, py::arg("query"), py::arg("packed"), py::arg("offsets"),
         py::arg("metric"), py::arg("exact"), py::arg("k"), py::arg("seed"), py::arg("radius"),

@@ -83,10 +83,30 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
   std::vector<float> packed_query(static_cast<std::size_t>(packed_rows_floats(n, d)));
   pack_rows(query, n, d, packed_query.data());
   std::vector<float> cand_scale_all(static_cast<std::size_t>(total_rows));
-  for (std::ptrdiff_t c = 0; c < count; ++c) {
-    const std::string name = "candidates[" + std::to_string(c) + "]";
-    row_scales(packed + offsets[c] * d, std::ptrdiff_t(offsets[c + 1] - offsets[c]), d,
-               options.metric, cand_scale_all.data() + offsets[c], name.c_str());
+  {
+    // In parallel (one pass over every candidate row); the error reported is the one of the
+    // lowest-numbered bad candidate, whatever the thread count.
+    std::ptrdiff_t first_bad = count;
+    std::exception_ptr bad_error;
+#ifdef DRAQCORE_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads) if (total_rows * d > (1 << 20))
+#endif
+    for (std::ptrdiff_t c = 0; c < count; ++c) {
+      try {
+        const std::string name = "candidates[" + std::to_string(c) + "]";
+        row_scales(packed + offsets[c] * d, std::ptrdiff_t(offsets[c + 1] - offsets[c]), d,
+                   options.metric, cand_scale_all.data() + offsets[c], name.c_str());
+      } catch (...) {
+#ifdef DRAQCORE_HAVE_OPENMP
+#pragma omp critical(draqcore_batch_scales)
+#endif
+        if (c < first_bad) {
+          first_bad = c;
+          bad_error = std::current_exception();
+        }
+      }
+    }
+    if (bad_error) std::rethrow_exception(bad_error);
   }
 
   std::atomic<bool> stop{false};

@@ -12,6 +12,7 @@ namespace draqcore {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Traceback codes; the serial pass may also store 3 (= up | left), which means left.
 enum Step : unsigned char { kDiag = 0, kUp = 1, kLeft = 2 };
 
 template <class T>
@@ -137,11 +138,13 @@ void ForwardSweep::push_row(const float* c) {
   // Part 2: the serial chains along the row. When both run over the whole row they share one
   // loop, so the two dependency chains overlap.
   auto dtw_step = [&](std::ptrdiff_t j, double& left) {
+    // Branch-free, because which predecessor wins is unpredictable on real data: the left move
+    // sets bit 1 of the direction (so 2 and 3 both mean "left" in the traceback).
     const double bp = best_prev[j];
-    const bool take_left = left < bp;
-    left = double(c[j]) + (take_left ? left : bp);
+    const unsigned char take_left = static_cast<unsigned char>(left < bp);
+    left = double(c[j]) + std::min(bp, left);
     cur[j] = left;
-    if (take_left) dir[j] = kLeft;
+    dir[j] = static_cast<unsigned char>(dir[j] | (take_left << 1));
   };
   auto g_step = [&](std::ptrdiff_t j, double& gl) {
     gl = g_partial[j] + p_left[j] * gl;

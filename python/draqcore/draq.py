@@ -56,15 +56,7 @@ def draq(cost: ArrayLike, method: Method = "exact", k: int = 100, seed: int = 0,
     k = as_nonnegative_int(k, "k", minimum=1)
     seed = as_nonnegative_int(seed, "seed")
     stream = as_nonnegative_int(stream, "stream")
-    c = as_cost(cost)
-    if (c < 0).any():
-        raise ValueError("cost: DRAQ is a ratio of path costs and needs non-negative costs")
-    total, _ = _core.dtw(c, -1, False)
-    if exact:
-        random_cost = _core.expected_random_cost(c)
-    else:
-        random_cost = _core.mean_random_path_cost(c, k, seed, stream)
-    return float(_core.draq_ratio(total, random_cost))
+    return float(_core.draq(as_cost(cost), exact, k, seed, stream))
 
 
 @dataclass(frozen=True)
