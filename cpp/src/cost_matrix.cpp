@@ -46,18 +46,16 @@ struct Vec<16> {
   typedef float type __attribute__((vector_size(64), aligned(4)));
 };
 
-inline float finish(float dot, float sa, float sb, Metric metric) {
-  switch (metric) {
-    case Metric::cosine: {
-      const float c = 1.0f - dot * sa * sb;
-      return std::min(2.0f, std::max(0.0f, c));
-    }
-    case Metric::sqeuclidean:
-      return std::max(0.0f, sa + sb - 2.0f * dot);
-    case Metric::euclidean:
-      return std::sqrt(std::max(0.0f, sa + sb - 2.0f * dot));
+template <Metric M>
+inline float finish(float dot, float sa, float sb) {
+  if constexpr (M == Metric::cosine) {
+    const float c = 1.0f - dot * sa * sb;
+    return std::min(2.0f, std::max(0.0f, c));
+  } else if constexpr (M == Metric::sqeuclidean) {
+    return std::max(0.0f, sa + sb - 2.0f * dot);
+  } else {
+    return std::sqrt(std::max(0.0f, sa + sb - 2.0f * dot));
   }
-  return 0.0f;
 }
 
 // One panel (W = L * NV rows of a, packed as d x W) against C rows of b.
@@ -90,14 +88,15 @@ inline __attribute__((always_inline)) void micro_tile(const float* panel, const 
 }
 
 // Cost block: rows [0, n) of the packed a (panels of W rows) against m rows of b.
-template <int L, int NV>
-inline __attribute__((always_inline)) void block_impl(const float* packed, const float* sa,
-                                                      std::ptrdiff_t n, const float* b,
-                                                      const float* sb, std::ptrdiff_t m,
-                                                      std::ptrdiff_t d, Metric metric, float* out,
-                                                      std::ptrdiff_t ldo) {
+template <int L, int NV, Metric M>
+inline __attribute__((always_inline)) void block_metric(const float* packed, const float* sa,
+                                                        std::ptrdiff_t n, const float* b,
+                                                        const float* sb, std::ptrdiff_t m,
+                                                        std::ptrdiff_t d, float* out,
+                                                        std::ptrdiff_t ldo) {
   constexpr int W = L * NV;
   float dots[kCols * W];
+  float costs[kCols * W];
   const std::ptrdiff_t panels = (n + W - 1) / W;
   for (std::ptrdiff_t j0 = 0; j0 < m; j0 += kCols) {
     const int cols = int(std::min<std::ptrdiff_t>(kCols, m - j0));
@@ -113,11 +112,35 @@ inline __attribute__((always_inline)) void block_impl(const float* packed, const
       }
       const std::ptrdiff_t i0 = p * W;
       const int rows = int(std::min<std::ptrdiff_t>(W, n - i0));
+      // The epilogue in vector registers (rows of a are the lanes), then a transposing store.
+      for (int c = 0; c < cols; ++c) {
+        const float sbc = sb[j0 + c];
+        for (int r = 0; r < rows; ++r) costs[c * W + r] = finish<M>(dots[c * W + r], sa[i0 + r], sbc);
+      }
       for (int r = 0; r < rows; ++r) {
         float* o = out + (i0 + r) * ldo + j0;
-        for (int c = 0; c < cols; ++c) o[c] = finish(dots[c * W + r], sa[i0 + r], sb[j0 + c], metric);
+        for (int c = 0; c < cols; ++c) o[c] = costs[c * W + r];
       }
     }
+  }
+}
+
+template <int L, int NV>
+inline __attribute__((always_inline)) void block_impl(const float* packed, const float* sa,
+                                                      std::ptrdiff_t n, const float* b,
+                                                      const float* sb, std::ptrdiff_t m,
+                                                      std::ptrdiff_t d, Metric metric, float* out,
+                                                      std::ptrdiff_t ldo) {
+  switch (metric) {
+    case Metric::cosine:
+      block_metric<L, NV, Metric::cosine>(packed, sa, n, b, sb, m, d, out, ldo);
+      break;
+    case Metric::sqeuclidean:
+      block_metric<L, NV, Metric::sqeuclidean>(packed, sa, n, b, sb, m, d, out, ldo);
+      break;
+    case Metric::euclidean:
+      block_metric<L, NV, Metric::euclidean>(packed, sa, n, b, sb, m, d, out, ldo);
+      break;
   }
 }
 

@@ -20,11 +20,46 @@ void ensure(std::vector<T>& v, std::size_t size) {
   if (v.size() < size) v.resize(size);
 }
 
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+// AVX2 where the CPU has it. These loops only add, multiply, divide and compare (no fused
+// multiply-add: -ffp-contract=off), so both clones give bit-identical results.
+#define DRAQCORE_SWEEP_DISPATCH __attribute__((target_clones("avx2", "default")))
+#else
+#define DRAQCORE_SWEEP_DISPATCH
+#endif
+
+// Part 1 of a DTW row, j in [j0, j1): the better of the diagonal and the upper predecessor,
+// the diagonal winning ties. No dependency along the row: vectorised.
+DRAQCORE_SWEEP_DISPATCH
+void dtw_prepass(const double* prev, double* best_prev, unsigned char* dir, std::ptrdiff_t j0,
+                 std::ptrdiff_t j1) {
+  for (std::ptrdiff_t j = j0; j < j1; ++j) {
+    const double diag = prev[j - 1], up = prev[j];
+    best_prev[j] = std::min(diag, up);  // (up < diag) ? up : diag
+    dir[j] = static_cast<unsigned char>(up < diag);  // kUp or kDiag
+  }
+}
+
+// Part 1 of an expected-cost row a = i + 1 > 1, columns b = 2..m: the parts of G(a, b) that do
+// not depend on G(a, b - 1), and the left-move probability b^2 / (a^2 + a b + b^2).
+DRAQCORE_SWEEP_DISPATCH
+void expected_prepass(const float* c, const double* gprev, double* g_partial, double* p_left,
+                      double a, std::ptrdiff_t m) {
+  // 32-bit column numbers convert to double in vector registers (64-bit ones need AVX-512DQ).
+  const std::int32_t m32 = static_cast<std::int32_t>(m);
+  for (std::int32_t j = 1; j < m32; ++j) {
+    const double b = double(j + 1);
+    const double inv = 1.0 / (a * a + a * b + b * b);
+    g_partial[j] = double(c[j]) + (a * a * gprev[j] + a * b * gprev[j - 1]) * inv;
+    p_left[j] = b * b * inv;
+  }
+}
+
 }  // namespace
 
 double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
                            bool with_path) {
-  double bytes = 7.0 * double(m + 1) * sizeof(double) + 3.0 * double(n) * sizeof(std::ptrdiff_t);
+  double bytes = 9.0 * double(m + 1) * sizeof(double) + 3.0 * double(n) * sizeof(std::ptrdiff_t);
   if (with_path) {
     bytes += double(band_cell_count(n, m, radius));        // traceback, 1 byte per cell
     bytes += 2.0 * double(n + m) * sizeof(std::int64_t);  // the path itself
@@ -65,6 +100,8 @@ ForwardSweep::ForwardSweep(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ra
     ensure(ws.g_rows, 2 * row);
     ensure(ws.g_partial, row);
     ensure(ws.p_left, row);
+    ensure(ws.pair_a, row);
+    ensure(ws.pair_b, row);
   }
 }
 
@@ -107,12 +144,7 @@ void ForwardSweep::push_row(const float* c) {
         dir[0] = kUp;
         j = 1;
       }
-      for (; j <= jhi; ++j) {
-        const double diag = prev[j - 1], up = prev[j];
-        const bool take_up = up < diag;
-        best_prev[j] = take_up ? up : diag;
-        dir[j] = take_up ? kUp : kDiag;
-      }
+      if (j <= jhi) dtw_prepass(prev, best_prev, dir, j, jhi + 1);
     }
   }
   double* g = nullptr;
@@ -127,12 +159,7 @@ void ForwardSweep::push_row(const float* c) {
     } else {
       g_partial[0] = double(c[0]) + gprev[0];  // column 1 always moves up
       p_left[0] = 0.0;
-      for (std::ptrdiff_t j = 1; j < m; ++j) {
-        const double b = double(j + 1);
-        const double inv = 1.0 / (a * a + a * b + b * b);
-        g_partial[j] = double(c[j]) + (a * a * gprev[j] + a * b * gprev[j - 1]) * inv;
-        p_left[j] = b * b * inv;
-      }
+      expected_prepass(c, gprev, g_partial, p_left, a, m);
     }
   }
   // Part 2: the serial chains along the row. When both run over the whole row they share one
@@ -146,15 +173,37 @@ void ForwardSweep::push_row(const float* c) {
     cur[j] = left;
     dir[j] = static_cast<unsigned char>(dir[j] | (take_left << 1));
   };
-  auto g_step = [&](std::ptrdiff_t j, double& gl) {
+  // The expected-cost chain G(j) = g_partial(j) + p_left(j) G(j-1) advances two columns per
+  // step: G(j+1) = pair_a(j+1) + pair_b(j+1) G(j-1), so its latency per column halves. Every
+  // caller (whole or streamed, with or without DTW) uses this same evaluation order.
+  double* pair_a = ws.pair_a.data();
+  double* pair_b = ws.pair_b.data();
+  if (want_expected) {
+    for (std::ptrdiff_t j = 1; j < m; j += 2) {
+      pair_a[j] = g_partial[j] + p_left[j] * g_partial[j - 1];
+      pair_b[j] = p_left[j] * p_left[j - 1];
+    }
+  }
+  auto g_pair = [&](std::ptrdiff_t j, double& gl) {  // columns j (even) and j + 1
+    g[j] = g_partial[j] + p_left[j] * gl;
+    gl = pair_a[j + 1] + pair_b[j + 1] * gl;
+    g[j + 1] = gl;
+  };
+  auto g_last = [&](std::ptrdiff_t j, double& gl) {
     gl = g_partial[j] + p_left[j] * gl;
     g[j] = gl;
   };
   if (want_dtw && want_expected && full_rows) {
     double left = cur[-1], gl = 0.0;
-    for (std::ptrdiff_t j = 0; j < m; ++j) {
+    std::ptrdiff_t j = 0;
+    for (; j + 1 < m; j += 2) {
       dtw_step(j, left);
-      g_step(j, gl);
+      dtw_step(j + 1, left);
+      g_pair(j, gl);
+    }
+    if (j < m) {
+      dtw_step(j, left);
+      g_last(j, gl);
     }
   } else {
     if (want_dtw) {
@@ -163,7 +212,9 @@ void ForwardSweep::push_row(const float* c) {
     }
     if (want_expected) {
       double gl = 0.0;
-      for (std::ptrdiff_t j = 0; j < m; ++j) g_step(j, gl);
+      std::ptrdiff_t j = 0;
+      for (; j + 1 < m; j += 2) g_pair(j, gl);
+      if (j < m) g_last(j, gl);
     }
   }
 }

@@ -18,6 +18,8 @@ __all__ = ["as_sequence", "as_cost", "as_threads", "as_nonnegative_int", "as_ban
 def _as_float32(x: Any, name: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         arr = x
+        if arr.dtype == np.float32 and arr.flags.c_contiguous:
+            return arr  # the common case: nothing to convert (and nothing will write to it)
     else:
         try:
             arr = np.asarray(x)
@@ -29,12 +31,13 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
             f"{name}: expected a real numeric array, got dtype {arr.dtype} "
             "(float16/32/64, integer and bool arrays are accepted)"
         )
-    with np.errstate(over="ignore"):  # float64 values beyond float32 become inf: reported below
-        out = np.ascontiguousarray(arr, dtype=np.float32)
-    if kind == "f" and arr.dtype.itemsize > 4 and not np.isfinite(out).all():
-        if np.isfinite(arr).all():
+    if kind == "f" and arr.dtype.itemsize > 4:
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: reported below
+            out = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(out).all() and np.isfinite(arr).all():
             raise ValueError(f"{name}: contains values too large for float32 (|x| > 3.4e38)")
-    return out
+        return out
+    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def as_sequence(x: Any, name: str) -> np.ndarray:
@@ -45,14 +48,18 @@ def as_sequence(x: Any, name: str) -> np.ndarray:
     (for free, while they compute row norms) and reported with the argument's name.
     """
     arr = _as_float32(x, name)
-    if arr.ndim == 1:
+    shape = arr.shape
+    if len(shape) == 2 and shape[0] and shape[1]:
+        return arr
+    if len(shape) == 1:
         arr = arr.reshape(-1, 1)
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: expected shape (T, d) or (T,), got {arr.ndim}-D shape {arr.shape}")
-    if arr.shape[0] == 0:
+        shape = arr.shape
+    if len(shape) != 2:
+        raise ValueError(f"{name}: expected shape (T, d) or (T,), got {arr.ndim}-D shape {shape}")
+    if shape[0] == 0:
         raise ValueError(f"{name}: is empty (no frames)")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name}: has no feature columns (shape {arr.shape})")
+    if shape[1] == 0:
+        raise ValueError(f"{name}: has no feature columns (shape {shape})")
     return arr
 
 

@@ -108,17 +108,14 @@ def _pack_candidates(candidates: Union[Sequence[ArrayLike], ArrayLike], offsets:
     seqs = [as_sequence(c, f"candidates[{i}]") for i, c in enumerate(items)]
     if not seqs:
         return np.empty((0, 1), dtype=np.float32), np.zeros(1, dtype=np.int64)
-    dims = {s.shape[1] for s in seqs}
-    if len(dims) > 1:
-        first = seqs[0].shape[1]
-        bad = next(i for i, s in enumerate(seqs) if s.shape[1] != first)
-        raise ValueError(
-            f"candidates[{bad}]: feature dimension {seqs[bad].shape[1]} differs from candidates[0]'s {first}"
-        )
-    off = np.zeros(len(seqs) + 1, dtype=np.int64)
-    np.cumsum([s.shape[0] for s in seqs], out=off[1:])
+    first = seqs[0].shape[1]
+    offs = [0]
+    for i, sq in enumerate(seqs):
+        if sq.shape[1] != first:
+            raise ValueError(f"candidates[{i}]: feature dimension {sq.shape[1]} differs from candidates[0]'s {first}")
+        offs.append(offs[-1] + sq.shape[0])
     packed = seqs[0] if len(seqs) == 1 else np.concatenate(seqs, axis=0)
-    return packed, off
+    return packed, np.array(offs, dtype=np.int64)
 
 
 def draq_batch(

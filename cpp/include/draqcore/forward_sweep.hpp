@@ -12,7 +12,7 @@ namespace draqcore {
 /// Buffers reused across sweeps (draq_batch keeps one per thread), so that a batch allocates
 /// only when a pair is larger than every pair before it on that thread.
 struct SweepWorkspace {
-  std::vector<double> d_rows, g_rows, best_prev, g_partial, p_left;
+  std::vector<double> d_rows, g_rows, best_prev, g_partial, p_left, pair_a, pair_b;
   std::vector<std::ptrdiff_t> lo, hi, tb_offset;
   std::vector<unsigned char> tb;
 };
