@@ -196,30 +196,25 @@ double draq_single(const farray& cost, bool exact, ssize k, const py::int_& seed
   return draqcore::draq_ratio(r.dtw_cost, random_cost);
 }
 
-py::tuple draq_batch(const farray& query, const farray& packed, const i64array& offsets,
+py::tuple draq_batch(const farray& query, const std::vector<farray>& candidates,
                      const std::string& metric, bool exact, ssize k, const py::int_& seed,
                      ssize radius, bool return_paths, int threads) {
   require_2d(query, "query");
-  if (packed.ndim() != 2) throw std::invalid_argument("candidates: expected a 2-D packed array");
-  if (offsets.ndim() != 1 || offsets.shape(0) < 1) {
-    throw std::invalid_argument("offsets: expected a 1-D array of count + 1 row offsets");
-  }
-  const ssize count = offsets.shape(0) - 1;
-  const std::int64_t* off = offsets.data();
-  if (off[0] != 0 || off[count] != packed.shape(0)) {
-    throw std::invalid_argument("offsets: must start at 0 and end at the number of packed rows (" +
-                                std::to_string(packed.shape(0)) + ")");
-  }
+  const ssize count = ssize(candidates.size());
+  std::vector<const float*> pointers(static_cast<std::size_t>(count));
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(count + 1), 0);
   for (ssize c = 0; c < count; ++c) {
-    if (off[c + 1] <= off[c]) {
-      throw std::invalid_argument("candidates[" + std::to_string(c) +
-                                  "]: is empty (offsets must be strictly increasing)");
+    const farray& cand = candidates[c];
+    const std::string name = "candidates[" + std::to_string(c) + "]";
+    require_2d(cand, name.c_str());
+    if (cand.shape(1) != query.shape(1)) {
+      throw std::invalid_argument(name + ": feature dimension " + std::to_string(cand.shape(1)) +
+                                  " differs from the query's " + std::to_string(query.shape(1)));
     }
+    pointers[c] = cand.data();
+    offsets[c + 1] = offsets[c] + cand.shape(0);
   }
-  if (count > 0 && packed.shape(1) != query.shape(1)) {
-    throw std::invalid_argument("candidates: feature dimension " + std::to_string(packed.shape(1)) +
-                                " differs from the query's " + std::to_string(query.shape(1)));
-  }
+  const std::int64_t* off = offsets.data();
   if (!exact && k < 1) throw std::invalid_argument("k: must be at least 1, got " + std::to_string(k));
 
   draqcore::DraqBatchOptions opt;
@@ -238,11 +233,10 @@ py::tuple draq_batch(const farray& query, const farray& packed, const i64array& 
 
   draqcore::DraqBatchResult res;
   const float* pq = query.data();
-  const float* pp = packed.data();
   const ssize n = query.shape(0), d = query.shape(1);
   try {
     py::gil_scoped_release release;
-    draqcore::draq_batch(pq, n, d, pp, off, count, opt, res);
+    draqcore::draq_batch(pq, n, d, pointers.data(), off, count, opt, res);
   } catch (const draqcore::batch_cancelled&) {
     throw py::error_already_set();  // the KeyboardInterrupt (or other signal error) is set
   }
@@ -286,7 +280,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("draq", &draq_single, py::arg("cost"), py::arg("exact"), py::arg("k"), py::arg("seed"),
         py::arg("stream"));
   m.def("draq_ratio", &draqcore::draq_ratio, py::arg("dtw_cost"), py::arg("random_cost"));
-  m.def("draq_batch", &draq_batch, py::arg("query"), py::arg("packed"), py::arg("offsets"),
+  m.def("draq_batch", &draq_batch, py::arg("query"), py::arg("candidates"),
         py::arg("metric"), py::arg("exact"), py::arg("k"), py::arg("seed"), py::arg("radius"),
         py::arg("return_paths"), py::arg("threads"));
 }

@@ -98,28 +98,35 @@ inline __attribute__((always_inline)) void block_metric(const float* packed, con
   float dots[kCols * W];
   float costs[kCols * W];
   const std::ptrdiff_t panels = (n + W - 1) / W;
-  for (std::ptrdiff_t j0 = 0; j0 < m; j0 += kCols) {
-    const int cols = int(std::min<std::ptrdiff_t>(kCols, m - j0));
-    for (std::ptrdiff_t p = 0; p < panels; ++p) {
-      const float* panel = packed + p * d * W;
-      switch (cols) {
-        case 6: micro_tile<L, NV, 6>(panel, b + j0 * d, d, dots); break;
-        case 5: micro_tile<L, NV, 5>(panel, b + j0 * d, d, dots); break;
-        case 4: micro_tile<L, NV, 4>(panel, b + j0 * d, d, dots); break;
-        case 3: micro_tile<L, NV, 3>(panel, b + j0 * d, d, dots); break;
-        case 2: micro_tile<L, NV, 2>(panel, b + j0 * d, d, dots); break;
-        default: micro_tile<L, NV, 1>(panel, b + j0 * d, d, dots); break;
-      }
-      const std::ptrdiff_t i0 = p * W;
-      const int rows = int(std::min<std::ptrdiff_t>(W, n - i0));
-      // The epilogue in vector registers (rows of a are the lanes), then a transposing store.
-      for (int c = 0; c < cols; ++c) {
-        const float sbc = sb[j0 + c];
-        for (int r = 0; r < rows; ++r) costs[c * W + r] = finish<M>(dots[c * W + r], sa[i0 + r], sbc);
-      }
-      for (int r = 0; r < rows; ++r) {
-        float* o = out + (i0 + r) * ldo + j0;
-        for (int c = 0; c < cols; ++c) o[c] = costs[c * W + r];
+  // Panels of a are taken a few at a time (about 256 KiB: they stay in L2) while all of b
+  // streams past them, so b is read once per group of panels and a from L2 only.
+  const std::ptrdiff_t group =
+      std::max<std::ptrdiff_t>(1, (std::ptrdiff_t(1) << 18) / (std::max<std::ptrdiff_t>(d, 1) * W * 4));
+  for (std::ptrdiff_t p0 = 0; p0 < panels; p0 += group) {
+    const std::ptrdiff_t p1 = std::min(panels, p0 + group);
+    for (std::ptrdiff_t j0 = 0; j0 < m; j0 += kCols) {
+      const int cols = int(std::min<std::ptrdiff_t>(kCols, m - j0));
+      for (std::ptrdiff_t p = p0; p < p1; ++p) {
+        const float* panel = packed + p * d * W;
+        switch (cols) {
+          case 6: micro_tile<L, NV, 6>(panel, b + j0 * d, d, dots); break;
+          case 5: micro_tile<L, NV, 5>(panel, b + j0 * d, d, dots); break;
+          case 4: micro_tile<L, NV, 4>(panel, b + j0 * d, d, dots); break;
+          case 3: micro_tile<L, NV, 3>(panel, b + j0 * d, d, dots); break;
+          case 2: micro_tile<L, NV, 2>(panel, b + j0 * d, d, dots); break;
+          default: micro_tile<L, NV, 1>(panel, b + j0 * d, d, dots); break;
+        }
+        const std::ptrdiff_t i0 = p * W;
+        const int rows = int(std::min<std::ptrdiff_t>(W, n - i0));
+        // The epilogue in vector registers (rows of a are the lanes), then a transposing store.
+        for (int c = 0; c < cols; ++c) {
+          const float sbc = sb[j0 + c];
+          for (int r = 0; r < rows; ++r) costs[c * W + r] = finish<M>(dots[c * W + r], sa[i0 + r], sbc);
+        }
+        for (int r = 0; r < rows; ++r) {
+          float* o = out + (i0 + r) * ldo + j0;
+          for (int c = 0; c < cols; ++c) o[c] = costs[c * W + r];
+        }
       }
     }
   }

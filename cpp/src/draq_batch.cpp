@@ -39,7 +39,8 @@ double draq_ratio(double dtw_cost, double random_cost) {
   return dtw_cost / random_cost;
 }
 
-void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const float* packed,
+void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
+                const float* const* candidates,
                 const std::int64_t* offsets, std::ptrdiff_t count, const DraqBatchOptions& options,
                 DraqBatchResult& result) {
   std::ptrdiff_t max_m = 0;
@@ -94,7 +95,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
     for (std::ptrdiff_t c = 0; c < count; ++c) {
       try {
         const std::string name = "candidates[" + std::to_string(c) + "]";
-        row_scales(packed + offsets[c] * d, std::ptrdiff_t(offsets[c + 1] - offsets[c]), d,
+        row_scales(candidates[c], std::ptrdiff_t(offsets[c + 1] - offsets[c]), d,
                    options.metric, cand_scale_all.data() + offsets[c], name.c_str());
       } catch (...) {
 #ifdef DRAQCORE_HAVE_OPENMP
@@ -152,7 +153,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const fl
           }
         }
         const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
-        const float* cand = packed + offsets[c] * d;
+        const float* cand = candidates[c];
         const float* cand_scale = cand_scale_all.data() + offsets[c];
         std::vector<std::int64_t>* path = options.return_paths ? &result.paths[c] : nullptr;
         double dtw_cost, random_cost;

@@ -23,8 +23,7 @@ def draq(cost: np.ndarray, exact: bool, k: int, seed: int, stream: int) -> float
 def draq_ratio(dtw_cost: float, random_cost: float) -> float: ...
 def draq_batch(
     query: np.ndarray,
-    packed: np.ndarray,
-    offsets: np.ndarray,
+    candidates: list[np.ndarray],
     metric: str,
     exact: bool,
     k: int,

@@ -84,13 +84,15 @@ class DraqBatchResult:
         return len(self.draq)
 
 
-def _pack_candidates(candidates: Union[Sequence[ArrayLike], ArrayLike], offsets: Optional[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
+def _candidate_list(candidates: Union[Sequence[ArrayLike], ArrayLike], offsets: Optional[ArrayLike]) -> list[np.ndarray]:
+    """Candidates as a list of C-contiguous float32 (T_c, d) arrays: the packed form is split
+    into views (no copy), list items are converted only when needed."""
     if offsets is not None:
         packed = as_sequence(candidates, "candidates")
         off = np.asarray(offsets)
         if off.dtype.kind not in "iu" or off.ndim != 1 or len(off) < 1:
             raise ValueError("offsets: expected a 1-D integer array of N + 1 row offsets")
-        off = np.ascontiguousarray(off, dtype=np.int64)
+        off = off.astype(np.int64)
         if off[0] != 0 or off[-1] != packed.shape[0]:
             raise ValueError(
                 f"offsets: must start at 0 and end at the number of packed rows ({packed.shape[0]})"
@@ -98,7 +100,8 @@ def _pack_candidates(candidates: Union[Sequence[ArrayLike], ArrayLike], offsets:
         empty = np.flatnonzero(np.diff(off) <= 0)
         if empty.size:
             raise ValueError(f"candidates[{int(empty[0])}]: is empty (offsets must be strictly increasing)")
-        return packed, off
+        bounds = off.tolist()
+        return [packed[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     if isinstance(candidates, np.ndarray):
         raise TypeError("candidates: pass a list of (T_i, d) arrays, or a packed (sum T_i, d) array with offsets=")
     try:
@@ -106,16 +109,12 @@ def _pack_candidates(candidates: Union[Sequence[ArrayLike], ArrayLike], offsets:
     except TypeError:
         raise TypeError("candidates: expected a list of (T_i, d) arrays") from None
     seqs = [as_sequence(c, f"candidates[{i}]") for i, c in enumerate(items)]
-    if not seqs:
-        return np.empty((0, 1), dtype=np.float32), np.zeros(1, dtype=np.int64)
-    first = seqs[0].shape[1]
-    offs = [0]
-    for i, sq in enumerate(seqs):
-        if sq.shape[1] != first:
-            raise ValueError(f"candidates[{i}]: feature dimension {sq.shape[1]} differs from candidates[0]'s {first}")
-        offs.append(offs[-1] + sq.shape[0])
-    packed = seqs[0] if len(seqs) == 1 else np.concatenate(seqs, axis=0)
-    return packed, np.array(offs, dtype=np.int64)
+    if seqs:
+        first = seqs[0].shape[1]
+        for i, sq in enumerate(seqs):
+            if sq.shape[1] != first:
+                raise ValueError(f"candidates[{i}]: feature dimension {sq.shape[1]} differs from candidates[0]'s {first}")
+    return seqs
 
 
 def draq_batch(
@@ -184,12 +183,12 @@ def draq_batch(
     radius = as_band(band)
     nthreads = as_threads(threads)
     q = as_sequence(query, "query")
-    packed, off = _pack_candidates(candidates, offsets)
-    if len(off) > 1 and packed.shape[1] != q.shape[1]:
+    cands = _candidate_list(candidates, offsets)
+    if cands and cands[0].shape[1] != q.shape[1]:
         raise ValueError(
-            f"candidates: feature dimension {packed.shape[1]} differs from the query's {q.shape[1]}"
+            f"candidates: feature dimension {cands[0].shape[1]} differs from the query's {q.shape[1]}"
         )
     dtw_cost, random_cost, ratio, paths = _core.draq_batch(
-        q, packed, off, metric, exact, k, seed, radius, bool(return_paths), nthreads
+        q, cands, metric, exact, k, seed, radius, bool(return_paths), nthreads
     )
     return DraqBatchResult(dtw_cost=dtw_cost, random_cost=random_cost, draq=ratio, paths=paths)

@@ -43,9 +43,10 @@ class batch_cancelled : public std::exception {
 /// @brief DTW cost, random cost and DRAQ of `query` against every candidate.
 ///
 /// @param query    (n, d) row-major float32.
-/// @param packed   all candidates stacked, (offsets[count], d) row-major float32.
-/// @param offsets  count + 1 non-decreasing row offsets; candidate c is rows
-///                 [offsets[c], offsets[c+1]) and must not be empty.
+/// @param candidates  count pointers; candidate c is (offsets[c+1] - offsets[c], d) row-major
+///                    float32 (separate arrays, or views into one packed array).
+/// @param offsets     count + 1 increasing row offsets (offsets[0] = 0): candidate lengths as
+///                    prefix sums; every candidate must have at least one row.
 /// Finiteness of every row is checked before any pair runs (std::invalid_argument naming
 /// "query" or "candidates[c]"). Pairs run under OpenMP with a dynamic schedule (their sizes
 /// differ); each pair is computed on one thread by the same code whatever the thread count, and
@@ -55,7 +56,8 @@ class batch_cancelled : public std::exception {
 /// reverse), so they need one block of rows plus the DTW traceback — 1 byte per cell inside
 /// the band: O(n * band) with a band. Results are identical either way. Checked against
 /// memory_limit() before anything is allocated.
-void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d, const float* packed,
+void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
+                const float* const* candidates,
                 const std::int64_t* offsets, std::ptrdiff_t count, const DraqBatchOptions& options,
                 DraqBatchResult& result);
 
