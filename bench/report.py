@@ -33,7 +33,8 @@ def tables(data: dict) -> dict[str, str]:
             "|---|---:|---:|---:|",
         ]
         for name, median, rounds in rows:
-            lines.append(f"| `{name}` | {median * 1e3:.2f} ms | {rounds} | {median / base:.2f} |")
+            shown = f"{median * 1e6:.1f} µs" if median < 1e-3 else f"{median * 1e3:.2f} ms"
+            lines.append(f"| `{name}` | {shown} | {rounds} | {median / base:.2f} |")
         out[group] = "\n".join(lines)
     return out
 
