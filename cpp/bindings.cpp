@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -183,10 +184,16 @@ double draq_single(const farray& cost, bool exact, ssize k, const py::int_& seed
   const float* pc = cost.data();
   py::gil_scoped_release release;
   draqcore::check_finite(pc, n, m, m, "cost");
+  // Negative floats other than -0.0 have bit patterns above 0x80000000: an integer test that
+  // vectorises.
+  std::uint32_t negative = 0;
   for (ssize i = 0; i < n * m; ++i) {
-    if (pc[i] < 0.0f) {
-      throw std::invalid_argument("cost: DRAQ is a ratio of path costs and needs non-negative costs");
-    }
+    std::uint32_t bits;
+    std::memcpy(&bits, pc + i, sizeof bits);
+    negative |= static_cast<std::uint32_t>(bits > 0x80000000u);
+  }
+  if (negative) {
+    throw std::invalid_argument("cost: DRAQ is a ratio of path costs and needs non-negative costs");
   }
   draqcore::check_memory(draqcore::forward_sweep_bytes(n, m, -1, false), "draq");
   draqcore::SweepWorkspace ws;

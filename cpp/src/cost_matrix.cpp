@@ -250,15 +250,23 @@ std::ptrdiff_t packed_rows_floats(std::ptrdiff_t n, std::ptrdiff_t d) {
 void pack_rows(const float* a, std::ptrdiff_t n, std::ptrdiff_t d, float* packed) {
   const std::ptrdiff_t W = active_kernel().panel;
   const std::ptrdiff_t panels = (n + W - 1) / W;
+  constexpr std::ptrdiff_t kChunk = 16;  // features per step: a W x 16 tile is transposed in L1
+  float tile[32 * kChunk];
   for (std::ptrdiff_t p = 0; p < panels; ++p) {
     float* dst = packed + p * d * W;
     const std::ptrdiff_t rows = std::min(W, n - p * W);
-    for (std::ptrdiff_t r = 0; r < rows; ++r) {
-      const float* src = a + (p * W + r) * d;
-      for (std::ptrdiff_t k = 0; k < d; ++k) dst[k * W + r] = src[k];
+    for (std::ptrdiff_t k0 = 0; k0 < d; k0 += kChunk) {
+      const std::ptrdiff_t kn = std::min(kChunk, d - k0);
+      for (std::ptrdiff_t r = 0; r < W; ++r) {
+        if (r < rows) {
+          std::memcpy(tile + r * kChunk, a + (p * W + r) * d + k0, std::size_t(kn) * sizeof(float));
+        } else {
+          std::fill(tile + r * kChunk, tile + r * kChunk + kn, 0.0f);
+        }
+      }
+      for (std::ptrdiff_t kk = 0; kk < kn; ++kk)
+        for (std::ptrdiff_t r = 0; r < W; ++r) dst[(k0 + kk) * W + r] = tile[r * kChunk + kk];
     }
-    for (std::ptrdiff_t r = rows; r < W; ++r)
-      for (std::ptrdiff_t k = 0; k < d; ++k) dst[k * W + r] = 0.0f;
   }
 }
 

@@ -59,7 +59,7 @@ void expected_prepass(const float* c, const double* gprev, double* g_partial, do
 
 double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
                            bool with_path) {
-  double bytes = 9.0 * double(m + 1) * sizeof(double) + 3.0 * double(n) * sizeof(std::ptrdiff_t);
+  double bytes = 7.0 * double(m + n + 2) * sizeof(double) + 3.0 * double(n) * sizeof(std::ptrdiff_t);
   if (with_path) {
     bytes += double(band_cell_count(n, m, radius));        // traceback, 1 byte per cell
     bytes += 2.0 * double(n + m) * sizeof(std::int64_t);  // the path itself
@@ -100,8 +100,6 @@ ForwardSweep::ForwardSweep(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ra
     ensure(ws.g_rows, 2 * row);
     ensure(ws.g_partial, row);
     ensure(ws.p_left, row);
-    ensure(ws.pair_a, row);
-    ensure(ws.pair_b, row);
   }
 }
 
@@ -173,37 +171,17 @@ void ForwardSweep::push_row(const float* c) {
     cur[j] = left;
     dir[j] = static_cast<unsigned char>(dir[j] | (take_left << 1));
   };
-  // The expected-cost chain G(j) = g_partial(j) + p_left(j) G(j-1) advances two columns per
-  // step: G(j+1) = pair_a(j+1) + pair_b(j+1) G(j-1), so its latency per column halves. Every
-  // caller (whole or streamed, with or without DTW) uses this same evaluation order.
-  double* pair_a = ws.pair_a.data();
-  double* pair_b = ws.pair_b.data();
-  if (want_expected) {
-    for (std::ptrdiff_t j = 1; j < m; j += 2) {
-      pair_a[j] = g_partial[j] + p_left[j] * g_partial[j - 1];
-      pair_b[j] = p_left[j] * p_left[j - 1];
-    }
-  }
-  auto g_pair = [&](std::ptrdiff_t j, double& gl) {  // columns j (even) and j + 1
-    g[j] = g_partial[j] + p_left[j] * gl;
-    gl = pair_a[j + 1] + pair_b[j + 1] * gl;
-    g[j + 1] = gl;
-  };
-  auto g_last = [&](std::ptrdiff_t j, double& gl) {
+  // The expected-cost chain, G(j) = g_partial(j) + p_left(j) G(j-1). diagonal_sweep()
+  // evaluates exactly the same expression per cell, so both kernels agree bit for bit.
+  auto g_step = [&](std::ptrdiff_t j, double& gl) {
     gl = g_partial[j] + p_left[j] * gl;
     g[j] = gl;
   };
   if (want_dtw && want_expected && full_rows) {
     double left = cur[-1], gl = 0.0;
-    std::ptrdiff_t j = 0;
-    for (; j + 1 < m; j += 2) {
+    for (std::ptrdiff_t j = 0; j < m; ++j) {
       dtw_step(j, left);
-      dtw_step(j + 1, left);
-      g_pair(j, gl);
-    }
-    if (j < m) {
-      dtw_step(j, left);
-      g_last(j, gl);
+      g_step(j, gl);
     }
   } else {
     if (want_dtw) {
@@ -212,9 +190,7 @@ void ForwardSweep::push_row(const float* c) {
     }
     if (want_expected) {
       double gl = 0.0;
-      std::ptrdiff_t j = 0;
-      for (; j + 1 < m; j += 2) g_pair(j, gl);
-      if (j < m) g_last(j, gl);
+      for (std::ptrdiff_t j = 0; j < m; ++j) g_step(j, gl);
     }
   }
 }
@@ -260,6 +236,9 @@ SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                           std::ptrdiff_t ldc, std::ptrdiff_t radius, bool want_dtw,
                           std::vector<std::int64_t>* path, bool want_expected,
                           SweepWorkspace& ws) {
+  if (radius < 0 || band_cell_count(n, m, radius) == n * m) {
+    return diagonal_sweep(cost, n, m, ldc, want_dtw, path, want_expected, ws);
+  }
   ForwardSweep sweep(n, m, radius, want_dtw, path != nullptr, want_expected, ws);
   for (std::ptrdiff_t i = 0; i < n; ++i) sweep.push_row(cost + i * ldc);
   return sweep.finish(path);

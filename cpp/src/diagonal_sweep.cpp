@@ -1,0 +1,145 @@
+// The forward sweep over a whole matrix by anti-diagonals (see forward_sweep.hpp).
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "draqcore/forward_sweep.hpp"
+
+namespace draqcore {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+enum Step : unsigned char { kDiag = 0, kUp = 1, kLeft = 2 };  // 3 (= up | left) also means left
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+// Only adds, multiplies, divides and compares (-ffp-contract=off): every clone computes the
+// same bits as the scalar row kernel.
+#define DRAQCORE_DIAGONAL_DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DRAQCORE_DIAGONAL_DISPATCH
+#endif
+
+std::ptrdiff_t first_row(std::ptrdiff_t k, std::ptrdiff_t m) { return std::max<std::ptrdiff_t>(0, k - (m - 1)); }
+std::ptrdiff_t last_row(std::ptrdiff_t k, std::ptrdiff_t n) { return std::min<std::ptrdiff_t>(n - 1, k); }
+
+// DTW on anti-diagonal k, rows [ilo, ihi]; d2, d1, d0 hold diagonals k-2, k-1, k indexed by row
+// (index -1 is a +inf sentinel; entries outside a diagonal's rows are +inf). Same expressions
+// as the row kernel: the diagonal wins ties with the upper cell, the left cell wins only when
+// strictly better.
+DRAQCORE_DIAGONAL_DISPATCH
+void dtw_diagonal(const float* c, const double* d2, const double* d1, double* d0,
+                  unsigned char* dir, std::ptrdiff_t ilo, std::ptrdiff_t ihi) {
+  for (std::ptrdiff_t i = ilo; i <= ihi; ++i) {
+    const double diag = d2[i - 1], up = d1[i - 1], left = d1[i];
+    const double best_prev = std::min(diag, up);  // (up < diag) ? up : diag
+    const unsigned char from_up = static_cast<unsigned char>(up < diag);
+    const unsigned char take_left = static_cast<unsigned char>(left < best_prev);
+    d0[i] = double(c[i]) + std::min(best_prev, left);
+    dir[i - ilo] = static_cast<unsigned char>(from_up | (take_left << 1));
+  }
+}
+
+// Expected cost-to-go on the interior cells (i >= 1, j = k - i >= 1) of diagonal k.
+DRAQCORE_DIAGONAL_DISPATCH
+void expected_diagonal(const float* c, const double* g2, const double* g1, double* g0,
+                       std::ptrdiff_t ilo, std::ptrdiff_t ihi, std::ptrdiff_t k) {
+  // 32-bit row/column numbers convert to double in vector registers.
+  const std::int32_t lo = static_cast<std::int32_t>(ilo), hi = static_cast<std::int32_t>(ihi);
+  const std::int32_t k32 = static_cast<std::int32_t>(k);
+  for (std::int32_t i = lo; i <= hi; ++i) {
+    const double a = double(i + 1), b = double(k32 - i + 1);
+    const double inv = 1.0 / (a * a + a * b + b * b);
+    const double partial = double(c[i]) + (a * a * g1[i - 1] + a * b * g2[i - 1]) * inv;
+    g0[i] = partial + b * b * inv * g1[i];
+  }
+}
+
+}  // namespace
+
+SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
+                           std::ptrdiff_t ldc, bool want_dtw, std::vector<std::int64_t>* path,
+                           bool want_expected, SweepWorkspace& ws) {
+  const bool with_path = want_dtw && path != nullptr;
+  const std::size_t stride = static_cast<std::size_t>(n + 1);
+  const std::ptrdiff_t diagonals = n + m - 1;
+  if (want_dtw) ws.d_rows.assign(3 * stride, kInf);
+  if (want_expected) ws.g_rows.assign(3 * stride, 0.0);
+  if (ws.diag_cost.size() < std::size_t(n)) ws.diag_cost.resize(std::size_t(n));
+  if (with_path) {
+    if (ws.tb_offset.size() < std::size_t(diagonals)) ws.tb_offset.resize(std::size_t(diagonals));
+    std::ptrdiff_t total = 0;
+    for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+      ws.tb_offset[k] = total;
+      total += last_row(k, n) - first_row(k, m) + 1;
+    }
+    if (ws.tb.size() < std::size_t(total)) ws.tb.resize(std::size_t(total));
+  } else if (ws.tb.size() < std::size_t(n)) {
+    ws.tb.resize(std::size_t(n));  // one scratch diagonal of directions
+  }
+  float* cd = ws.diag_cost.data();
+
+  for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+    const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
+    // Gather the diagonal's costs: cell (i, k - i).
+    for (std::ptrdiff_t i = ilo; i <= ihi; ++i) cd[i] = cost[i * ldc + (k - i)];
+    if (want_dtw) {
+      double* d0 = ws.d_rows.data() + (k % 3) * stride + 1;
+      const double* d1 = ws.d_rows.data() + ((k + 2) % 3) * stride + 1;
+      const double* d2 = ws.d_rows.data() + ((k + 1) % 3) * stride + 1;
+      if (k >= 3) std::fill(d0 + first_row(k - 3, m), d0 + last_row(k - 3, n) + 1, kInf);
+      unsigned char* dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data();
+      if (k == 0) {
+        d0[0] = double(cd[0]) + 0.0;  // the start cell: D(0, 0) = C(0, 0)
+        dir[0] = kLeft;
+      } else {
+        dtw_diagonal(cd, d2, d1, d0, dir, ilo, ihi);
+      }
+    }
+    if (want_expected) {
+      double* g0 = ws.g_rows.data() + (k % 3) * stride + 1;
+      const double* g1 = ws.g_rows.data() + ((k + 2) % 3) * stride + 1;
+      const double* g2 = ws.g_rows.data() + ((k + 1) % 3) * stride + 1;
+      std::ptrdiff_t lo = ilo, hi = ihi;
+      if (lo == 0) {  // row 1 always moves left
+        g0[0] = double(cd[0]) + 1.0 * g1[0];
+        lo = 1;
+      }
+      if (hi == k && k >= 1) {  // column 1 always moves up
+        g0[k] = (double(cd[k]) + g1[k - 1]) + 0.0 * 0.0;
+        hi = k - 1;
+      }
+      if (lo <= hi) expected_diagonal(cd, g2, g1, g0, lo, hi, k);
+    }
+  }
+
+  SweepResult result;
+  const std::size_t last = static_cast<std::size_t>((diagonals - 1) % 3) * stride + 1 + std::size_t(n - 1);
+  if (want_dtw) result.dtw_cost = ws.d_rows[last];
+  if (want_expected) result.expected_random = ws.g_rows[last];
+  if (with_path) {
+    path->clear();
+    path->reserve(static_cast<std::size_t>(2 * (n + m)));
+    std::ptrdiff_t i = n - 1, j = m - 1;
+    while (true) {
+      path->push_back(i);
+      path->push_back(j);
+      if (i == 0 && j == 0) break;
+      const std::ptrdiff_t k = i + j;
+      switch (ws.tb[std::size_t(ws.tb_offset[k] + i - first_row(k, m))]) {
+        case kDiag: --i; --j; break;
+        case kUp: --i; break;
+        default: --j; break;
+      }
+    }
+    const std::size_t L = path->size() / 2;
+    for (std::size_t x = 0, y = L - 1; x < y; ++x, --y) {
+      std::swap((*path)[2 * x], (*path)[2 * y]);
+      std::swap((*path)[2 * x + 1], (*path)[2 * y + 1]);
+    }
+  }
+  return result;
+}
+
+}  // namespace draqcore
