@@ -19,7 +19,7 @@ def dataset(tmp_path_factory):
 
 
 def test_every_command_has_help(capsys):
-    for command in (None, "index", "search", "align", "demo", "config"):
+    for command in (None, "index", "search", "align", "check", "eval", "demo", "config"):
         argv = ["--help"] if command is None else [command, "--help"]
         with pytest.raises(SystemExit) as exc:
             main(argv)

@@ -323,7 +323,7 @@ def test_create_and_open_errors(built: Path, tmp_path: Path) -> None:
 
 def test_on_disk_layout(built: Path) -> None:
     names = sorted(p.name for p in built.iterdir())
-    assert names == ["catalog.sqlite", "features.f32", "index"]
+    assert names == [".lock", "catalog.sqlite", "features.f32", "index"]  # .lock: the writer lock
     manifest = json.loads((built / "index" / "ann.json").read_text())
     assert sorted(p.name for p in (built / "index" / manifest["directory"]).iterdir()) == sorted(manifest["files"])
     with Collection.open(built) as coll:
@@ -350,7 +350,11 @@ def test_a_stale_index_is_rebuilt_from_the_catalog(data: Dataset, tmp_path: Path
     # As after a crash between committing catalog rows and saving the index: an older index.
     shutil.rmtree(directory / "index")
     shutil.copytree(saved, directory / "index")
-    with Collection.open(directory) as coll:
+    with Collection.open(directory) as coll:  # a reader builds the index in memory, saves nothing
+        got = _dicts(coll.search(data.queries["action01"], top=6))
+    assert AnnIndex.load(directory / "index").count == 4
+    assert [(h["path"], h["draq"]) for h in got] == [(h["path"], h["draq"]) for h in want]
+    with Collection.open(directory, write=True) as coll:  # a writer rebuilds and saves it
         got = _dicts(coll.search(data.queries["action01"], top=6))
     assert AnnIndex.load(directory / "index").count == 6
     assert [(h["path"], h["draq"]) for h in got] == [(h["path"], h["draq"]) for h in want]
@@ -359,6 +363,11 @@ def test_a_stale_index_is_rebuilt_from_the_catalog(data: Dataset, tmp_path: Path
     with Collection.open(directory) as coll:
         assert [(h["path"], h["draq"]) for h in _dicts(coll.search(data.queries["action01"], top=6))] == \
             [(h["path"], h["draq"]) for h in want]
+    assert not (directory / "index").exists()
+    with Collection.open(directory) as coll:
+        coll.add([])  # the first write takes the lock and saves the missing index
+        assert coll.writer
+    assert AnnIndex.load(directory / "index").count == 6
 
 
 def test_a_tampered_index_is_refused_with_a_remedy(data: Dataset, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ _LAZY = {
     "Collection": ("collection", "Collection"),
     "SearchHit": ("collection", "SearchHit"),
     "AddReport": ("collection", "AddReport"),
+    "CollectionLockedError": ("store", "CollectionLockedError"),
     "Alignment": ("align", "Alignment"),
     "align_videos": ("align", "align_videos"),
 }
@@ -45,6 +46,7 @@ __all__ = [
     "AddReport",
     "Alignment",
     "Collection",
+    "CollectionLockedError",
     "SearchHit",
     "align_videos",
     "METHODS",

@@ -3,11 +3,17 @@
 A collection is a directory::
 
     <directory>/
+        .lock               the writer lock (draqcore.store.lock)
         catalog.sqlite      one row per video + meta (schema version, extractor identity,
-                            feature dimension, sample fps, creation time); the source of truth
+                            feature dimension, sample fps, creation time, committed feature
+                            rows); the source of truth, SQLite in WAL mode
         features.f32        frame features of all ok videos, float32 (sum T_i, d), appended
         index/              hnswlib cosine index of standardised clip vectors (see
                             draqcore.store.ann_index): ann.json + g<generation>/...
+
+One writer at a time (a file lock), any number of readers that see the last committed state;
+a writer killed at any moment leaves a collection the next writer repairs and resumes (see
+:class:`Collection` and docs/collection.md).
 
 Search follows the paper's pipeline: (1) the query's clip vector (mean of its frame features),
 standardised with the collection's statistics, retrieves ``candidates`` videos by cosine
@@ -23,6 +29,8 @@ import json
 import math
 import operator
 import os
+import shutil
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +47,13 @@ from .features import (
     extractor_from_identity,
     same_identity,
 )
-from .store.ann_index import AnnIndex, AnnParams
-from .store.catalog import CATALOG_FILENAME, Catalog, VideoRecord
+from .store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams, remove_leftovers
+from .store.catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord, _text
 from .store.feature_store import FEATURES_FILENAME, FeatureStore
+from .store.lock import LOCK_FILENAME, CollectionLockedError, WriterLock
+from .store.testhooks import kill_point
 
-__all__ = ["AddReport", "Collection", "SearchHit", "INDEX_DIRNAME"]
-
-#: Sub-directory of a collection that holds the ANN index.
-INDEX_DIRNAME: str = "index"
+__all__ = ["AddReport", "Collection", "CollectionLockedError", "SearchHit", "INDEX_DIRNAME"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 VideoRef = Union[VideoRecord, int, PathLike]
@@ -57,7 +64,38 @@ _METHODS = ("exact", "sampled")
 def _resolve(path: PathLike) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected a file path, got {type(path).__name__}")
-    return Path(path).expanduser().resolve()
+    p = Path(path).expanduser()
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: reading it fails later, with the reason
+        return Path(os.path.abspath(p))
+
+
+def _catalog_key(path: Path) -> tuple[str, Optional[str]]:
+    """The catalog's ``path`` of a file, and why it cannot be indexed under it (or None).
+
+    SQLite stores UTF-8. A name with bytes that are not UTF-8 (Python decodes them as lone
+    surrogates) is stored with those bytes escaped (``\\xe9``) and recorded as failed: its
+    catalog path would not name the file.
+    """
+    key = str(path)
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        escaped = _text(key)
+        assert escaped is not None
+        return escaped, ("the file name is not valid UTF-8 (its undecodable bytes are shown as \\xNN); "
+                         "rename the file to index it")
+    return key, None
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """One line for the catalog: the message of a read error, type and message of others."""
+    if isinstance(exc, (ValueError, OSError)):  # draqcore.video.VideoReadError is a ValueError
+        text = str(exc)
+    else:  # e.g. MemoryError, or an extractor's own error: keep going, but say what it was
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text or type(exc).__name__
 
 
 def _sha256_file(path: Path) -> str:
@@ -77,9 +115,13 @@ def _content_hash(path: Path) -> str:
     Raises
     ------
     OSError
-        The path cannot be read.
+        The path cannot be read, or is neither a regular file nor a folder (a FIFO, socket or
+        device is never opened: reading it could block forever).
     """
-    if not path.is_dir():
+    mode = os.stat(path).st_mode
+    if not stat.S_ISDIR(mode):
+        if not stat.S_ISREG(mode):
+            raise OSError(f"{path}: not a regular file or a folder (a FIFO, socket or device)")
         return _sha256_file(path)
     h = hashlib.sha256(b"draqcore image folder\n")
     for entry in sorted(os.listdir(path)):
@@ -123,8 +165,8 @@ class AddReport:
         Videos already in the collection with the same content hash (nothing recomputed; a
         label passed for them is applied).
     failed : list of (str, str)
-        ``(path, reason)`` for videos that could not be read or decoded; they are recorded in
-        the catalog with status ``"failed"``.
+        ``(path, reason)`` for videos that could not be read, decoded or embedded; they are
+        recorded in the catalog with status ``"failed"``.
     replaced : list of str
         Paths whose earlier catalog entry was replaced because the file's content changed (each
         is also in ``added`` or ``failed``).
@@ -228,18 +270,34 @@ class Collection:
     :meth:`open` is refused with a different extractor. Adding videos changes the
     standardisation statistics of the clip vectors, so the ANN index is rebuilt from all stored
     clip means after every :meth:`add` that changed the set of videos (cheap next to decoding).
+
+    Writers and readers. At most one writer per collection: the first method that writes
+    (:meth:`add`, :meth:`rebuild_index`; or :meth:`create` and ``open(write=True)`` at once)
+    takes the collection's writer lock (:mod:`draqcore.store.lock`) and holds it until
+    :meth:`close`; a second writer gets :class:`CollectionLockedError`. A collection that has
+    not written holds no lock: it is a reader, opens the catalog read-only, never changes a file,
+    and may search while another process writes. Every search sees the last committed state
+    (all videos committed when it starts, including those committed after :meth:`open`); if the
+    saved index does not hold exactly those videos yet, a reader builds one in memory.
+
+    Crash safety. A writer killed at any moment (SIGKILL included) leaves a collection that the
+    next writer opens as it was after the last committed video: feature rows appended but never
+    committed are cut off, a stale or missing index is rebuilt, the lock is released by the
+    operating system. Indexing the same inputs again then resumes where it stopped.
     """
 
-    def __init__(self, directory: Path, catalog: Catalog, store: FeatureStore,
-                 extractor: FrameFeatureExtractor, index: Optional[AnnIndex]) -> None:
+    def __init__(self, directory: Path, catalog: Catalog, extractor: FrameFeatureExtractor,
+                 lock: Optional[WriterLock]) -> None:
         # Private: use Collection.create / Collection.open.
         self._directory = directory
         self._catalog: Optional[Catalog] = catalog
-        self._store = store
         self._extractor = extractor
-        self._index = index
+        self._lock = lock
         self._sample_fps = catalog.sample_fps
         self._dim = catalog.feature_dim
+        self._store: Optional[FeatureStore] = None
+        self._index: Optional[AnnIndex] = None
+        self._manifest_seen: Optional[bytes] = None  # ann.json as last loaded (readers)
 
     # -- creating and opening ----------------------------------------------------------------------
 
@@ -252,13 +310,14 @@ class Collection:
         sample_fps: Optional[float] = None,
         exist_ok: bool = False,
     ) -> "Collection":
-        """Create an empty collection in ``directory``.
+        """Create an empty collection in ``directory`` and take its writer lock.
 
         Parameters
         ----------
         directory : path-like
             Created if missing; an existing directory must be empty (or hold a collection, with
-            ``exist_ok=True``).
+            ``exist_ok=True``). Leftovers of a ``create`` killed before it finished (the lock
+            file, a temporary catalog) count as empty.
         extractor : FrameFeatureExtractor, optional
             Frame features to use; default :func:`draqcore.features.default_extractor`. Its
             identity is stored in the catalog.
@@ -266,18 +325,22 @@ class Collection:
             Frames per second to sample videos at; default
             :data:`draqcore.video.DEFAULT_SAMPLE_FPS`.
         exist_ok : bool, default False
-            If ``directory`` already holds a collection, open it instead of failing -- provided
-            it was made with the same extractor (and ``sample_fps``, when given).
+            If ``directory`` already holds a collection, open it for writing
+            (``open(write=True)``) instead of failing -- provided it was made with the same
+            extractor (and ``sample_fps``, when given).
 
         Returns
         -------
         Collection
+            Holding the writer lock until :meth:`close`.
 
         Raises
         ------
         FileExistsError
             ``directory`` holds a collection and ``exist_ok`` is False, or it is a non-empty
             directory that holds no collection, or a file.
+        CollectionLockedError
+            Another writer holds the collection's lock.
         ValueError
             Bad ``sample_fps``; with ``exist_ok``, an existing collection with another
             extractor or sample rate.
@@ -293,29 +356,50 @@ class Collection:
             if not (math.isfinite(fps) and fps > 0):
                 raise ValueError(f"sample_fps: must be a positive finite number, got {sample_fps!r}")
         catalog_path = root / CATALOG_FILENAME
-        if catalog_path.exists():
-            if not exist_ok:
-                raise FileExistsError(f"collection {root}: already exists (pass exist_ok=True to open it)")
-            coll = cls.open(root, extractor=ext)
-            if sample_fps is not None and coll.sample_fps != fps:
-                stored = coll.sample_fps
-                coll.close()
-                raise ValueError(
-                    f"collection {root}: samples videos at {stored} fps, not the requested {fps} fps"
-                )
-            return coll
-        if root.exists() and not root.is_dir():
-            raise FileExistsError(f"collection {root}: exists and is not a directory")
-        if root.is_dir() and any(root.iterdir()):
-            raise FileExistsError(f"collection {root}: directory is not empty and holds no collection")
-        dim = _int_arg(ext.dim, "extractor.dim", 1)
-        root.mkdir(parents=True, exist_ok=True)
-        store = FeatureStore(root / FEATURES_FILENAME, dim, 0)
-        catalog = Catalog.create(catalog_path, extractor_identity=ext.identity(), feature_dim=dim, sample_fps=fps)
-        return cls(root, catalog, store, ext, None)
+        if not catalog_path.exists():
+            if root.exists() and not root.is_dir():
+                raise FileExistsError(f"collection {root}: exists and is not a directory")
+            if root.is_dir() and not cls._empty_for_create(root):
+                raise FileExistsError(f"collection {root}: directory is not empty and holds no collection")
+            dim = _int_arg(ext.dim, "extractor.dim", 1)
+            root.mkdir(parents=True, exist_ok=True)
+            lock = WriterLock.acquire(root)
+            try:
+                if not catalog_path.exists():  # else another process created it meanwhile
+                    for entry in root.iterdir():
+                        if TEMP_CATALOG.fullmatch(entry.name):  # of a create that was killed
+                            entry.unlink()
+                    Catalog.create(catalog_path, extractor_identity=ext.identity(), feature_dim=dim,
+                                   sample_fps=fps).close()
+                    kill_point("create")
+                    return cls._open(root, ext, lock)
+            except BaseException:
+                lock.release()
+                raise
+            lock.release()
+        if not exist_ok:
+            raise FileExistsError(f"collection {root}: already exists (pass exist_ok=True to open it)")
+        coll = cls.open(root, extractor=ext, write=True)
+        if sample_fps is not None and coll.sample_fps != fps:
+            stored = coll.sample_fps
+            coll.close()
+            raise ValueError(
+                f"collection {root}: samples videos at {stored} fps, not the requested {fps} fps"
+            )
+        return coll
+
+    @staticmethod
+    def _empty_for_create(root: Path) -> bool:
+        return all(e.name == LOCK_FILENAME or TEMP_CATALOG.fullmatch(e.name) for e in root.iterdir())
 
     @classmethod
-    def open(cls, directory: PathLike, *, extractor: Optional[FrameFeatureExtractor] = None) -> "Collection":
+    def open(
+        cls,
+        directory: PathLike,
+        *,
+        extractor: Optional[FrameFeatureExtractor] = None,
+        write: bool = False,
+    ) -> "Collection":
         """Open an existing collection.
 
         Parameters
@@ -324,20 +408,36 @@ class Collection:
         extractor : FrameFeatureExtractor, optional
             Must have the identity stored at creation. ``None`` rebuilds the built-in extractor
             from the stored identity (:func:`draqcore.features.extractor_from_identity`).
+        write : bool, default False
+            Take the writer lock now (and repair what an interrupted writer left: cut orphan
+            feature rows). Otherwise the collection opens as a reader that takes no lock and
+            changes nothing; its first :meth:`add` or :meth:`rebuild_index` takes the lock.
 
         Raises
         ------
         FileNotFoundError
             ``directory`` holds no collection.
+        CollectionLockedError
+            ``write=True`` and another writer holds the lock.
         ValueError
             A different extractor (the message shows both identities), a stored identity that
             cannot be rebuilt without ``extractor=``, a damaged catalog, feature file or index.
         """
         root = Path(directory).expanduser().resolve()
-        catalog_path = root / CATALOG_FILENAME
-        if not catalog_path.is_file():
+        if not (root / CATALOG_FILENAME).is_file():
             raise FileNotFoundError(f"collection {root}: not a draqcore collection (no {CATALOG_FILENAME})")
-        catalog = Catalog.open(catalog_path)
+        lock = WriterLock.acquire(root) if write else None
+        try:
+            return cls._open(root, extractor, lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    @classmethod
+    def _open(cls, root: Path, extractor: Optional[FrameFeatureExtractor],
+              lock: Optional[WriterLock]) -> "Collection":
+        catalog = Catalog.open(root / CATALOG_FILENAME, readonly=lock is None)
         try:
             stored = catalog.extractor_identity
             if extractor is None:
@@ -365,39 +465,94 @@ class Collection:
             dim = catalog.feature_dim
             if ext.dim != dim:
                 raise ValueError(f"collection {root}: stores {dim}-dimensional features, extractor gives {ext.dim}")
-            store = FeatureStore(root / FEATURES_FILENAME, dim, catalog.rows_end())
-            index = cls._load_index(root, dim)
+            coll = cls(root, catalog, ext, lock)
+            coll._store, coll._index = coll._load_state(catalog, writer=lock is not None)
         except BaseException:
             catalog.close()
             raise
-        return cls(root, catalog, store, ext, index)
+        return coll
 
-    @staticmethod
-    def _load_index(root: Path, dim: int) -> Optional[AnnIndex]:
-        index_dir = root / INDEX_DIRNAME
+    def _load_state(self, catalog: Catalog, writer: bool) -> tuple[FeatureStore, Optional[AnnIndex]]:
+        """The feature store (orphan rows cut, for a writer) and the saved index, if any."""
+        store = FeatureStore(self._directory / FEATURES_FILENAME, self._dim, catalog.feature_rows(),
+                             readonly=not writer)
+        if writer:
+            store.truncate_orphans()  # appended by a writer that died before committing them
+            remove_leftovers(self._directory / INDEX_DIRNAME)  # of an index save that was killed
+        return store, self._load_index(writer)
+
+    def _manifest_bytes(self) -> Optional[bytes]:
         try:
-            index = AnnIndex.load(index_dir)
-        except FileNotFoundError:
-            return None  # never built (or removed): rebuilt from the catalog when needed
-        except ValueError as exc:
-            raise ValueError(
-                f"collection {root}: {exc}. The index is derived data: delete {index_dir} and "
-                "reopen to rebuild it from the catalog and features"
-            ) from None
-        if index.dim != dim:
-            raise ValueError(
-                f"collection {root}: index {index_dir} has dimension {index.dim}, features have {dim}; "
-                f"delete {index_dir} and reopen to rebuild it"
-            )
-        return index
+            return (self._directory / INDEX_DIRNAME / MANIFEST_FILENAME).read_bytes()
+        except OSError:
+            return None
+
+    def _load_index(self, writer: bool) -> Optional[AnnIndex]:
+        """The saved index; None if there is none.
+
+        A reader can race a writer that replaces the index while it is being read; that shows
+        as a changed ``ann.json`` and is retried. A writer has no one to race: any error is
+        damage.
+        """
+        root, dim = self._directory, self._dim
+        index_dir = root / INDEX_DIRNAME
+        for _attempt in range(5):
+            before = self._manifest_bytes()
+            try:
+                index = AnnIndex.load(index_dir)
+            except FileNotFoundError:
+                if not writer and self._manifest_bytes() != before:
+                    continue
+                self._manifest_seen = None
+                return None  # never built (or removed): rebuilt from the catalog when needed
+            except (ValueError, OSError) as exc:
+                if not writer and self._manifest_bytes() != before:
+                    continue
+                raise ValueError(
+                    f"collection {root}: {exc}. The index is derived data: delete {index_dir} and "
+                    "reopen to rebuild it from the catalog and features"
+                ) from None
+            if index.dim != dim:
+                raise ValueError(
+                    f"collection {root}: index {index_dir} has dimension {index.dim}, features have {dim}; "
+                    f"delete {index_dir} and reopen to rebuild it"
+                )
+            self._manifest_seen = before
+            return index
+        return None  # replaced faster than it can be read: a reader builds one in memory
+
+    def _begin_write(self) -> None:
+        """Become the writer (once): take the lock, reopen the catalog writable, repair."""
+        cat = self._cat
+        if self._lock is not None:
+            return
+        lock = WriterLock.acquire(self._directory)
+        try:
+            catalog = Catalog.open(self._directory / CATALOG_FILENAME)
+            try:
+                store, index = self._load_state(catalog, writer=True)
+            except BaseException:
+                catalog.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        cat.close()
+        if self._store is not None:
+            self._store.close()
+        self._catalog, self._store, self._index, self._lock = catalog, store, index, lock
 
     def close(self) -> None:
-        """Release the catalog connection and the memory map (idempotent)."""
+        """Release the catalog connection, the memory map and the writer lock (idempotent)."""
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
-        self._store.close()
+        if self._store is not None:
+            self._store.close()
         self._index = None
+        if self._lock is not None:
+            self._lock.release()  # last: after the catalog's final checkpoint
+            self._lock = None
 
     def __enter__(self) -> "Collection":
         return self
@@ -408,13 +563,20 @@ class Collection:
     def __repr__(self) -> str:
         if self._catalog is None:
             return f"Collection({str(self._directory)!r}, closed)"
-        return f"Collection({str(self._directory)!r}, videos={len(self)}, extractor={self._extractor.name!r})"
+        role = "writer" if self._lock is not None else "reader"
+        return f"Collection({str(self._directory)!r}, videos={len(self)}, extractor={self._extractor.name!r}, {role})"
 
     @property
     def _cat(self) -> Catalog:
         if self._catalog is None:
             raise ValueError(f"collection {self._directory}: is closed")
         return self._catalog
+
+    @property
+    def _features(self) -> FeatureStore:
+        self._cat  # noqa: B018  (raises when closed)
+        assert self._store is not None
+        return self._store
 
     # -- properties ----------------------------------------------------------------------------------
 
@@ -437,6 +599,11 @@ class Collection:
     def dim(self) -> int:
         """Frame feature dimension ``d``."""
         return self._dim
+
+    @property
+    def writer(self) -> bool:
+        """True while this object holds the collection's writer lock."""
+        return self._lock is not None and self._catalog is not None
 
     def __len__(self) -> int:
         """Number of videos with status ``"ok"`` (searchable)."""
@@ -465,6 +632,19 @@ class Collection:
             raise ValueError(f"video {rec.path}: failed to index ({rec.reason}), it has no features")
         return rec
 
+    def _read(self, rec: VideoRecord) -> np.ndarray:
+        """The feature rows of an ok record (a read-only view)."""
+        store = self._features
+        if store.readonly and rec.row_offset + rec.num_frames > store.rows:
+            store.extend(self._cat.feature_rows())  # committed by a writer since we looked
+        rows = store.read(rec.row_offset, rec.num_frames)
+        if not np.isfinite(rows).all():  # appended rows are checked: only damage gets here
+            raise ValueError(
+                f"collection {self._directory}: the features of video {rec.id} ({rec.path}) in "
+                f"{FEATURES_FILENAME} contain NaN/Inf: the file is damaged; run `draq check {self._directory}`"
+            )
+        return rows
+
     def features(self, video: VideoRef) -> np.ndarray:
         """Frame features of one video.
 
@@ -484,18 +664,21 @@ class Collection:
         ValueError
             The video failed to index.
         """
-        rec = self._record(video)
-        return np.array(self._store.read(rec.row_offset, rec.num_frames), dtype=np.float32, copy=True)
+        with self._cat.snapshot():
+            rec = self._record(video)
+            return np.array(self._read(rec), dtype=np.float32, copy=True)
 
     def frame_times(self, video: VideoRef) -> np.ndarray:
         """Seconds of the sampled frames of one video: ndarray of shape (T,), float64."""
-        rec = self._record(video)
-        return self._cat.frames(rec.id)[0]
+        with self._cat.snapshot():
+            rec = self._record(video)
+            return self._cat.frames(rec.id)[0]
 
     def frame_indices(self, video: VideoRef) -> np.ndarray:
         """Native frame index of each sampled frame of one video: ndarray of shape (T,), int64."""
-        rec = self._record(video)
-        return self._cat.frames(rec.id)[1]
+        with self._cat.snapshot():
+            rec = self._record(video)
+            return self._cat.frames(rec.id)[1]
 
     # -- adding ----------------------------------------------------------------------------------------
 
@@ -538,14 +721,22 @@ class Collection:
     ) -> AddReport:
         """Decode, embed and index videos.
 
-        For every path (resolved to an absolute path): the file's SHA-256 is computed; a file
-        already in the collection with the same hash and status ``"ok"`` is skipped; otherwise
-        it is decoded at :attr:`sample_fps`, embedded, its features appended to
-        ``features.f32`` and then its catalog row committed (replacing the row of a file whose
-        content changed). A file that cannot be read or decoded is recorded as ``"failed"``
-        with the reason and does not stop the others (failed files are tried again by a later
-        ``add``). Finally, if the set of videos changed, the ANN index is rebuilt from all clip
-        means and saved.
+        Takes the writer lock first (if this collection does not hold it yet). For every path
+        (resolved to an absolute path): the file's SHA-256 is computed; a file already in the
+        collection with the same hash and status ``"ok"`` is skipped; otherwise it is decoded at
+        :attr:`sample_fps`, embedded, its features appended to ``features.f32`` (and
+        ``fsync``-ed) and then its catalog row committed, replacing the row of a file whose
+        content changed. Each video is committed on its own, so an interrupted ``add`` keeps
+        every video committed before it and the same call run again resumes after them.
+
+        A file that cannot be read, decoded or embedded is recorded as ``"failed"`` with the
+        reason and does not stop the others (failed files are tried again by a later ``add``):
+        missing, unreadable, empty, text, corrupt, truncated or zero-frame files, names that
+        are not valid UTF-8, FIFOs/sockets/devices (never opened), and any error the decoder or
+        extractor raises (e.g. ``MemoryError``; the reason then names the exception type).
+        Errors of the collection itself (a full disk, a damaged catalog) stop ``add``: what was
+        committed stays. Finally, if the saved index does not hold exactly the ok videos, it is
+        rebuilt from all clip means and saved.
 
         Parameters
         ----------
@@ -564,8 +755,9 @@ class Collection:
         ------
         TypeError
             A path or label of the wrong type.
+        CollectionLockedError
+            Another writer holds the collection's lock.
         """
-        cat = self._cat
         if isinstance(paths, (str, os.PathLike)):
             raise TypeError("paths: expected an iterable of paths, got a single path (wrap it in a list)")
         items = [_resolve(p) for p in paths]
@@ -577,50 +769,60 @@ class Collection:
                 if value is not None and not isinstance(value, str):
                     raise TypeError(f"labels[{key!r}]: expected a str or None, got {type(value).__name__}")
                 label_map[_resolve(key)] = value
+        self._begin_write()
+        cat = self._cat
+        store = self._features
 
         report = AddReport()
-        changed = False
         iterator: Iterable[Path] = items
         if progress:
             from tqdm import tqdm
 
             iterator = tqdm(items, desc="indexing videos", unit="video")
         for path in iterator:
-            key = str(path)
+            key, name_problem = _catalog_key(path)
             existing = cat.find(key)
             class_name = label_map[path] if path in label_map else (existing.class_name if existing else None)
-            try:
-                digest: Optional[str] = _content_hash(path)
-            except OSError as exc:
-                digest = None
-                reason = f"cannot read file: {exc.strerror or exc}"
+            digest: Optional[str] = None
+            if name_problem is not None:
+                reason = name_problem
             else:
-                if existing is not None and existing.ok and existing.sha256 == digest:
-                    if class_name != existing.class_name:
-                        cat.set_class_name(existing.id, class_name)
-                    report.skipped.append(key)
-                    continue
                 try:
-                    feats, times, indices, nfps = self._extract(path)
-                except (ValueError, OSError) as exc:  # draqcore.video.VideoReadError is a ValueError
-                    reason = str(exc) or type(exc).__name__
+                    digest = _content_hash(path)
+                except OSError as exc:
+                    reason = f"cannot read file: {exc.strerror or exc}"
                 else:
-                    offset = self._store.append(feats)
-                    duration = float(times[-1]) + 1.0 / nfps
-                    cat.add_ok(key, sha256=digest, class_name=class_name, native_fps=nfps, duration=duration,
-                               sample_fps=self._sample_fps, row_offset=offset, frame_times=times,
-                               frame_indices=indices)
-                    report.added.append(key)
-                    if existing is not None and existing.sha256 != digest:
-                        report.replaced.append(key)
-                    changed = True
-                    continue
+                    if existing is not None and existing.ok and existing.sha256 == digest:
+                        if class_name != existing.class_name:
+                            cat.set_class_name(existing.id, class_name)
+                        report.skipped.append(key)
+                        continue
+                    try:
+                        feats, times, indices, nfps = self._extract(path)
+                    except Exception as exc:  # one bad video must not stop an overnight run
+                        reason = _failure_reason(exc)
+                    else:
+                        offset = store.append(feats)
+                        kill_point("append")
+                        duration = float(times[-1]) + 1.0 / nfps
+                        cat.add_ok(key, sha256=digest, class_name=class_name, native_fps=nfps, duration=duration,
+                                   sample_fps=self._sample_fps, row_offset=offset, frame_times=times,
+                                   frame_indices=indices)
+                        kill_point("commit")
+                        report.added.append(key)
+                        if existing is not None and existing.sha256 != digest:
+                            report.replaced.append(key)
+                        continue
+            reason = _text(reason) or "unknown error"  # printable and storable, like the key
             cat.add_failed(key, sha256=digest, reason=reason, class_name=class_name, sample_fps=self._sample_fps)
+            kill_point("commit")
             report.failed.append((key, reason))
             if existing is not None and existing.sha256 != digest:
                 report.replaced.append(key)
-            changed = changed or (existing is not None and existing.ok)
-        if changed or (self._index is None and len(self) > 0):
+        ids = cat.ok_ids()
+        if ids.size == 0:
+            self._drop_index()
+        elif self._index is None or not np.array_equal(self._index.ids, ids):
             self.rebuild_index()
         return report
 
@@ -629,46 +831,91 @@ class Collection:
     def rebuild_index(self) -> None:
         """Rebuild the ANN index from all ok videos and save it under ``index/``.
 
-        Clip means of videos already in the current index are reused (an id always names the
-        same features); the others are computed from ``features.f32``. Standardisation
-        statistics are recomputed over all videos.
+        Takes the writer lock first (if this collection does not hold it yet). Clip means of
+        videos already in the current index are reused (an id always names the same features);
+        the others are computed from ``features.f32``. Standardisation statistics are
+        recomputed over all videos.
 
         Raises
         ------
         ValueError
             The collection has no ok videos.
+        CollectionLockedError
+            Another writer holds the collection's lock.
         """
+        self._begin_write()
         cat = self._cat
-        ids = cat.ok_ids()
-        if ids.size == 0:
-            raise ValueError(f"collection {self._directory}: has no videos to index")
+        with cat.snapshot():
+            ids = cat.ok_ids()
+            if ids.size == 0:
+                raise ValueError(f"collection {self._directory}: has no videos to index")
+            index = self._build_index(ids)
+        index.save(self._directory / INDEX_DIRNAME)
+        self._index = index
+
+    def _build_index(self, ids: np.ndarray) -> AnnIndex:
+        """An index of these ok ids (in memory), reusing the clip means the current one caches."""
         means = np.empty((ids.size, self._dim), dtype=np.float32)
         known: dict[int, int] = {}
         params = AnnParams()
         if self._index is not None:
             known = {int(v): i for i, v in enumerate(self._index.ids)}
             params = self._index.params
+        missing = [int(v) for v in ids if int(v) not in known]
+        records = self._cat.get_many(missing)
         for row, vid in enumerate(ids):
             slot = known.get(int(vid))
             if slot is not None:
                 means[row] = self._index.clip_means[slot]  # type: ignore[union-attr]
             else:
-                rec = cat.get(int(vid))
-                assert rec is not None
-                means[row] = _clip_mean(self._store.read(rec.row_offset, rec.num_frames))
-        index = AnnIndex.build(ids, means, params)
-        index.save(self._directory / INDEX_DIRNAME)
-        self._index = index
+                rec = records.get(int(vid))
+                if rec is None or not rec.ok:
+                    raise ValueError(f"collection {self._directory}: video id {int(vid)} vanished from the catalog")
+                means[row] = _clip_mean(self._read(rec))
+        return AnnIndex.build(ids, means, params)
 
-    def _current_index(self) -> AnnIndex:
-        ids = self._cat.ok_ids()
-        if ids.size == 0:
-            raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
-        if self._index is None or not np.array_equal(self._index.ids, ids):
+    def _drop_index(self) -> None:
+        """No ok video is left: remove the saved index (the manifest first)."""
+        self._index = None
+        index_dir = self._directory / INDEX_DIRNAME
+        try:
+            (index_dir / MANIFEST_FILENAME).unlink()
+        except FileNotFoundError:
+            pass
+        if index_dir.is_dir():
+            shutil.rmtree(index_dir, ignore_errors=True)
+
+    def _current_index(self, ids: np.ndarray) -> AnnIndex:
+        """An index of exactly ``ids`` (the ok videos of the current snapshot)."""
+        if self._index is not None and np.array_equal(self._index.ids, ids):
+            return self._index
+        if self._lock is not None:
             # Never built, or stale (e.g. a crash after a catalog commit): the catalog decides.
             self.rebuild_index()
+        else:
+            # A reader changes no file. A writer may have saved a newer index since we loaded ours.
+            if self._manifest_bytes() != self._manifest_seen:
+                saved = self._load_index(writer=False)
+                if saved is not None:
+                    self._index = saved
+            if self._index is None or not np.array_equal(self._index.ids, ids):
+                self._index = self._build_index(ids)
         assert self._index is not None
         return self._index
+
+    def _check_clip_means(self, index: AnnIndex, records: list[VideoRecord], feats: list[np.ndarray]) -> None:
+        """Refuse features that are not the ones the index was built from (a modified file)."""
+        slots = np.searchsorted(index.ids, [r.id for r in records])
+        for rec, f, slot in zip(records, feats, slots):
+            want = index.clip_means[slot]
+            got = _clip_mean(f)
+            tol = 1e-5 * (1.0 + float(np.abs(want).max()))
+            if not np.allclose(got, want, rtol=1e-5, atol=tol):
+                raise ValueError(
+                    f"collection {self._directory}: the features of video {rec.id} ({rec.path}) in "
+                    f"{FEATURES_FILENAME} do not match the clip vector its index holds: a collection file "
+                    f"was modified or damaged; run `draq check {self._directory}`"
+                )
 
     # -- searching -------------------------------------------------------------------------------------
 
@@ -679,11 +926,16 @@ class Collection:
             path = _resolve(query)
             if not path.exists():
                 raise FileNotFoundError(f"query: no such file {path}")
-            rec = self._cat.find(str(path))
-            if rec is not None and rec.ok and rec.sha256 == _content_hash(path):
-                # Same bytes already embedded with this extractor: reuse the stored features.
-                feats = np.asarray(self._store.read(rec.row_offset, rec.num_frames))
-                return feats, self._cat.frames(rec.id)[0]
+            with self._cat.snapshot():
+                rec = self._cat.find(_catalog_key(path)[0])
+                if rec is not None and rec.ok:
+                    try:
+                        same = rec.sha256 == _content_hash(path)
+                    except OSError:
+                        same = False  # decoding reports why it cannot be read
+                    if same:
+                        # Same bytes already embedded with this extractor: reuse the stored features.
+                        return np.array(self._read(rec), dtype=np.float32), self._cat.frames(rec.id)[0]
             feats, times, _, _ = self._extract(path)
             return np.ascontiguousarray(feats, dtype=np.float32), times
         arr = np.asarray(query)
@@ -758,9 +1010,17 @@ class Collection:
         ------
         ValueError
             Bad arguments, an empty collection, a query of the wrong dimension, a video that
-            cannot be decoded (:class:`draqcore.video.VideoReadError`).
+            cannot be decoded (:class:`draqcore.video.VideoReadError`), a damaged collection
+            (e.g. candidates' features that do not match the clip vectors of the index).
         FileNotFoundError
             A query path that does not exist.
+
+        Notes
+        -----
+        A search sees the last committed state of the collection when it starts (one SQLite
+        read transaction), including videos another process committed after :meth:`open`. A
+        reader whose saved index does not hold exactly those videos builds one in memory (a
+        writer rebuilds and saves it).
         """
         top = _int_arg(top, "top", 1)
         candidates = _int_arg(candidates, "candidates", 1)
@@ -772,37 +1032,49 @@ class Collection:
         seed = _int_arg(seed, "seed", 0)
         if band is not None:
             band = _int_arg(band, "band", 0)
-        index = self._current_index()
+        cat = self._cat
+        if cat.count("ok") == 0:
+            raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
         q_feats, q_times = self._query_features(query, query_times)
-        ids, sims = index.query(_clip_mean(q_feats), candidates)
-        records = []
-        for vid in ids:
-            rec = self._cat.get(int(vid))
-            if rec is None or not rec.ok:  # cannot happen: the index was checked against the catalog
-                raise ValueError(f"collection {self._directory}: index names video id {int(vid)} that is not ok")
-            records.append(rec)
-        cand = [draqcore.contextualize(self._store.read(r.row_offset, r.num_frames)) for r in records]
-        result = draqcore.draq_batch(draqcore.contextualize(q_feats), cand, metric="cosine", method=method,
-                                     k=k, seed=seed, band=band, return_paths=True)
-        assert result.paths is not None
-        order = np.argsort(np.asarray(result.draq), kind="stable")[:top]
-        q_times = _readonly(np.array(q_times, dtype=np.float64))
-        hits: list[SearchHit] = []
-        for rank, c in enumerate(order, start=1):
-            rec = records[c]
-            hits.append(
-                SearchHit(
-                    rank=rank,
-                    path=rec.path,
-                    class_name=rec.class_name,
-                    similarity=float(sims[c]),
-                    dtw_cost=float(result.dtw_cost[c]),
-                    random_cost=float(result.random_cost[c]),
-                    draq=float(result.draq[c]),
-                    alignment=_readonly(np.asarray(draqcore.warp(result.paths[c], keep=0), dtype=np.int64)),
-                    query_times=q_times,
-                    hit_times=_readonly(self._cat.frames(rec.id)[0]),
-                    video_id=rec.id,
+        # One read transaction: the index, the records and their frames all come from the same
+        # committed state, whatever a concurrent writer commits meanwhile.
+        with cat.snapshot():
+            ok_ids = cat.ok_ids()
+            if ok_ids.size == 0:
+                raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
+            index = self._current_index(ok_ids)
+            ids, sims = index.query(_clip_mean(q_feats), candidates)
+            found = cat.get_many(ids)
+            records = []
+            for vid in ids:
+                rec = found.get(int(vid))
+                if rec is None or not rec.ok:  # cannot happen: the index was checked against the catalog
+                    raise ValueError(f"collection {self._directory}: index names video id {int(vid)} that is not ok")
+                records.append(rec)
+            feats = [self._read(r) for r in records]
+            self._check_clip_means(index, records, feats)
+            cand = [draqcore.contextualize(f) for f in feats]
+            result = draqcore.draq_batch(draqcore.contextualize(q_feats), cand, metric="cosine", method=method,
+                                         k=k, seed=seed, band=band, return_paths=True)
+            assert result.paths is not None
+            order = np.argsort(np.asarray(result.draq), kind="stable")[:top]
+            q_times = _readonly(np.array(q_times, dtype=np.float64))
+            hits: list[SearchHit] = []
+            for rank, c in enumerate(order, start=1):
+                rec = records[c]
+                hits.append(
+                    SearchHit(
+                        rank=rank,
+                        path=rec.path,
+                        class_name=rec.class_name,
+                        similarity=float(sims[c]),
+                        dtw_cost=float(result.dtw_cost[c]),
+                        random_cost=float(result.random_cost[c]),
+                        draq=float(result.draq[c]),
+                        alignment=_readonly(np.asarray(draqcore.warp(result.paths[c], keep=0), dtype=np.int64)),
+                        query_times=q_times,
+                        hit_times=_readonly(cat.frames(rec.id)[0]),
+                        video_id=rec.id,
+                    )
                 )
-            )
         return hits

@@ -194,3 +194,67 @@ def test_invalid_builds(rng: np.random.Generator) -> None:
         index.query(np.zeros(5), 1)
     with pytest.raises(ValueError, match="k"):
         index.query(np.zeros(4), 0)
+
+
+class _Payload:
+    """Unpickling this object creates a file: proof that a pickle was run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[Path]]:
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickled_array_is_never_loaded(tmp_path: Path, rng: np.random.Generator) -> None:
+    """Even with a manifest that vouches for it (checksum updated), an object array is refused
+    without being unpickled: every .npy is read with allow_pickle=False."""
+    import hashlib
+
+    marker = tmp_path / "unpickled"
+    manifest, meta, gen = _saved(tmp_path, rng)
+    evil = np.empty(meta["count"], dtype=object)
+    evil[:] = [_Payload(marker) for _ in range(meta["count"])]
+    with open(gen / "clip_ids.npy", "wb") as fh:
+        np.lib.format.write_array(fh, evil, allow_pickle=True)
+    np.load(gen / "clip_ids.npy", allow_pickle=True)  # the payload works...
+    assert marker.exists()
+    marker.unlink()
+    data = (gen / "clip_ids.npy").read_bytes()
+    meta["files"]["clip_ids.npy"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="clip_ids.npy cannot be read"):
+        AnnIndex.load(tmp_path / "index")
+    assert not marker.exists()  # ...but loading the index never ran it
+
+
+def test_every_numpy_load_in_the_store_refuses_pickles() -> None:
+    import re
+
+    import draqcore
+
+    package = Path(draqcore.__file__).parent
+    sources = [package / "collection.py", *sorted((package / "store").glob("*.py"))]
+    calls = [(f.name, m.group(0)) for f in sources for m in re.finditer(r"np\.load\([^)]*\)", f.read_text())]
+    assert calls, "expected the index to load .npy files"
+    assert all("allow_pickle=False" in call for _, call in calls), calls
+    assert not any("pickle" in line and "import" in line for f in sources for line in f.read_text().splitlines())
+
+
+def test_leftovers_of_interrupted_saves(tmp_path: Path, rng: np.random.Generator) -> None:
+    from draqcore.store.ann_index import leftovers, remove_leftovers
+
+    manifest, meta, gen = _saved(tmp_path, rng)
+    root = tmp_path / "index"
+    assert leftovers(root) == []
+    (root / "g000099").mkdir()
+    (root / "ann.json.abc123.tmp").write_text("{")
+    assert [p.name for p in leftovers(root)] == ["g000099", "ann.json.abc123.tmp"]
+    assert remove_leftovers(root) == 2 and leftovers(root) == []
+    AnnIndex.load(root)  # the current generation is untouched
+    (root / "g000100").mkdir()
+    ids, means = _data(rng)
+    AnnIndex.build(ids, means).save(root)  # a save removes them too
+    assert leftovers(root) == []
+    (root / "ann.json").write_text("{damaged")  # which generation is current is unknown: keep all
+    assert leftovers(root) == [] and len([p for p in root.iterdir() if p.is_dir()]) == 1

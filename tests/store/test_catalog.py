@@ -152,3 +152,88 @@ def test_a_file_that_is_not_a_catalog(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(ValueError, match="not a draqcore catalog"):
         Catalog.open(other)
+
+
+def test_wal_mode_and_read_only_readers(tmp_path: Path, rng: np.random.Generator) -> None:
+    with _new(tmp_path) as cat:
+        assert cat._one("PRAGMA journal_mode")[0] == "wal"  # type: ignore[index]
+        _add(cat, "/v/a.mp4", 0, 3, rng)
+        with Catalog.open(tmp_path / "catalog.sqlite", readonly=True) as reader:
+            assert reader.readonly and reader.count() == 1
+            with reader.snapshot():  # a read transaction: the writer is not blocked...
+                before = reader.count()
+                _add(cat, "/v/b.mp4", 3, 2, rng)
+                assert reader.count() == before == 1  # ...and the snapshot does not move
+            assert reader.count() == 2  # the next read sees the commit
+            with pytest.raises(ValueError, match="read-only"):
+                reader.add_failed("/v/c.mp4", sha256=None, reason="x", class_name=None, sample_fps=2.5)
+            with pytest.raises(ValueError, match="read-only"):
+                reader.set_class_name(1, "y")
+
+
+def test_feature_rows_is_a_high_water_mark(tmp_path: Path, rng: np.random.Generator) -> None:
+    with _new(tmp_path) as cat:
+        assert cat.feature_rows() == 0
+        _add(cat, "/v/a.mp4", 0, 3, rng)
+        _add(cat, "/v/b.mp4", 3, 4, rng)
+        assert cat.feature_rows() == cat.rows_end() == 7
+        # The last video is replaced by a failure: its rows stay committed (a reader may map
+        # them), they are dead space, not orphans.
+        cat.add_failed("/v/b.mp4", sha256=None, reason="gone", class_name=None, sample_fps=2.5)
+        assert cat.rows_end() == 3 and cat.feature_rows() == 7
+    # A catalog of an older draqcore has no mark: the referenced rows count.
+    _tamper_delete(tmp_path / "catalog.sqlite", "feature_rows")
+    with Catalog.open(tmp_path / "catalog.sqlite") as cat:
+        assert cat.feature_rows() == 3
+        _add(cat, "/v/c.mp4", 3, 2, rng)
+        assert cat.feature_rows() == 5
+
+
+def _tamper_delete(path: Path, key: str) -> None:
+    db = sqlite3.connect(str(path))
+    with db:
+        db.execute("DELETE FROM meta WHERE key = ?", (key,))
+    db.close()
+
+
+def test_sqlite_errors_are_value_errors_naming_the_file(tmp_path: Path, rng: np.random.Generator) -> None:
+    with _new(tmp_path) as cat:
+        rec, _, _ = _add(cat, "/v/a.mp4", 0, 3, rng)
+    db = sqlite3.connect(str(tmp_path / "catalog.sqlite"))
+    db.executescript(
+        "CREATE TABLE v2 AS SELECT id, path, sha256, status, reason, class_name, native_fps, duration, "
+        "sample_fps, row_offset, row_count, frame_times, added FROM videos; "
+        "DROP TABLE videos; ALTER TABLE v2 RENAME TO videos;"
+    )
+    db.close()
+    with Catalog.open(tmp_path / "catalog.sqlite") as cat:
+        with pytest.raises(ValueError, match="catalog.sqlite.*no such column: frame_indices"):
+            cat.frames(rec.id)
+        with pytest.raises(ValueError, match="catalog.sqlite"):
+            _add(cat, "/v/b.mp4", 3, 1, rng)
+        assert cat.count(None) == 1  # rolled back
+        assert any("no such column" in p for p in cat.verify())
+    db = sqlite3.connect(str(tmp_path / "catalog.sqlite"))
+    db.execute("DROP TABLE videos")
+    db.close()
+    with pytest.raises(ValueError, match="catalog.sqlite.*no such table: videos"):
+        Catalog.open(tmp_path / "catalog.sqlite")
+
+
+def test_create_is_atomic_and_names_survive(tmp_path: Path, rng: np.random.Generator) -> None:
+    with pytest.raises(ValueError):
+        Catalog.create(tmp_path / "catalog.sqlite", extractor_identity={"x": float("nan")}, feature_dim=3,
+                       sample_fps=1.0)
+    assert list(tmp_path.iterdir()) == []  # nothing half-made
+    with _new(tmp_path) as cat:
+        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == ["catalog.sqlite"]
+        # Undecodable bytes of file names (lone surrogates) in free text are escaped...
+        rec = cat.add_failed("/v/caf\\xe9.mp4", sha256=None, reason="cannot read /v/caf\udce9.mp4",
+                             class_name="caf\udce9", sample_fps=2.5)
+        assert rec.reason == "cannot read /v/caf\\xe9.mp4" and rec.class_name == "caf\\xe9"
+        assert cat.verify() == []
+        # ...but a path is a key: the caller must escape it (draqcore.collection does).
+        with pytest.raises(ValueError, match="not valid UTF-8"):
+            cat.add_failed("/v/caf\udce9.mp4", sha256=None, reason="x", class_name=None, sample_fps=2.5)
+        with pytest.raises(ValueError, match="not valid UTF-8"):
+            cat.find("/v/caf\udce9.mp4")

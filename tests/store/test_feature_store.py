@@ -105,3 +105,37 @@ def test_bad_arguments(tmp_path: Path) -> None:
         store.read(0, 0)
     with pytest.raises(ValueError, match="offset"):
         store.read(-1, 1)
+
+
+def test_a_reader_store_never_writes(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = tmp_path / "features.f32"
+    FeatureStore(tmp_path / "absent.f32", dim=3, readonly=True)
+    assert not (tmp_path / "absent.f32").exists()  # not created
+    writer = FeatureStore(path, dim=3)
+    a = rng.normal(size=(2, 3)).astype(np.float32)
+    writer.append(a)
+    reader = FeatureStore(path, dim=3, rows=2, readonly=True)
+    assert reader.readonly
+    with pytest.raises(ValueError, match="read-only"):
+        reader.append(a)
+    with pytest.raises(ValueError, match="read-only"):
+        reader.truncate_orphans()
+    b = rng.normal(size=(4, 3)).astype(np.float32)
+    writer.append(b)  # a writer commits more; the reader extends its valid rows
+    with pytest.raises(ValueError, match="outside the 2 valid rows"):
+        reader.read(2, 4)
+    reader.extend(6)
+    np.testing.assert_array_equal(reader.read(2, 4), b)
+    with pytest.raises(ValueError, match="references 7"):
+        reader.extend(7)
+
+
+def test_orphans_are_cut_by_truncate_orphans(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = tmp_path / "features.f32"
+    FeatureStore(path, dim=2).append(rng.normal(size=(3, 2)))
+    with open(path, "ab") as fh:
+        fh.write(b"\x00" * 13)
+    store = FeatureStore(path, dim=2, rows=3)
+    assert store.orphan_bytes() == 13
+    assert store.truncate_orphans() == 13
+    assert path.stat().st_size == 3 * 2 * 4 and store.orphan_bytes() == 0 and store.truncate_orphans() == 0

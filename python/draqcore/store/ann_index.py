@@ -48,10 +48,15 @@ import hnswlib
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["AnnIndex", "AnnParams", "STD_FLOOR", "MANIFEST_FILENAME", "standardization_stats"]
+from .testhooks import kill_point
+
+__all__ = ["AnnIndex", "AnnParams", "INDEX_DIRNAME", "STD_FLOOR", "MANIFEST_FILENAME", "leftovers",
+           "remove_leftovers", "standardization_stats"]
 
 STD_FLOOR: float = 1e-6
 MANIFEST_FILENAME: str = "ann.json"
+#: Sub-directory of a collection that holds the ANN index.
+INDEX_DIRNAME: str = "index"
 _FORMAT = "draqcore-ann"
 _FORMAT_VERSION = 1
 _GENERATION = re.compile(r"g[0-9]{6,}")
@@ -140,6 +145,47 @@ def _atomic_write_text(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _temp_manifests(root: Path) -> list[Path]:
+    return sorted(root.glob(MANIFEST_FILENAME + ".*.tmp"))
+
+
+def leftovers(directory: Union[str, os.PathLike[str]]) -> list[Path]:
+    """Files an interrupted :meth:`AnnIndex.save` may leave in ``directory``.
+
+    Generation directories the manifest does not name (a save killed before replacing
+    ``ann.json``, or after it but before removing older generations) and temporary manifests.
+    They are harmless (never read) and removed by the next successful save.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        return []
+    manifest = root / MANIFEST_FILENAME
+    current = None
+    if manifest.exists():
+        try:
+            current = json.loads(manifest.read_bytes().decode("utf-8")).get("directory")
+        except (OSError, ValueError, AttributeError):
+            pass
+        if not isinstance(current, str):  # a damaged manifest: which generation is current is unknown
+            return _temp_manifests(root)
+    gens = [d for d in sorted(root.iterdir()) if d.is_dir() and _GENERATION.fullmatch(d.name) and d.name != current]
+    return gens + _temp_manifests(root)
+
+
+def remove_leftovers(directory: Union[str, os.PathLike[str]]) -> int:
+    """Delete :func:`leftovers` (only the collection's writer may call this); returns how many."""
+    found = leftovers(directory)
+    for item in found:
+        if item.is_dir():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            try:
+                item.unlink()
+            except OSError:
+                pass
+    return len(found)
 
 
 def _fsync_file(path: Path) -> None:
@@ -350,7 +396,9 @@ class AnnIndex:
     def save(self, directory: Union[str, os.PathLike[str]]) -> Path:
         """Write the index into ``directory`` (a new generation, then the manifest).
 
-        Older generation directories are removed after the manifest points at the new one.
+        Older generation directories (and temporary manifests of an interrupted save) are
+        removed after the manifest points at the new one. The caller must be the collection's
+        only writer.
 
         Returns
         -------
@@ -363,8 +411,8 @@ class AnnIndex:
         generation = 1
         if manifest_path.exists():
             try:
-                generation = int(json.loads(manifest_path.read_text(encoding="utf-8"))["generation"]) + 1
-            except (ValueError, KeyError, TypeError):
+                generation = int(json.loads(manifest_path.read_bytes().decode("utf-8"))["generation"]) + 1
+            except (ValueError, KeyError, TypeError, OSError):
                 generation = 1
         while (root / f"g{generation:06d}").exists():
             generation += 1
@@ -383,6 +431,7 @@ class AnnIndex:
                 _fsync_file(f)
                 files[name] = {"sha256": _sha256(f), "bytes": f.stat().st_size}
             _fsync_dir(gen_dir)
+            kill_point("index-generation")
             manifest = {
                 "format": _FORMAT,
                 "format_version": _FORMAT_VERSION,
@@ -404,9 +453,15 @@ class AnnIndex:
             shutil.rmtree(gen_dir, ignore_errors=True)
             raise
         _fsync_dir(root)
+        kill_point("index-manifest")
         for old in root.iterdir():
             if old.is_dir() and _GENERATION.fullmatch(old.name) and old.name != gen_name:
                 shutil.rmtree(old, ignore_errors=True)
+        for tmp in _temp_manifests(root):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
         return manifest_path
 
     @classmethod
@@ -429,10 +484,9 @@ class AnnIndex:
         manifest_path = root / MANIFEST_FILENAME
         if not manifest_path.is_file():
             raise FileNotFoundError(f"ANN index {manifest_path}: no such file")
-        text = manifest_path.read_text(encoding="utf-8")
         try:
-            man = json.loads(text)
-        except json.JSONDecodeError as exc:
+            man = json.loads(manifest_path.read_bytes().decode("utf-8"))
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
             raise ValueError(f"ANN index {manifest_path}: not valid JSON ({exc})") from None
 
         def fail(what: str) -> ValueError:
@@ -474,8 +528,8 @@ class AnnIndex:
         def load_npy(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
             f = gen_dir / name
             try:
-                arr = np.load(f, allow_pickle=False)
-            except ValueError as exc:
+                arr = np.load(f, allow_pickle=False)  # never unpickle: object arrays are refused
+            except (ValueError, OSError, EOFError) as exc:
                 raise fail(f"{f} cannot be read ({exc})") from None
             if arr.dtype != np.dtype(dtype) or arr.shape != shape:
                 raise fail(f"{f} is {arr.dtype} {arr.shape}, expected {np.dtype(dtype)} {shape} (dim={dim}, count={count})")

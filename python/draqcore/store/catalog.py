@@ -26,8 +26,22 @@ Schema (version :data:`SCHEMA_VERSION`)::
            frame_indices BLOB,                     -- (row_count,) int64 little-endian, native index
            added TEXT)                             -- ISO 8601 UTC time
 
+The meta table may also hold ``feature_rows``, the high-water mark of feature rows ever
+committed (raised in the transaction that commits an ``ok`` row; older catalogs lack it and the
+mark is then one past the last referenced row). Rows of the feature store beyond it were never
+committed: they are orphans of an interrupted write.
+
 Re-indexing a changed file deletes its row and inserts a new one, so a video id always refers to
 the same feature rows (the ANN index caches clip means by id).
+
+Concurrency and crash safety. The database runs in SQLite's WAL mode: a writer's transactions
+never wait for readers and readers never wait for the writer; every read transaction
+(:meth:`Catalog.snapshot`) sees the last committed state. Every write is one transaction,
+durable (``synchronous=FULL``) before the method returns, so a killed process loses at most
+the transaction in flight. A new catalog is built in a temporary file and renamed into place,
+so a killed :meth:`Catalog.create` leaves no half-made catalog. Readers open the file
+read-only (``Catalog.open(..., readonly=True)``). Every SQLite error (a damaged or foreign
+file, a busy database) is raised as a ``ValueError`` naming the catalog file.
 """
 
 from __future__ import annotations
@@ -37,10 +51,13 @@ import json
 import math
 import operator
 import os
+import re
+import secrets
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -50,6 +67,13 @@ SCHEMA_VERSION: int = 1
 CATALOG_FILENAME: str = "catalog.sqlite"
 
 _STATUSES = ("ok", "failed")
+
+#: Seconds a statement waits for a lock held by another connection before failing. In WAL mode
+#: only writer-vs-writer and checkpoints wait; the collection's writer lock keeps writers apart.
+_BUSY_TIMEOUT_S = 30.0
+
+#: Leftovers of a :meth:`Catalog.create` that was killed before renaming its temporary file.
+TEMP_CATALOG = re.compile(r"catalog\.sqlite\.[A-Za-z0-9_]+\.tmp(-wal|-shm|-journal)?")
 
 _SCHEMA = """
 CREATE TABLE meta (
@@ -172,6 +196,21 @@ def _record(row: tuple[Any, ...]) -> VideoRecord:
     )
 
 
+def _text(value: Optional[str]) -> Optional[str]:
+    """``value`` made storable as UTF-8: lone surrogates (undecodable bytes of a file name,
+    decoded by Python with ``surrogateescape``) become backslash escapes."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _optional_finite(value: Optional[float], name: str) -> Optional[float]:
     if value is None:
         return None
@@ -181,18 +220,42 @@ def _optional_finite(value: Optional[float], name: str) -> Optional[float]:
     return v
 
 
+def _uri(path: Path, mode: str) -> str:
+    """An SQLite URI for ``path`` (any characters, quoted) opened with ``mode``."""
+    from urllib.parse import quote
+
+    return f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}"
+
+
+def _fsync_path(path: Union[str, Path], directory: bool = False) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if directory:  # directories cannot be opened everywhere: best effort
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
 class Catalog:
     """The SQLite catalog file of a collection (see the module docstring for the schema).
 
     Use :meth:`create` for a new file and :meth:`open` for an existing one; :meth:`close` (or a
-    ``with`` block) releases the connection. Every write is one transaction, committed before
-    the method returns.
+    ``with`` block) releases the connection. Every write is one transaction, committed (and
+    durable) before the method returns; :meth:`snapshot` groups reads into one consistent view.
     """
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, connection: sqlite3.Connection, readonly: bool = False) -> None:
         # Private: use Catalog.create / Catalog.open.
         self._path = path
         self._db: Optional[sqlite3.Connection] = connection
+        self._readonly = readonly
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -205,14 +268,17 @@ class Catalog:
         feature_dim: int,
         sample_fps: float,
     ) -> "Catalog":
-        """Create a new catalog file with its meta table.
+        """Create a new catalog file with its meta table, atomically.
+
+        The catalog is built in a temporary file next to ``path`` (``catalog.sqlite.*.tmp``)
+        and renamed into place: a process killed meanwhile leaves no file at ``path``.
 
         Parameters
         ----------
         path : path-like
-            The file to create; must not exist.
+            The new file; its parent must exist.
         extractor_identity : dict
-            ``FrameFeatureExtractor.identity()``; must be JSON-serialisable.
+            JSON object identifying the frame feature extractor.
         feature_dim : int
             Frame feature dimension ``d`` (>= 1).
         sample_fps : float
@@ -245,50 +311,82 @@ class Catalog:
             identity_json = json.dumps(extractor_identity, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"extractor_identity: not JSON-serialisable ({exc})") from None
-        db = sqlite3.connect(str(p), isolation_level=None)
+        tmp = str(p.parent / f"{p.name}.{secrets.token_hex(6)}.tmp")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # empty = an empty database
         try:
-            db.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.executemany(
-                "INSERT INTO meta(key, value) VALUES (?, ?)",
-                [
-                    ("schema_version", str(SCHEMA_VERSION)),
-                    ("extractor", identity_json),
-                    ("feature_dim", str(dim)),
-                    ("sample_fps", repr(fps)),
-                    ("created", _utc_now()),
-                ],
-            )
-            db.execute("COMMIT")
+            db = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file header
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("extractor", identity_json),
+                        ("feature_dim", str(dim)),
+                        ("sample_fps", repr(fps)),
+                        ("created", _utc_now()),
+                        ("feature_rows", "0"),
+                    ],
+                )
+                db.execute("COMMIT")
+            finally:
+                db.close()  # the last connection: checkpoints and removes the -wal file
+            _fsync_path(tmp)
+            if p.exists():
+                raise FileExistsError(f"catalog {p}: already exists")
+            os.replace(tmp, p)
+            _fsync_path(p.parent, directory=True)
         except BaseException:
-            db.close()
+            for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass
             raise
-        return cls(p, db)
+        return cls.open(p)
 
     @classmethod
-    def open(cls, path: Union[str, os.PathLike[str]]) -> "Catalog":
+    def open(cls, path: Union[str, os.PathLike[str]], *, readonly: bool = False) -> "Catalog":
         """Open an existing catalog file and check its schema version and meta table.
+
+        Parameters
+        ----------
+        path : path-like
+        readonly : bool, default False
+            Open the file read-only (a reader): every write method raises ``ValueError``. A
+            writable catalog is switched to WAL mode (catalogs of older draqcore versions) with
+            ``synchronous=FULL``.
 
         Raises
         ------
         FileNotFoundError
             If ``path`` does not exist.
         ValueError
-            If the file is not a draqcore catalog, has another schema version, or its meta
-            table is damaged (message names the file and the key).
+            If the file is not a draqcore catalog (not SQLite, damaged, another schema), has
+            another schema version, or its meta table is damaged (message names the file and
+            the key).
         """
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"catalog {p}: no such file")
         try:
-            db = sqlite3.connect(f"file:{p}?mode=rw", uri=True, isolation_level=None)
+            db = sqlite3.connect(_uri(p, "ro" if readonly else "rw"), uri=True, isolation_level=None,
+                                 timeout=_BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise ValueError(f"catalog {p}: cannot be opened as SQLite ({exc})") from None
-        catalog = cls(p, db)
+        catalog = cls(p, db, readonly)
         try:
             catalog._check_meta()
+            if not readonly:
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")  # a no-op when it already is
+                    db.execute("PRAGMA synchronous=FULL")
+                except sqlite3.Error as exc:
+                    raise catalog._error(exc) from None
         except BaseException:
             catalog.close()
             raise
@@ -312,10 +410,84 @@ class Catalog:
         return self._path
 
     @property
+    def readonly(self) -> bool:
+        """True when opened read-only."""
+        return self._readonly
+
+    @property
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             raise ValueError(f"catalog {self._path}: is closed")
         return self._db
+
+    # -- SQL with errors as ValueError ------------------------------------------------------------
+
+    def _error(self, exc: BaseException) -> ValueError:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return ValueError(f"catalog {self._path}: SQLite says {exc} (busy for {_BUSY_TIMEOUT_S:g} s)")
+        return ValueError(f"catalog {self._path}: damaged or not a draqcore catalog (SQLite: {exc})")
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"catalog {self._path}: text that is not valid UTF-8 ({exc})") from None
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Optional[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"catalog {self._path}: text that is not valid UTF-8 ({exc})") from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self._readonly:
+            raise ValueError(f"catalog {self._path}: opened read-only")
+        db = self._conn
+        if db.in_transaction:
+            raise ValueError(f"catalog {self._path}: cannot write inside a snapshot")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # no transaction left to roll back (e.g. COMMIT failed and ended it)
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
+            raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator["Catalog"]:
+        """A read transaction: every read inside sees the same committed state.
+
+        In WAL mode it neither waits for nor delays a writer. Nested snapshots join the outer
+        one. No write method may be called inside.
+        """
+        db = self._conn
+        if db.in_transaction:
+            yield self
+            return
+        try:
+            db.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            yield self
+        finally:
+            try:
+                db.execute("COMMIT")  # ends the read transaction; nothing was written
+            except sqlite3.Error:
+                pass
 
     # -- meta ------------------------------------------------------------------------------------
 
@@ -340,9 +512,10 @@ class Catalog:
         self.extractor_identity  # noqa: B018
         self.feature_dim  # noqa: B018
         self.sample_fps  # noqa: B018
+        self.feature_rows()
 
     def _meta_value(self, key: str) -> str:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
         if row is None:
             raise ValueError(f"catalog {self._path}: meta table lacks {key!r}")
         return str(row[0])
@@ -397,6 +570,25 @@ class Catalog:
         """Schema version of the file."""
         return int(self._meta_value("schema_version"))
 
+    def _feature_rows_mark(self) -> Optional[int]:
+        row = self._one("SELECT value FROM meta WHERE key = 'feature_rows'")
+        if row is None:
+            return None  # a catalog of an older draqcore
+        text = str(row[0])
+        if not text.isdigit():
+            raise ValueError(f"catalog {self._path}: meta 'feature_rows' must be a non-negative integer, got {text!r}")
+        return int(text)
+
+    def feature_rows(self) -> int:
+        """Feature rows ever committed: the valid length of the feature store.
+
+        The larger of the meta ``feature_rows`` high-water mark and :meth:`rows_end` (rows of
+        replaced videos stay below the mark as dead space; rows beyond it are orphans).
+        """
+        with self.snapshot():
+            mark = self._feature_rows_mark()
+            return max(mark or 0, self.rows_end())
+
     # -- rows ------------------------------------------------------------------------------------
 
     def add_ok(
@@ -413,6 +605,8 @@ class Catalog:
         frame_indices: np.ndarray,
     ) -> VideoRecord:
         """Record an indexed video, replacing any earlier row of the same path (one transaction).
+
+        The transaction also raises the ``feature_rows`` high-water mark to the video's last row.
 
         Parameters
         ----------
@@ -465,14 +659,17 @@ class Catalog:
         class_name: Optional[str],
         sample_fps: float,
     ) -> VideoRecord:
-        """Record a video that could not be indexed, replacing any earlier row of the path."""
+        """Record a video that could not be indexed, replacing any earlier row of the path.
+
+        ``reason`` is stored as UTF-8; undecodable bytes of file names in it become escapes.
+        """
         if not reason:
             raise ValueError("reason: a failed video needs a non-empty reason")
         return self._replace(
             path,
             sha256=sha256,
             status="failed",
-            reason=str(reason),
+            reason=_text(str(reason)),
             class_name=class_name,
             native_fps=None,
             duration=None,
@@ -484,9 +681,9 @@ class Catalog:
         )
 
     def _replace(self, path: str, **values: Any) -> VideoRecord:
-        db = self._conn
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        if _text(path) != path:
+            raise ValueError(f"path: {_text(path)!r} is not valid UTF-8 (escape it before storing it)")
+        with self._transaction() as db:
             db.execute("DELETE FROM videos WHERE path = ?", (path,))
             cur = db.execute(
                 "INSERT INTO videos(path, sha256, status, reason, class_name, native_fps, duration, "
@@ -497,7 +694,7 @@ class Catalog:
                     values["sha256"],
                     values["status"],
                     values["reason"],
-                    values["class_name"],
+                    _text(values["class_name"]),
                     values["native_fps"],
                     values["duration"],
                     values["sample_fps"],
@@ -509,63 +706,90 @@ class Catalog:
                 ),
             )
             vid = cur.lastrowid
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            if values["status"] == "ok":
+                end = values["row_offset"] + values["row_count"]
+                if end > (self._feature_rows_mark() or 0):
+                    db.execute(
+                        "INSERT INTO meta(key, value) VALUES ('feature_rows', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (str(end),),
+                    )
         record = self.get(int(vid))  # type: ignore[arg-type]
         assert record is not None
         return record
 
     def set_class_name(self, video_id: int, class_name: Optional[str]) -> None:
         """Change the label of one row."""
-        db = self._conn
-        cur = db.execute("UPDATE videos SET class_name = ? WHERE id = ?", (class_name, int(video_id)))
-        if cur.rowcount != 1:
-            raise KeyError(f"catalog {self._path}: no video with id {video_id}")
+        with self._transaction() as db:
+            cur = db.execute("UPDATE videos SET class_name = ? WHERE id = ?", (_text(class_name), int(video_id)))
+            if cur.rowcount != 1:
+                raise KeyError(f"catalog {self._path}: no video with id {video_id}")
+
+    def _record(self, row: tuple[Any, ...]) -> VideoRecord:
+        try:
+            return _record(row)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"catalog {self._path}: video row {row[0]!r} is damaged ({exc})") from None
 
     def get(self, video_id: int) -> Optional[VideoRecord]:
         """The row with this id, or None."""
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM videos WHERE id = ?", (int(video_id),)).fetchone()
-        return None if row is None else _record(row)
+        row = self._one(f"SELECT {_COLUMNS} FROM videos WHERE id = ?", (int(video_id),))
+        return None if row is None else self._record(row)
 
     def find(self, path: str) -> Optional[VideoRecord]:
         """The row of this (absolute, resolved) path, or None."""
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM videos WHERE path = ?", (str(path),)).fetchone()
-        return None if row is None else _record(row)
+        row = self._one(f"SELECT {_COLUMNS} FROM videos WHERE path = ?", (str(path),))
+        return None if row is None else self._record(row)
+
+    def get_many(self, video_ids: Sequence[int]) -> dict[int, VideoRecord]:
+        """The rows of these ids that exist, by id (one statement: one consistent view)."""
+        ids = [int(v) for v in video_ids]
+        out: dict[int, VideoRecord] = {}
+        for start in range(0, len(ids), 500):  # SQLite limits the number of parameters
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._rows(f"SELECT {_COLUMNS} FROM videos WHERE id IN ({marks})", chunk):
+                rec = self._record(row)
+                out[rec.id] = rec
+        return out
 
     def records(self, status: Optional[str] = None) -> list[VideoRecord]:
         """All rows ordered by id, optionally only those with ``status``."""
-        return list(self.iter_records(status))
-
-    def iter_records(self, status: Optional[str] = None) -> Iterator[VideoRecord]:
-        """Iterate the rows ordered by id, optionally only those with ``status``."""
         if status is None:
-            cur = self._conn.execute(f"SELECT {_COLUMNS} FROM videos ORDER BY id")
+            rows = self._rows(f"SELECT {_COLUMNS} FROM videos ORDER BY id")
         else:
             if status not in _STATUSES:
                 raise ValueError(f"status: expected 'ok', 'failed' or None, got {status!r}")
-            cur = self._conn.execute(f"SELECT {_COLUMNS} FROM videos WHERE status = ? ORDER BY id", (status,))
-        for row in cur:
-            yield _record(row)
+            rows = self._rows(f"SELECT {_COLUMNS} FROM videos WHERE status = ? ORDER BY id", (status,))
+        return [self._record(r) for r in rows]
+
+    def iter_records(self, status: Optional[str] = None) -> Iterator[VideoRecord]:
+        """Iterate the rows ordered by id, optionally only those with ``status`` (read at once)."""
+        return iter(self.records(status))
 
     def ok_ids(self) -> np.ndarray:
         """Ids of the ``ok`` rows, ascending, as an int64 array of shape (N,)."""
-        rows = self._conn.execute("SELECT id FROM videos WHERE status = 'ok' ORDER BY id").fetchall()
+        rows = self._rows("SELECT id FROM videos WHERE status = 'ok' ORDER BY id")
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def count(self, status: Optional[str] = "ok") -> int:
         """Number of rows (with ``status``; ``None`` counts all)."""
         if status is None:
-            return int(self._conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0])
-        return int(self._conn.execute("SELECT COUNT(*) FROM videos WHERE status = ?", (status,)).fetchone()[0])
+            row = self._one("SELECT COUNT(*) FROM videos")
+        else:
+            row = self._one("SELECT COUNT(*) FROM videos WHERE status = ?", (status,))
+        assert row is not None
+        return int(row[0])
 
     def rows_end(self) -> int:
         """One past the last feature row any ``ok`` row references (0 when there is none)."""
-        row = self._conn.execute(
-            "SELECT MAX(row_offset + row_count) FROM videos WHERE status = 'ok'"
-        ).fetchone()
-        return 0 if row[0] is None else int(row[0])
+        row = self._one("SELECT MAX(row_offset + row_count) FROM videos WHERE status = 'ok'")
+        if row is None or row[0] is None:
+            return 0
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):
+            raise ValueError(f"catalog {self._path}: damaged row_offset/row_count values") from None
 
     def frames(self, video_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Sampled frame times and native indices of an ``ok`` row.
@@ -577,19 +801,93 @@ class Catalog:
         indices : ndarray of shape (T,), int64
             Native frame index of each sampled frame.
         """
-        row = self._conn.execute(
+        row = self._one(
             "SELECT frame_times, frame_indices, row_count, status FROM videos WHERE id = ?", (int(video_id),)
-        ).fetchone()
+        )
         if row is None:
             raise KeyError(f"catalog {self._path}: no video with id {video_id}")
         times_blob, idx_blob, count, status = row
         if status != "ok":
             raise ValueError(f"catalog {self._path}: video {video_id} has status {status!r}, no frames")
-        times = np.frombuffer(times_blob, dtype="<f8").astype(np.float64)
-        idx = np.frombuffer(idx_blob, dtype="<i8").astype(np.int64)
+        try:
+            times = np.frombuffer(times_blob, dtype="<f8").astype(np.float64)
+            idx = np.frombuffer(idx_blob, dtype="<i8").astype(np.int64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"catalog {self._path}: video {video_id} frame times/indices are damaged ({exc})") from None
         if times.shape != (count,) or idx.shape != (count,):
             raise ValueError(
                 f"catalog {self._path}: video {video_id} frame times/indices hold "
                 f"{times.shape[0]}/{idx.shape[0]} values, expected {count}"
             )
         return times, idx
+
+    # -- verification ----------------------------------------------------------------------------
+
+    def verify(self) -> list[str]:
+        """Check the file and every row; one line per problem (empty when healthy).
+
+        Checks SQLite's ``quick_check``; that every ok row has a row range ``>= 0`` of ``>= 1``
+        rows, frame time/index blobs of ``8 * row_count`` bytes with finite non-decreasing times
+        and increasing indices, a 64-hex-digit SHA-256 and the collection's sample rate; that
+        every failed row has a reason; that no two ok rows share feature rows; and that the
+        ``feature_rows`` mark is not below the rows referenced.
+        """
+        problems: list[str] = []
+        name = self._path.name
+        try:
+            checks = [str(r[0]) for r in self._rows("PRAGMA quick_check")]
+        except ValueError as exc:
+            return [str(exc)]
+        if checks != ["ok"]:
+            problems.extend(f"{name}: SQLite integrity check: {line}" for line in checks[:20])
+        try:
+            fps = self.sample_fps
+            rows = self._rows(
+                "SELECT id, path, sha256, status, reason, sample_fps, row_offset, row_count, "
+                "frame_times, frame_indices FROM videos ORDER BY id"
+            )
+        except ValueError as exc:
+            return problems + [str(exc)]
+        ranges: list[tuple[int, int, int]] = []
+        for vid, path, sha, status, reason, sfps, off, cnt, times_blob, idx_blob in rows:
+            where = f"{name}: video {vid} ({path})"
+            if status == "failed":
+                if not reason:
+                    problems.append(f"{where}: failed without a reason")
+                continue
+            if status != "ok":
+                problems.append(f"{where}: unknown status {status!r}")
+                continue
+            if not isinstance(off, int) or not isinstance(cnt, int) or off < 0 or cnt < 1:
+                problems.append(f"{where}: invalid feature row range offset={off!r} count={cnt!r}")
+                continue
+            ranges.append((off, off + cnt, vid))
+            if not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+                problems.append(f"{where}: invalid sha256 {sha!r}")
+            if not isinstance(sfps, (int, float)) or float(sfps) != fps:
+                problems.append(f"{where}: sampled at {sfps!r} fps, the collection samples at {fps!r}")
+            if not isinstance(times_blob, bytes) or not isinstance(idx_blob, bytes) \
+                    or len(times_blob) != 8 * cnt or len(idx_blob) != 8 * cnt:
+                problems.append(f"{where}: frame times/indices do not hold {cnt} values each")
+                continue
+            times = np.frombuffer(times_blob, dtype="<f8")
+            idx = np.frombuffer(idx_blob, dtype="<i8")
+            if not np.isfinite(times).all() or (np.diff(times) < 0).any():
+                problems.append(f"{where}: frame times are not finite and non-decreasing")
+            if (idx < 0).any() or (np.diff(idx) <= 0).any():
+                problems.append(f"{where}: frame indices are not non-negative and increasing")
+        ranges.sort()
+        for (a0, a1, a_id), (b0, b1, b_id) in zip(ranges, ranges[1:]):
+            if b0 < a1:
+                problems.append(
+                    f"{name}: videos {a_id} and {b_id} share feature rows ({a0}:{a1} and {b0}:{b1})"
+                )
+        try:
+            mark = self._feature_rows_mark()
+        except ValueError as exc:
+            problems.append(str(exc))
+        else:
+            end = max((r[1] for r in ranges), default=0)
+            if mark is not None and mark < end:
+                problems.append(f"{name}: meta 'feature_rows' is {mark}, but rows up to {end} are referenced")
+        return problems

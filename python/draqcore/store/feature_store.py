@@ -6,9 +6,15 @@ in the catalog). A video is the row range ``row_offset : row_offset + T`` stored
 row. Reads go through :class:`numpy.memmap`, so a query touches only its candidates' rows.
 
 Writes only ever append. The catalog, not this file, says which rows are valid: the store is
-opened with the number of rows the catalog references, rows beyond that (left by a crash between
-appending and committing the catalog row, or a partial row from a crash mid-write) are ignored on
-read and cut off by the next :meth:`FeatureStore.append`.
+opened with the number of rows the catalog has ever committed (its high-water mark, see
+:meth:`draqcore.store.catalog.Catalog.feature_rows`); rows beyond that (left by a crash between
+appending and committing the catalog row, or a partial row from a crash mid-write) are orphans:
+ignored on read, cut off by :meth:`FeatureStore.truncate_orphans` when a writer opens the
+collection and by the next :meth:`FeatureStore.append`. Rows below the mark are never cut, so a
+reader's memory map (which covers only committed rows) never loses pages under it.
+
+A store opened with ``readonly=True`` (a reader) never creates, truncates or writes the file; it
+can :meth:`~FeatureStore.extend` its valid rows when the catalog has committed more.
 """
 
 from __future__ import annotations
@@ -50,31 +56,44 @@ class FeatureStore:
     dim : int
         Feature dimension ``d`` (columns).
     rows : int
-        Number of valid rows (from the catalog: one past the last referenced row). The file must
+        Number of valid rows (from the catalog: its committed high-water mark). The file must
         hold at least that many; extra bytes are ignored and removed by the next append.
+    readonly : bool, default False
+        Never create, truncate or write the file (:meth:`append` and
+        :meth:`truncate_orphans` raise).
 
     Raises
     ------
     ValueError
         If the file is shorter than ``rows`` rows (the catalog references rows that are not
-        there: the store is damaged or belongs to another collection).
+        there: the store is damaged or belongs to another collection), or is not a regular file.
     """
 
-    def __init__(self, path: Union[str, os.PathLike[str]], dim: int, rows: int = 0) -> None:
+    def __init__(self, path: Union[str, os.PathLike[str]], dim: int, rows: int = 0, *,
+                 readonly: bool = False) -> None:
         self._path = Path(path)
         self._dim = _positive_int(dim, "dim", 1)
         self._rows = _positive_int(rows, "rows", 0)
+        self._readonly = bool(readonly)
         self._map: Optional[np.memmap] = None
         if not self._path.exists():
             if self._rows:
                 raise ValueError(f"feature store {self._path}: missing, but {self._rows} rows are expected")
-            self._path.touch()
+            if not self._readonly:
+                self._path.touch()
+        self._check_size(self._rows)
+
+    def _check_size(self, rows: int) -> None:
+        if rows == 0 and not self._path.exists():
+            return
+        if not self._path.is_file():
+            raise ValueError(f"feature store {self._path}: is not a regular file")
         size = self._path.stat().st_size
-        needed = self._rows * self.row_bytes
-        if size < needed:
+        if size < rows * self.row_bytes:
             raise ValueError(
                 f"feature store {self._path}: holds {size // self.row_bytes} rows of dimension "
-                f"{self._dim} ({size} bytes), but the catalog references {self._rows}"
+                f"{self._dim} ({size} bytes), but the catalog references {rows} "
+                "(the file was cut short or belongs to another collection)"
             )
 
     @property
@@ -97,6 +116,54 @@ class FeatureStore:
         """Bytes per row (``4 * d``)."""
         return self._dim * _DTYPE.itemsize
 
+    @property
+    def readonly(self) -> bool:
+        """True for a reader's store."""
+        return self._readonly
+
+    def orphan_bytes(self) -> int:
+        """Bytes of the file beyond the valid rows (0 if the file is missing)."""
+        try:
+            size = self._path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        return max(0, size - self._rows * self.row_bytes)
+
+    def truncate_orphans(self) -> int:
+        """Cut the file to exactly the valid rows and ``fsync`` it.
+
+        Only a writer may call this (while holding the collection's writer lock).
+
+        Returns
+        -------
+        int
+            Bytes removed.
+        """
+        if self._readonly:
+            raise ValueError(f"feature store {self._path}: opened read-only")
+        extra = self.orphan_bytes()
+        if extra:
+            with open(self._path, "r+b") as fh:
+                fh.truncate(self._rows * self.row_bytes)
+                fh.flush()
+                os.fsync(fh.fileno())
+        return extra
+
+    def extend(self, rows: int) -> None:
+        """Make rows up to ``rows`` valid (a reader, after the catalog committed more).
+
+        Raises
+        ------
+        ValueError
+            The file does not hold that many rows.
+        """
+        rows = _positive_int(rows, "rows", 0)
+        if rows <= self._rows:
+            return
+        self._check_size(rows)
+        self._rows = rows
+        self._map = None
+
     def append(self, features: ArrayLike) -> int:
         """Append one video's frame features and flush them to disk.
 
@@ -118,8 +185,10 @@ class FeatureStore:
         Raises
         ------
         ValueError
-            Wrong shape or dimension, empty, NaN/Inf.
+            Wrong shape or dimension, empty, NaN/Inf; a read-only store.
         """
+        if self._readonly:
+            raise ValueError(f"feature store {self._path}: opened read-only")
         arr = np.asarray(features)
         if arr.dtype.kind not in "fiub":
             raise ValueError(f"features: expected a real numeric array, got dtype {arr.dtype}")

@@ -1,0 +1,285 @@
+"""Verify a collection on disk: do its catalog, feature file and ANN index agree?
+
+:func:`check_collection` is what ``draq check DIR`` runs. It only reads (it takes no lock and
+opens the catalog read-only, so it may run while a writer works) and never raises for a damaged
+collection: every finding is one line in the returned :class:`CheckReport`.
+
+Findings come in two kinds:
+
+problems
+    Damage that makes the collection refuse to open or search, or that could give wrong
+    answers: a catalog that is not SQLite or fails its integrity check, rows with invalid
+    ranges or frame data, two videos sharing feature rows, a feature file shorter than the rows
+    the catalog references, NaN/Inf features, an index whose files do not match its manifest,
+    or whose clip vectors do not match the features. ``ok`` is False.
+notes
+    What an interrupted writer leaves and the next writer repairs by itself: orphan feature
+    rows beyond the committed ones, an index that is stale or missing (readers build one in
+    memory meanwhile), unreferenced index generations and temporary files. ``ok`` stays True.
+
+Feature values themselves carry no checksum: they are verified through the clip vectors
+(per-video mean features) that the index stores, so a modified value is found for every video
+the saved index holds.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from .ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, leftovers
+from .catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord
+from .feature_store import FEATURES_FILENAME
+
+__all__ = ["CheckReport", "check_collection"]
+
+_DTYPE = np.dtype("<f4")
+_SHOWN = 5  # videos named per finding before "and N more"
+
+
+@dataclass
+class CheckReport:
+    """Result of :func:`check_collection`.
+
+    Attributes
+    ----------
+    directory : Path
+    problems : list of str
+        Damage, one line each (empty when healthy).
+    notes : list of str
+        Leftovers of an interrupted write that the next writer repairs, one line each.
+    videos_ok, videos_failed : int
+        Catalog rows by status (0 when the catalog cannot be read).
+    feature_rows : int
+        Committed feature rows (the catalog's high-water mark).
+    indexed : int or None
+        Videos in the saved index; None without a readable index.
+    catalog_read : bool
+        False when the catalog could not be read (the counts are then 0).
+    """
+
+    directory: Path
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    videos_ok: int = 0
+    videos_failed: int = 0
+    feature_rows: int = 0
+    indexed: Optional[int] = None
+    catalog_read: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found (notes allowed)."""
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        """Human-readable report: ``problem: ...`` and ``note: ...`` lines, then a summary."""
+        out = [f"problem: {p}" for p in self.problems] + [f"note: {n}" for n in self.notes]
+        if any(p.startswith(f"{INDEX_DIRNAME}/: ") for p in self.problems):
+            index = "index unusable"
+        else:
+            index = "no saved index" if self.indexed is None else f"{self.indexed} videos in the index"
+        if self.catalog_read:
+            what = f"{self.videos_ok} videos ok, {self.videos_failed} failed, {self.feature_rows} feature rows, {index}"
+        else:
+            what = f"catalog unreadable, {index}"
+        if self.ok:
+            out.append(f"ok: {self.directory}: {what}")
+        else:
+            out.append(f"damaged: {self.directory}: {len(self.problems)} problem(s); {what}")
+        return out
+
+
+def _names(records: list[VideoRecord]) -> str:
+    shown = ", ".join(f"{r.id} ({r.path})" for r in records[:_SHOWN])
+    more = f" and {len(records) - _SHOWN} more" if len(records) > _SHOWN else ""
+    return shown + more
+
+
+def _clip_mean(features: np.ndarray) -> np.ndarray:
+    # As draqcore.collection._clip_mean (float64 accumulation, float32 result).
+    return features.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+def _means_match(got: np.ndarray, want: np.ndarray) -> bool:
+    tol = 1e-5 * (1.0 + float(np.abs(want).max()))
+    return bool(np.allclose(got, want, rtol=1e-5, atol=tol))
+
+
+def check_collection(directory: Union[str, "os.PathLike[str]"]) -> CheckReport:
+    """Check that a collection's catalog, features and index agree (see the module notes).
+
+    Parameters
+    ----------
+    directory : path-like
+        The collection directory.
+
+    Returns
+    -------
+    CheckReport
+        Never raises for a damaged or foreign directory: it is reported as a problem.
+    """
+    root = Path(directory).expanduser()
+    try:
+        root = root.resolve()
+    except (OSError, RuntimeError):
+        root = Path(os.path.abspath(root))
+    report = CheckReport(root)
+    if not root.is_dir():
+        report.problems.append(f"{root}: no such directory")
+        return report
+    if not (root / CATALOG_FILENAME).is_file():
+        report.problems.append(f"{root}: not a draqcore collection (no {CATALOG_FILENAME})")
+        return report
+    try:
+        catalog = Catalog.open(root / CATALOG_FILENAME, readonly=True)
+    except Exception as exc:  # ValueError for damage; anything else is reported, not raised
+        report.problems.append(f"{CATALOG_FILENAME}: cannot be opened: {exc}")
+        _check_index_alone(root, report)
+        return report
+    try:
+        with catalog.snapshot():  # one consistent view, even while a writer commits
+            _check(root, catalog, report)
+    except Exception as exc:
+        report.problems.append(f"unexpected {type(exc).__name__} while checking: {exc}")
+    finally:
+        catalog.close()
+    for entry in sorted(root.iterdir()):
+        if TEMP_CATALOG.fullmatch(entry.name):
+            report.notes.append(f"{entry.name}: temporary file of an interrupted create (removed by the next create)")
+    return report
+
+
+def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
+    problems, notes = report.problems, report.notes
+    problems.extend(catalog.verify())
+    dim = catalog.feature_dim
+    row_bytes = dim * _DTYPE.itemsize
+    try:
+        records = catalog.records()
+    except ValueError as exc:
+        problems.append(str(exc))
+        return
+    ok = [r for r in records if r.ok]
+    report.catalog_read = True
+    report.videos_ok, report.videos_failed = len(ok), len(records) - len(ok)
+    rows = catalog.feature_rows()
+    report.feature_rows = rows
+
+    # -- the feature file ----------------------------------------------------------------------
+    features_path = root / FEATURES_FILENAME
+    means: dict[int, np.ndarray] = {}
+    if not features_path.exists():
+        if rows:
+            problems.append(f"{FEATURES_FILENAME}: missing, but the catalog references {rows} rows")
+        file_rows = 0
+    elif not features_path.is_file():
+        problems.append(f"{FEATURES_FILENAME}: is not a regular file")
+        file_rows = 0
+    else:
+        size = features_path.stat().st_size
+        file_rows = size // row_bytes
+        if size < rows * row_bytes:
+            beyond = [r for r in ok if r.row_offset + r.num_frames > file_rows]
+            problems.append(
+                f"{FEATURES_FILENAME}: holds {file_rows} rows of dimension {dim} ({size} bytes), but the "
+                f"catalog references {rows}: the file was cut short or belongs to another collection"
+                + (f"; videos beyond its end: {_names(beyond)}" if beyond else "")
+            )
+        elif size > rows * row_bytes:
+            notes.append(
+                f"{FEATURES_FILENAME}: {size - rows * row_bytes} bytes beyond the {rows} committed rows "
+                "(appended by an interrupted write, never committed; the next writer cuts them off)"
+            )
+        readable = min(file_rows, rows)
+        if readable:
+            data = np.memmap(features_path, dtype=_DTYPE, mode="r", shape=(readable, dim))
+            not_finite = []
+            for r in ok:
+                if r.row_offset + r.num_frames > readable:
+                    continue
+                block = np.asarray(data[r.row_offset : r.row_offset + r.num_frames])
+                if not np.isfinite(block).all():
+                    not_finite.append(r)
+                    continue
+                means[r.id] = _clip_mean(block)
+            del data
+            if not_finite:
+                problems.append(f"{FEATURES_FILENAME}: NaN/Inf features of videos {_names(not_finite)}")
+
+    # -- the index -------------------------------------------------------------------------------
+    index = _load_index(root, report)
+    if index is None:
+        if ok and not any(p.startswith(f"{INDEX_DIRNAME}/") for p in problems):
+            notes.append(
+                f"{INDEX_DIRNAME}/: no saved index (the next writer builds it; searches build one in memory)"
+            )
+        return
+    if index.dim != dim:
+        problems.append(f"{INDEX_DIRNAME}/: has dimension {index.dim}, the features have {dim}")
+        return
+    by_id = {r.id: r for r in ok}
+    in_index = set(index.ids.tolist())
+    unknown = [v for v in in_index if v not in by_id]
+    missing = [r for r in ok if r.id not in in_index]
+    if unknown or missing:
+        notes.append(
+            f"{INDEX_DIRNAME}/: stale: holds {index.count} videos, the catalog {len(ok)} ok "
+            f"({len(missing)} not indexed yet, {len(unknown)} no longer ok); the next writer rebuilds it, "
+            "searches build an up-to-date one in memory"
+        )
+    differ = []
+    for slot, vid in enumerate(index.ids.tolist()):
+        got = means.get(vid)
+        if got is not None and not _means_match(got, index.clip_means[slot]):
+            differ.append(by_id[vid])
+    if differ:
+        problems.append(
+            f"{INDEX_DIRNAME}/ and {FEATURES_FILENAME} disagree: the clip vectors of videos {_names(differ)} "
+            "differ from the mean of their features (the feature file or the catalog's row ranges were "
+            "modified, or the index belongs to another collection)"
+        )
+
+
+def _load_index(root: Path, report: CheckReport) -> Optional[AnnIndex]:
+    """The saved index, or None (missing, or damaged: then reported as a problem)."""
+    index_dir = root / INDEX_DIRNAME
+    manifest = index_dir / MANIFEST_FILENAME
+    for _attempt in range(5):
+        try:
+            before = manifest.read_bytes()
+        except OSError:
+            before = None
+        try:
+            index = AnnIndex.load(index_dir)
+        except FileNotFoundError:
+            index = None
+        except Exception as exc:  # ValueError (damage) or anything hnswlib/numpy raise
+            try:
+                after: Optional[bytes] = manifest.read_bytes()
+            except OSError:
+                after = None
+            if after != before:  # replaced by a writer while we read it
+                continue
+            report.problems.append(f"{INDEX_DIRNAME}/: {exc}")
+            return None
+        for stray in leftovers(index_dir):
+            report.notes.append(
+                f"{INDEX_DIRNAME}/{stray.name}: left by an interrupted index save (removed by the next save)"
+            )
+        report.indexed = None if index is None else index.count
+        return index
+    report.notes.append(f"{INDEX_DIRNAME}/: replaced repeatedly while being checked (a writer is saving it)")
+    return None
+
+
+def _check_index_alone(root: Path, report: CheckReport) -> None:
+    """Without a catalog, the index can still be checked against its own manifest."""
+    try:
+        _load_index(root, report)
+    except Exception as exc:
+        report.problems.append(f"{INDEX_DIRNAME}/: unexpected {type(exc).__name__}: {exc}")
