@@ -51,12 +51,12 @@ LONG_BATCH = textwrap.dedent(
     import draqcore
     rng = np.random.default_rng(0)
     query = rng.standard_normal((150, 16)).astype(np.float32)
-    cands = [rng.standard_normal((150, 16)).astype(np.float32) for _ in range(64)]
+    cands = [rng.standard_normal((150, 16)).astype(np.float32) for _ in range(2)]
     print("ready", flush=True)
     try:
-        # ONE call of about a minute (a million random paths per pair): only the kernel's own
-        # polling between pairs can let Ctrl-C through before it returns.
-        draqcore.draq_batch(query, cands, method="sampled", k=1_000_000)
+        # ONE call of about a minute, two pairs of 20 million random paths each: only the
+        # kernel's own polling inside a pair can let Ctrl-C through before it returns.
+        draqcore.draq_batch(query, cands, method="sampled", k=20_000_000, threads=2)
     except KeyboardInterrupt:
         print("interrupted", time.monotonic(), flush=True)
         sys.exit(3)

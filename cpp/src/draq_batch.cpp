@@ -143,15 +143,22 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
 #else
         const bool master = true;
 #endif
-        if (master && options.should_stop &&
-            clock::now() - last_poll > std::chrono::milliseconds(50)) {
-          last_poll = clock::now();
-          if (options.should_stop()) {
-            cancelled = true;
-            stop.store(true);
-            continue;
+        // Called between pairs and inside long ones (per block of rows, per 256 sampled
+        // paths): the calling thread asks should_stop() at most every 50 ms; every thread
+        // gives up its pair once the batch is stopped.
+        auto poll = [&]() {
+          if (stop.load()) throw batch_cancelled();
+          if (master && options.should_stop &&
+              clock::now() - last_poll > std::chrono::milliseconds(50)) {
+            last_poll = clock::now();
+            if (options.should_stop()) {
+              cancelled = true;
+              stop.store(true);
+              throw batch_cancelled();
+            }
           }
-        }
+        };
+        poll();
         const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
         const float* cand = candidates[c];
         const float* cand_scale = cand_scale_all.data() + offsets[c];
@@ -163,9 +170,18 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
           const SweepResult sweep =
               forward_sweep(cost.data(), n, m, m, options.radius, true, path, options.exact, ws);
           dtw_cost = sweep.dtw_cost;
-          random_cost = options.exact ? sweep.expected_random
-                                      : mean_random_path_cost(cost.data(), n, m, m, options.k,
-                                                              options.seed, std::uint64_t(c));
+          if (options.exact) {
+            random_cost = sweep.expected_random;
+          } else {
+            // As mean_random_path_cost(): path costs summed in path order, then divided by k.
+            double sum = 0.0;
+            for (std::ptrdiff_t p = 0; p < options.k; ++p) {
+              if ((p & 255) == 255) poll();
+              sum += random_path_cost(cost.data(), n, m, m, options.seed, std::uint64_t(c),
+                                      std::uint64_t(p));
+            }
+            random_cost = sum / double(options.k);
+          }
         } else {
           // Blocks of rows start at multiples of the panel width, so the packed query can be
           // entered at row r0 directly.
@@ -177,6 +193,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
           };
           ForwardSweep sweep(n, m, options.radius, true, path != nullptr, options.exact, ws);
           for (std::ptrdiff_t r0 = 0; r0 < n; r0 += block_rows) {
+            poll();
             const std::ptrdiff_t rows = block(r0);
             for (std::ptrdiff_t r = 0; r < rows; ++r) sweep.push_row(cost.data() + r * m);
           }
@@ -192,6 +209,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
               walkers.emplace_back(n, m, options.seed, std::uint64_t(c), std::uint64_t(p));
             std::vector<double> totals(static_cast<std::size_t>(options.k), 0.0);
             for (std::ptrdiff_t r0 = (n - 1) / block_rows * block_rows; r0 >= 0; r0 -= block_rows) {
+              poll();
               block(r0);
               for (std::ptrdiff_t p = 0; p < options.k; ++p) {
                 double& total = totals[p];
