@@ -23,7 +23,8 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_m
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 cd "$workdir"  # import the installed (sanitized) package, not the source tree
 core=$(python -c "import draqcore._core as c; print(c.__file__)")
-if ! nm -D "$core" | grep -q __asan_report; then
+# (count rather than grep -q: with pipefail, grep -q closing the pipe early fails nm)
+if [ "$(nm -D "$core" | grep -c __asan_report)" -eq 0 ]; then
   echo "sanitizers: $core is not instrumented" >&2
   exit 1
 fi
