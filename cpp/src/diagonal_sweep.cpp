@@ -5,13 +5,16 @@
 #include <vector>
 
 #include "draqcore/forward_sweep.hpp"
+#include "traceback.hpp"
 
 namespace draqcore {
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-enum Step : unsigned char { kDiag = 0, kUp = 1, kLeft = 2 };  // 3 (= up | left) also means left
+using detail::kDiag;
+using detail::kLeft;
+using detail::kUp;
 
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
 // Only adds, multiplies, divides and compares (-ffp-contract=off): every clone computes the
@@ -119,25 +122,10 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
   if (want_dtw) result.dtw_cost = ws.d_rows[last];
   if (want_expected) result.expected_random = ws.g_rows[last];
   if (with_path) {
-    path->clear();
-    path->reserve(static_cast<std::size_t>(2 * (n + m)));
-    std::ptrdiff_t i = n - 1, j = m - 1;
-    while (true) {
-      path->push_back(i);
-      path->push_back(j);
-      if (i == 0 && j == 0) break;
+    detail::trace_path(n, m, [&](std::ptrdiff_t i, std::ptrdiff_t j) {
       const std::ptrdiff_t k = i + j;
-      switch (ws.tb[std::size_t(ws.tb_offset[k] + i - first_row(k, m))]) {
-        case kDiag: --i; --j; break;
-        case kUp: --i; break;
-        default: --j; break;
-      }
-    }
-    const std::size_t L = path->size() / 2;
-    for (std::size_t x = 0, y = L - 1; x < y; ++x, --y) {
-      std::swap((*path)[2 * x], (*path)[2 * y]);
-      std::swap((*path)[2 * x + 1], (*path)[2 * y + 1]);
-    }
+      return ws.tb[std::size_t(ws.tb_offset[k] + i - first_row(k, m))];
+    }, *path);
   }
   return result;
 }

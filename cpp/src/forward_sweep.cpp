@@ -6,14 +6,16 @@
 
 #include "draqcore/config.hpp"
 #include "draqcore/dtw.hpp"
+#include "traceback.hpp"
 
 namespace draqcore {
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// Traceback codes; the serial pass may also store 3 (= up | left), which means left.
-enum Step : unsigned char { kDiag = 0, kUp = 1, kLeft = 2 };
+using detail::kDiag;
+using detail::kLeft;
+using detail::kUp;
 
 template <class T>
 void ensure(std::vector<T>& v, std::size_t size) {
@@ -208,25 +210,8 @@ SweepResult ForwardSweep::finish(std::vector<std::int64_t>* path) {
   if (want_expected) result.expected_random = ws.g_rows[std::size_t(((n - 1) & 1) * row + 1 + (m - 1))];
 
   if (with_path) {
-    path->clear();
-    path->reserve(static_cast<std::size_t>(2 * (n + m)));
-    std::ptrdiff_t i = n - 1, j = m - 1;
-    while (true) {
-      path->push_back(i);
-      path->push_back(j);
-      if (i == 0 && j == 0) break;
-      switch (tb[ws.tb_offset[i] + j]) {
-        case kDiag: --i; --j; break;
-        case kUp: --i; break;
-        default: --j; break;
-      }
-    }
-    // Reverse the (i, j) pairs so the path runs from (0, 0) to (n-1, m-1).
-    const std::size_t L = path->size() / 2;
-    for (std::size_t x = 0, y = L - 1; x < y; ++x, --y) {
-      std::swap((*path)[2 * x], (*path)[2 * y]);
-      std::swap((*path)[2 * x + 1], (*path)[2 * y + 1]);
-    }
+    detail::trace_path(n, m, [&](std::ptrdiff_t i, std::ptrdiff_t j) { return tb[ws.tb_offset[i] + j]; },
+                       *path);
   }
   return result;
 }

@@ -5,6 +5,7 @@
 
 #include "draqcore/config.hpp"
 #include "draqcore/forward_sweep.hpp"
+#include "traceback.hpp"
 
 namespace draqcore {
 
@@ -32,12 +33,7 @@ void random_path_cells(std::ptrdiff_t n, std::ptrdiff_t m, std::uint64_t seed,
     cells.push_back(i - 1);
     cells.push_back(j - 1);
   });
-  // Reverse the (i, j) pairs so the path runs from (0, 0) like a DTW path.
-  const std::size_t L = cells.size() / 2;
-  for (std::size_t a = 0, b = L - 1; a < b; ++a, --b) {
-    std::swap(cells[2 * a], cells[2 * b]);
-    std::swap(cells[2 * a + 1], cells[2 * b + 1]);
-  }
+  detail::reverse_cell_pairs(cells);  // so the path runs from (0, 0) like a DTW path
 }
 
 double mean_random_path_cost(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import operator
 import os
 import shutil
 import stat
@@ -52,6 +51,7 @@ from .store.catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord,
 from .store.feature_store import FEATURES_FILENAME, FeatureStore
 from .store.lock import LOCK_FILENAME, CollectionLockedError, WriterLock
 from .store.testhooks import kill_point
+from ._validate import as_nonnegative_int as _int_arg
 
 __all__ = ["AddReport", "Collection", "CollectionLockedError", "SearchHit", "INDEX_DIRNAME"]
 
@@ -132,16 +132,6 @@ def _content_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _int_arg(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected an integer, got a bool")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}") from None
-    if v < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {v}")
-    return v
 
 
 def _clip_mean(features: np.ndarray) -> np.ndarray:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import operator
 import os
 import shutil
 import tempfile
@@ -49,6 +48,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .testhooks import kill_point
+from .._validate import as_nonnegative_int as _int_at_least
 
 __all__ = ["AnnIndex", "AnnParams", "INDEX_DIRNAME", "STD_FLOOR", "MANIFEST_FILENAME", "leftovers",
            "remove_leftovers", "standardization_stats"]
@@ -63,16 +63,6 @@ _GENERATION = re.compile(r"g[0-9]{6,}")
 _FILES = ("ann.hnsw", "clip_means.npy", "clip_ids.npy", "std_mean.npy", "std_scale.npy")
 
 
-def _int_at_least(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected an integer, got a bool")
-    try:
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}") from None
-    if v < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {v}")
-    return v
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ can :meth:`~FeatureStore.extend` its valid rows when the catalog has committed m
 
 from __future__ import annotations
 
-import operator
 import os
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
+from .._validate import as_nonnegative_int as _positive_int
 
 __all__ = ["FeatureStore", "FEATURES_FILENAME"]
 
@@ -34,16 +34,6 @@ FEATURES_FILENAME: str = "features.f32"
 _DTYPE = np.dtype("<f4")
 
 
-def _positive_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected an integer, got a bool")
-    try:
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}") from None
-    if v < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {v}")
-    return v
 
 
 class FeatureStore:
