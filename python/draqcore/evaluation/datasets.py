@@ -245,7 +245,7 @@ def _read_penn_mat(file: Path) -> Tuple[str, int, str]:
     try:
         import scipy.io
     except ImportError:  # scipy is not among draqcore's dependencies
-        raise ImportError("reading PennAction's .mat labels needs scipy (pip install scipy)") from None
+        raise ImportError("reading PennAction's .mat labels needs scipy (pip install \"draqcore[datasets]\")") from None
     try:
         mat = scipy.io.loadmat(str(file))
     except (scipy.io.matlab.MatReadError, ValueError, TypeError, EOFError, OSError) as exc:
