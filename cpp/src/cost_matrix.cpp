@@ -9,6 +9,11 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+#include "draqcore/buffer.hpp"
 #include "draqcore/config.hpp"
 
 // The dot products of a cost matrix are one GEMM, C = A B^T. The kernel here is the classic
@@ -250,23 +255,33 @@ std::ptrdiff_t packed_rows_floats(std::ptrdiff_t n, std::ptrdiff_t d) {
 void pack_rows(const float* a, std::ptrdiff_t n, std::ptrdiff_t d, float* packed) {
   const std::ptrdiff_t W = active_kernel().panel;
   const std::ptrdiff_t panels = (n + W - 1) / W;
-  constexpr std::ptrdiff_t kChunk = 16;  // features per step: a W x 16 tile is transposed in L1
-  float tile[32 * kChunk];
   for (std::ptrdiff_t p = 0; p < panels; ++p) {
     float* dst = packed + p * d * W;
     const std::ptrdiff_t rows = std::min(W, n - p * W);
-    for (std::ptrdiff_t k0 = 0; k0 < d; k0 += kChunk) {
-      const std::ptrdiff_t kn = std::min(kChunk, d - k0);
-      for (std::ptrdiff_t r = 0; r < W; ++r) {
-        if (r < rows) {
-          std::memcpy(tile + r * kChunk, a + (p * W + r) * d + k0, std::size_t(kn) * sizeof(float));
-        } else {
-          std::fill(tile + r * kChunk, tile + r * kChunk + kn, 0.0f);
-        }
+    const float* src = a + p * W * d;
+    std::ptrdiff_t r = 0;
+#if defined(__SSE2__)
+    // 4 x 4 blocks transposed in registers (SSE is part of every x86-64).
+    const std::ptrdiff_t d4 = d - d % 4;
+    for (; r + 4 <= rows; r += 4) {
+      const float* s0 = src + r * d;
+      for (std::ptrdiff_t k = 0; k < d4; k += 4) {
+        __m128 r0 = _mm_loadu_ps(s0 + k), r1 = _mm_loadu_ps(s0 + d + k);
+        __m128 r2 = _mm_loadu_ps(s0 + 2 * d + k), r3 = _mm_loadu_ps(s0 + 3 * d + k);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(dst + k * W + r, r0);
+        _mm_storeu_ps(dst + (k + 1) * W + r, r1);
+        _mm_storeu_ps(dst + (k + 2) * W + r, r2);
+        _mm_storeu_ps(dst + (k + 3) * W + r, r3);
       }
-      for (std::ptrdiff_t kk = 0; kk < kn; ++kk)
-        for (std::ptrdiff_t r = 0; r < W; ++r) dst[(k0 + kk) * W + r] = tile[r * kChunk + kk];
+      for (std::ptrdiff_t k = d4; k < d; ++k)
+        for (std::ptrdiff_t q = 0; q < 4; ++q) dst[k * W + r + q] = s0[q * d + k];
     }
+#endif
+    for (; r < rows; ++r)
+      for (std::ptrdiff_t k = 0; k < d; ++k) dst[k * W + r] = src[r * d + k];
+    for (r = rows; r < W; ++r)  // zero padding of the last panel
+      for (std::ptrdiff_t k = 0; k < d; ++k) dst[k * W + r] = 0.0f;
   }
 }
 
@@ -342,7 +357,7 @@ void cost_matrix(const float* a, std::ptrdiff_t n, const float* b, std::ptrdiff_
   std::vector<float> sa(static_cast<std::size_t>(n)), sb(static_cast<std::size_t>(m));
   row_scales(a, n, d, metric, sa.data(), "a");
   row_scales(b, m, d, metric, sb.data(), "b");
-  std::vector<float> packed(static_cast<std::size_t>(packed_floats));
+  Buffer<float> packed(static_cast<std::size_t>(packed_floats));
   pack_rows(a, n, d, packed.data());
   const int nthreads = resolve_threads(threads);
   // Tiles: column blocks of b (a multiple of the 6-row micro-tile, about 96 KiB, so a block

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "draqcore/buffer.hpp"
 #include "draqcore/config.hpp"
 #include "draqcore/dtw.hpp"
 #include "draqcore/forward_sweep.hpp"
@@ -81,7 +82,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
   // Row statistics (and the NaN/Inf check) for every sequence before any pair runs.
   std::vector<float> query_scale(static_cast<std::size_t>(n));
   row_scales(query, n, d, options.metric, query_scale.data(), "query");
-  std::vector<float> packed_query(static_cast<std::size_t>(packed_rows_floats(n, d)));
+  Buffer<float> packed_query(static_cast<std::size_t>(packed_rows_floats(n, d)));
   pack_rows(query, n, d, packed_query.data());
   std::vector<float> cand_scale_all(static_cast<std::size_t>(total_rows));
   {
@@ -117,13 +118,13 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
   auto last_poll = clock::now();
 
 #ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
   {
-    std::vector<float> cost;
+    Buffer<float> cost;
     SweepWorkspace ws;
     try {
-      cost.resize(static_cast<std::size_t>(cost_floats));
+      cost = Buffer<float>(static_cast<std::size_t>(cost_floats));
     } catch (...) {
 #ifdef DRAQCORE_HAVE_OPENMP
 #pragma omp critical(draqcore_batch_error)
