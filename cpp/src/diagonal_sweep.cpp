@@ -31,9 +31,9 @@ std::ptrdiff_t last_row(std::ptrdiff_t k, std::ptrdiff_t n) { return std::min<st
 // (index -1 is a +inf sentinel; entries outside a diagonal's rows are +inf). Same expressions
 // as the row kernel: the diagonal wins ties with the upper cell, the left cell wins only when
 // strictly better.
-DRAQCORE_DIAGONAL_DISPATCH
-void dtw_diagonal(const float* c, const double* d2, const double* d1, double* d0,
-                  unsigned char* dir, std::ptrdiff_t ilo, std::ptrdiff_t ihi) {
+inline __attribute__((always_inline)) void dtw_diagonal_body(
+    const float* c, const double* d2, const double* d1, double* d0, unsigned char* dir,
+    std::ptrdiff_t ilo, std::ptrdiff_t ihi) {
   for (std::ptrdiff_t i = ilo; i <= ihi; ++i) {
     const double diag = d2[i - 1], up = d1[i - 1], left = d1[i];
     const double best_prev = std::min(diag, up);  // (up < diag) ? up : diag
@@ -45,9 +45,9 @@ void dtw_diagonal(const float* c, const double* d2, const double* d1, double* d0
 }
 
 // Expected cost-to-go on the interior cells (i >= 1, j = k - i >= 1) of diagonal k.
-DRAQCORE_DIAGONAL_DISPATCH
-void expected_diagonal(const float* c, const double* g2, const double* g1, double* g0,
-                       std::ptrdiff_t ilo, std::ptrdiff_t ihi, std::ptrdiff_t k) {
+inline __attribute__((always_inline)) void expected_diagonal_body(
+    const float* c, const double* g2, const double* g1, double* g0, std::ptrdiff_t ilo,
+    std::ptrdiff_t ihi, std::ptrdiff_t k) {
   // 32-bit row/column numbers convert to double in vector registers.
   const std::int32_t lo = static_cast<std::int32_t>(ilo), hi = static_cast<std::int32_t>(ihi);
   const std::int32_t k32 = static_cast<std::int32_t>(k);
@@ -59,13 +59,37 @@ void expected_diagonal(const float* c, const double* g2, const double* g1, doubl
   }
 }
 
+// The dispatched entry points: each diagonal makes one call through the ifunc (the common case,
+// DTW with the exact random cost, does both recurrences in that one call).
+DRAQCORE_DIAGONAL_DISPATCH
+void dtw_diagonal(const float* c, const double* d2, const double* d1, double* d0,
+                  unsigned char* dir, std::ptrdiff_t ilo, std::ptrdiff_t ihi) {
+  dtw_diagonal_body(c, d2, d1, d0, dir, ilo, ihi);
+}
+
+DRAQCORE_DIAGONAL_DISPATCH
+void expected_diagonal(const float* c, const double* g2, const double* g1, double* g0,
+                       std::ptrdiff_t ilo, std::ptrdiff_t ihi, std::ptrdiff_t k) {
+  expected_diagonal_body(c, g2, g1, g0, ilo, ihi, k);
+}
+
+DRAQCORE_DIAGONAL_DISPATCH
+void both_diagonal(const float* c, const double* d2, const double* d1, double* d0,
+                   unsigned char* dir, std::ptrdiff_t ilo, std::ptrdiff_t ihi, const double* g2,
+                   const double* g1, double* g0, std::ptrdiff_t glo, std::ptrdiff_t ghi,
+                   std::ptrdiff_t k) {
+  dtw_diagonal_body(c, d2, d1, d0, dir, ilo, ihi);
+  if (glo <= ghi) expected_diagonal_body(c, g2, g1, g0, glo, ghi, k);
+}
+
 }  // namespace
 
 SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                            std::ptrdiff_t ldc, bool want_dtw, std::vector<std::int64_t>* path,
                            bool want_expected, SweepWorkspace& ws) {
   const bool with_path = want_dtw && path != nullptr;
-  const std::size_t stride = static_cast<std::size_t>(n + 1);
+  // Diagonals indexed by row, with a slot in front (row -1) and behind (row n) for sentinels.
+  const std::size_t stride = static_cast<std::size_t>(n + 2);
   const std::ptrdiff_t diagonals = n + m - 1;
   if (want_dtw) ws.d_rows.assign(3 * stride, kInf);
   if (want_expected) ws.g_rows.assign(3 * stride, 0.0);
@@ -87,33 +111,44 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
     const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
     // Gather the diagonal's costs: cell (i, k - i).
     for (std::ptrdiff_t i = ilo; i <= ihi; ++i) cd[i] = cost[i * ldc + (k - i)];
+    double *d0 = nullptr, *g0 = nullptr;
+    const double *d1 = nullptr, *d2 = nullptr, *g1 = nullptr, *g2 = nullptr;
+    unsigned char* dir = nullptr;
+    std::ptrdiff_t glo = ilo, ghi = ihi;  // interior cells of the expected-cost recurrence
     if (want_dtw) {
-      double* d0 = ws.d_rows.data() + (k % 3) * stride + 1;
-      const double* d1 = ws.d_rows.data() + ((k + 2) % 3) * stride + 1;
-      const double* d2 = ws.d_rows.data() + ((k + 1) % 3) * stride + 1;
-      if (k >= 3) std::fill(d0 + first_row(k - 3, m), d0 + last_row(k - 3, n) + 1, kInf);
-      unsigned char* dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data();
-      if (k == 0) {
-        d0[0] = double(cd[0]) + 0.0;  // the start cell: D(0, 0) = C(0, 0)
-        dir[0] = kLeft;
-      } else {
-        dtw_diagonal(cd, d2, d1, d0, dir, ilo, ihi);
-      }
+      d0 = ws.d_rows.data() + (k % 3) * stride + 1;
+      d1 = ws.d_rows.data() + ((k + 2) % 3) * stride + 1;
+      d2 = ws.d_rows.data() + ((k + 1) % 3) * stride + 1;
+      dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data();
     }
     if (want_expected) {
-      double* g0 = ws.g_rows.data() + (k % 3) * stride + 1;
-      const double* g1 = ws.g_rows.data() + ((k + 2) % 3) * stride + 1;
-      const double* g2 = ws.g_rows.data() + ((k + 1) % 3) * stride + 1;
-      std::ptrdiff_t lo = ilo, hi = ihi;
-      if (lo == 0) {  // row 1 always moves left
+      g0 = ws.g_rows.data() + (k % 3) * stride + 1;
+      g1 = ws.g_rows.data() + ((k + 2) % 3) * stride + 1;
+      g2 = ws.g_rows.data() + ((k + 1) % 3) * stride + 1;
+      if (glo == 0) {  // row 1 always moves left
         g0[0] = double(cd[0]) + 1.0 * g1[0];
-        lo = 1;
+        glo = 1;
       }
-      if (hi == k && k >= 1) {  // column 1 always moves up
+      if (ghi == k && k >= 1) {  // column 1 always moves up
         g0[k] = (double(cd[k]) + g1[k - 1]) + 0.0 * 0.0;
-        hi = k - 1;
+        ghi = k - 1;
       }
-      if (lo <= hi) expected_diagonal(cd, g2, g1, g0, lo, hi, k);
+    }
+    if (want_dtw && k == 0) {
+      d0[0] = double(cd[0]) + 0.0;  // the start cell: D(0, 0) = C(0, 0)
+      dir[0] = kLeft;
+    } else if (want_dtw && want_expected) {
+      both_diagonal(cd, d2, d1, d0, dir, ilo, ihi, g2, g1, g0, glo, ghi, k);
+    } else if (want_dtw) {
+      dtw_diagonal(cd, d2, d1, d0, dir, ilo, ihi);
+    } else if (glo <= ghi) {
+      expected_diagonal(cd, g2, g1, g0, glo, ghi, k);
+    }
+    if (want_dtw) {
+      // The next two diagonals read at most one row beyond each end of this one: +inf there
+      // stands for "no such cell", whatever the buffer held before.
+      d0[ilo - 1] = kInf;
+      d0[ihi + 1] = kInf;
     }
   }
 

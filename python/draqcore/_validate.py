@@ -75,6 +75,8 @@ def as_cost(x: Any, name: str = "cost") -> np.ndarray:
 
 def as_nonnegative_int(x: Any, name: str, minimum: int = 0) -> int:
     """An integer >= ``minimum`` (bools are refused: ``k=True`` is almost surely a mistake)."""
+    if type(x) is int and x >= minimum:  # the common case, checked first (hot in small calls)
+        return x
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{name}: expected an integer, got a bool")
     try:
