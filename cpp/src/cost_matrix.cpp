@@ -15,6 +15,7 @@
 
 #include "draqcore/buffer.hpp"
 #include "draqcore/config.hpp"
+#include "dispatch.hpp"
 
 // The dot products of a cost matrix are one GEMM, C = A B^T. The kernel here is the classic
 // outer-product formulation: rows of `a` are packed into panels of W rows, transposed so that
@@ -297,9 +298,7 @@ namespace {
 // Sum of squares of one row in double, with 16 independent accumulators in a fixed order so
 // the loop vectorises (AVX2 where available; no fused multiply-add in either clone, so both
 // give the same result) instead of waiting on one add chain.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+DRAQCORE_CLONES_AVX2
 double sum_of_squares(const float* row, std::ptrdiff_t d) {
   double acc[16] = {0.0};
   std::ptrdiff_t k = 0;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "draqcore/forward_sweep.hpp"
+#include "dispatch.hpp"
 #include "traceback.hpp"
 
 namespace draqcore {
@@ -16,13 +17,6 @@ using detail::kDiag;
 using detail::kLeft;
 using detail::kUp;
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-// Only adds, multiplies, divides and compares (-ffp-contract=off): every clone computes the
-// same bits as the scalar row kernel.
-#define DRAQCORE_DIAGONAL_DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DRAQCORE_DIAGONAL_DISPATCH
-#endif
 
 std::ptrdiff_t first_row(std::ptrdiff_t k, std::ptrdiff_t m) { return std::max<std::ptrdiff_t>(0, k - (m - 1)); }
 std::ptrdiff_t last_row(std::ptrdiff_t k, std::ptrdiff_t n) { return std::min<std::ptrdiff_t>(n - 1, k); }
@@ -61,19 +55,19 @@ inline __attribute__((always_inline)) void expected_diagonal_body(
 
 // The dispatched entry points: each diagonal makes one call through the ifunc (the common case,
 // DTW with the exact random cost, does both recurrences in that one call).
-DRAQCORE_DIAGONAL_DISPATCH
+DRAQCORE_CLONES_AVX512
 void dtw_diagonal(const float* c, const double* d2, const double* d1, double* d0,
                   unsigned char* dir, std::ptrdiff_t ilo, std::ptrdiff_t ihi) {
   dtw_diagonal_body(c, d2, d1, d0, dir, ilo, ihi);
 }
 
-DRAQCORE_DIAGONAL_DISPATCH
+DRAQCORE_CLONES_AVX512
 void expected_diagonal(const float* c, const double* g2, const double* g1, double* g0,
                        std::ptrdiff_t ilo, std::ptrdiff_t ihi, std::ptrdiff_t k) {
   expected_diagonal_body(c, g2, g1, g0, ilo, ihi, k);
 }
 
-DRAQCORE_DIAGONAL_DISPATCH
+DRAQCORE_CLONES_AVX512
 void both_diagonal(const float* c, const double* d2, const double* d1, double* d0,
                    unsigned char* dir, std::ptrdiff_t ilo, std::ptrdiff_t ihi, const double* g2,
                    const double* g1, double* g0, std::ptrdiff_t glo, std::ptrdiff_t ghi,

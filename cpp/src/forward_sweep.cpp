@@ -6,6 +6,7 @@
 
 #include "draqcore/config.hpp"
 #include "draqcore/dtw.hpp"
+#include "dispatch.hpp"
 #include "traceback.hpp"
 
 namespace draqcore {
@@ -22,17 +23,10 @@ void ensure(std::vector<T>& v, std::size_t size) {
   if (v.size() < size) v.resize(size);
 }
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-// AVX2 where the CPU has it. These loops only add, multiply, divide and compare (no fused
-// multiply-add: -ffp-contract=off), so both clones give bit-identical results.
-#define DRAQCORE_SWEEP_DISPATCH __attribute__((target_clones("avx2", "default")))
-#else
-#define DRAQCORE_SWEEP_DISPATCH
-#endif
 
 // Part 1 of a DTW row, j in [j0, j1): the better of the diagonal and the upper predecessor,
 // the diagonal winning ties. No dependency along the row: vectorised.
-DRAQCORE_SWEEP_DISPATCH
+DRAQCORE_CLONES_AVX2
 void dtw_prepass(const double* prev, double* best_prev, unsigned char* dir, std::ptrdiff_t j0,
                  std::ptrdiff_t j1) {
   for (std::ptrdiff_t j = j0; j < j1; ++j) {
@@ -44,7 +38,7 @@ void dtw_prepass(const double* prev, double* best_prev, unsigned char* dir, std:
 
 // Part 1 of an expected-cost row a = i + 1 > 1, columns b = 2..m: the parts of G(a, b) that do
 // not depend on G(a, b - 1), and the left-move probability b^2 / (a^2 + a b + b^2).
-DRAQCORE_SWEEP_DISPATCH
+DRAQCORE_CLONES_AVX2
 void expected_prepass(const float* c, const double* gprev, double* g_partial, double* p_left,
                       double a, std::ptrdiff_t m) {
   // 32-bit column numbers convert to double in vector registers (64-bit ones need AVX-512DQ).
