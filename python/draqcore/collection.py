@@ -46,7 +46,7 @@ from .features import (
     extractor_from_identity,
     same_identity,
 )
-from .store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams, remove_leftovers
+from .store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams, remove_leftovers, sha256_file
 from .store.catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord, _text
 from .store.feature_store import FEATURES_FILENAME, FeatureStore
 from .store.lock import LOCK_FILENAME, CollectionLockedError, WriterLock
@@ -98,14 +98,6 @@ def _failure_reason(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _content_hash(path: Path) -> str:
     """SHA-256 of a video file's bytes (streamed), hex.
 
@@ -122,13 +114,13 @@ def _content_hash(path: Path) -> str:
     if not stat.S_ISDIR(mode):
         if not stat.S_ISREG(mode):
             raise OSError(f"{path}: not a regular file or a folder (a FIFO, socket or device)")
-        return _sha256_file(path)
+        return sha256_file(path)
     h = hashlib.sha256(b"draqcore image folder\n")
     for entry in sorted(os.listdir(path)):
         f = path / entry
         if entry.startswith(".") or not f.is_file():
             continue
-        h.update(f"{entry}\0{_sha256_file(f)}\n".encode("utf-8", "surrogateescape"))
+        h.update(f"{entry}\0{sha256_file(f)}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 

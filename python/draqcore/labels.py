@@ -81,19 +81,22 @@ class VideoLabel:
                 f"VideoLabel.class_name ({path}): expected a str or None, got {self.class_name!r}"
             )
         if self.phases is not None:
-            phases = _as_phases(self.phases, f"VideoLabel.phases ({path})")
+            phases = phase_labels(self.phases, f"VideoLabel.phases ({path})")
             object.__setattr__(self, "phases", phases)
 
 
-def _as_phases(values: Any, what: str) -> np.ndarray:
+def phase_labels(values: Any, what: str) -> np.ndarray:
+    """Per-frame phase labels as a read-only int64 copy, shape (N,), every label >= 0.
+
+    Integral floats (labels saved as float by another tool) are accepted; ``what`` names the
+    source in error messages. Shared by this module and :mod:`draqcore.evaluation.datasets`.
+    """
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise ValueError(f"{what}: expected a 1-D sequence of integers, got shape {arr.shape}")
+        raise ValueError(f"{what}: expected a 1-D sequence of phase labels, got shape {arr.shape}")
     if arr.size and arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            pass  # integral floats (e.g. from another tool's numpy) are accepted
-        else:
-            raise ValueError(f"{what}: expected integers, got dtype {arr.dtype}")
+        if not (arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all()):
+            raise ValueError(f"{what}: expected integer phase labels (non-negative integers), got dtype {arr.dtype}")
     out = np.array(arr, dtype=np.int64)  # always a copy
     if out.size and out.min() < 0:
         raise ValueError(f"{what}: phase labels must be >= 0, got {int(out.min())}")

@@ -41,7 +41,7 @@ from typing import Any, Dict, Iterator, List, Literal, Optional, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..labels import read_labels
+from ..labels import phase_labels, read_labels
 from ..video import IMAGE_SUFFIXES
 
 __all__ = [
@@ -63,20 +63,6 @@ PENN_PHASES_DIRNAME: str = "penn_action_labels"
 
 # --------------------------------------------------------------------------------------------
 # the protocol
-
-
-def _phase_array(values: Any, what: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{what}: expected a 1-D sequence of phase labels, got shape {arr.shape}")
-    if arr.size and arr.dtype.kind not in "iu":
-        if not (arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all()):
-            raise ValueError(f"{what}: expected integer phase labels, got dtype {arr.dtype}")
-    out = np.array(arr, dtype=np.int64)  # always a copy
-    if out.size and out.min() < 0:
-        raise ValueError(f"{what}: phase labels must be >= 0, got {int(out.min())}")
-    out.setflags(write=False)
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +95,7 @@ class LabelledVideo:
         if not isinstance(self.class_name, str) or not self.class_name:
             raise ValueError(f"class_name ({self.path}): expected a non-empty string, got {self.class_name!r}")
         if self.phases is not None:
-            object.__setattr__(self, "phases", _phase_array(self.phases, f"phases ({self.path})"))
+            object.__setattr__(self, "phases", phase_labels(self.phases, f"phases ({self.path})"))
         if self.split is not None and not isinstance(self.split, str):
             raise ValueError(f"split ({self.path}): expected a string or None, got {self.split!r}")
 
@@ -270,9 +256,9 @@ def _read_phase_file(file: Path) -> np.ndarray:
             raise ValueError(f"{file}: not a readable .npy array ({exc})") from None
         if values.ndim == 2 and 1 in values.shape:  # a row or column vector saved as 2-D
             values = values.reshape(-1)
-        return _phase_array(values, str(file))
+        return phase_labels(values, str(file))
     tokens = file.read_text(encoding="utf-8").split()
-    return _phase_array([_int(t, f"{file}: label {k}") for k, t in enumerate(tokens)], str(file))
+    return phase_labels([_int(t, f"{file}: label {k}") for k, t in enumerate(tokens)], str(file))
 
 
 def _index_phase_files(phases_dir: Path) -> Dict[str, Tuple[Path, str]]:

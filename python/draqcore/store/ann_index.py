@@ -115,7 +115,8 @@ def standardization_stats(clip_means: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return mean, scale
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks (memory does not grow with size)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -419,7 +420,7 @@ class AnnIndex:
             for name in _FILES:
                 f = gen_dir / name
                 _fsync_file(f)
-                files[name] = {"sha256": _sha256(f), "bytes": f.stat().st_size}
+                files[name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
             _fsync_dir(gen_dir)
             kill_point("index-generation")
             manifest = {
@@ -512,7 +513,7 @@ class AnnIndex:
                 raise fail(f"{f} is missing")
             if not isinstance(entry, dict) or entry.get("bytes") != f.stat().st_size:
                 raise fail(f"{f} has {f.stat().st_size} bytes, manifest says {entry.get('bytes') if isinstance(entry, dict) else entry!r}")
-            if entry.get("sha256") != _sha256(f):
+            if entry.get("sha256") != sha256_file(f):
                 raise fail(f"{f} does not match its recorded SHA-256 (modified or damaged)")
 
         def load_npy(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
