@@ -1,0 +1,77 @@
+"""``draq eval``: the paper's evaluation protocol on synthetic ground truth or labelled videos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .common import CommandError
+
+def _split_queries(videos, every: int = 5):
+    """Queries and collection of a labelled folder: the videos of a "val"/"test" split if any
+    are marked, otherwise every ``every``-th video of each class (in path order) is a query."""
+    marked = [v for v in videos if v.split in ("val", "test")]
+    if marked:
+        return marked, [v for v in videos if v.split not in ("val", "test")]
+    queries, collection, seen = [], [], {}
+    for v in sorted(videos, key=lambda v: str(v.path)):
+        i = seen.get(v.class_name, 0)
+        seen[v.class_name] = i + 1
+        (queries if i % every == every - 1 else collection).append(v)
+    return queries, collection
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation import build_synthetic_benchmark, evaluate, read_labelled_dir
+
+    started = time.perf_counter()
+    canonical = None
+    if args.target == "synthetic":
+        out = Path(args.out or "draq-eval")
+        if (out / "videos").exists() and not args.force:
+            raise CommandError(f"{out}: already holds a benchmark (use --force, or --out elsewhere)")
+        if args.force and out.exists():
+            import shutil
+
+            shutil.rmtree(out)
+        print(f"generating {args.videos} synthetic clips in {out / 'videos'} (seed {args.seed}) ...", file=sys.stderr)
+        bench = build_synthetic_benchmark(out / "videos", videos=args.videos, classes=args.classes, seed=args.seed)
+        queries, collection, canonical = bench.queries, bench.collection, bench.canonical_time
+    else:
+        if not args.labels:
+            raise CommandError("evaluating a folder needs --labels FILE (class and per-frame phases)")
+        out = Path(args.out or Path(args.target) / "draq-eval")
+        index = read_labelled_dir(args.target, args.labels)
+        for note in index.notes:
+            print(f"note: {note}", file=sys.stderr)
+        queries, collection = _split_queries(list(index.videos))
+        if not queries or not collection:
+            raise CommandError(f"{args.target}: need at least one query and one collection video (have {len(index.videos)} videos)")
+    print(f"{len(queries)} queries against a collection of {len(collection)} videos ...", file=sys.stderr)
+    report = evaluate(
+        queries, collection, out / "work", top=args.top, recall_depth=args.recall_depth,
+        canonical_time=canonical, fig5_pairs=args.pairs, seed=args.seed, progress=not args.quiet,
+    )
+    print(report.markdown())
+    print(f"done in {time.perf_counter() - started:.1f} s; tables in {out / 'work' / 'results.md'}, "
+          f"numbers in {out / 'work' / 'results.json'}, Fig. 5 plot in {out / 'work' / 'fig5.png'}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add the ``eval`` subcommand to the parser's subparsers."""
+    p = sub.add_parser("eval", help="run the paper's evaluation protocol (Tables 1, 2, 4 and Fig. 5)")
+    p.add_argument("target", metavar="synthetic|DIR", help="'synthetic' for a generated ground-truth benchmark, or a folder of labelled videos")
+    p.add_argument("--labels", metavar="FILE", help="labels file with class and per-frame phases (for DIR)")
+    p.add_argument("--videos", type=int, default=200, help="synthetic: number of clips (default 200)")
+    p.add_argument("--classes", type=int, default=10, help="synthetic: number of action classes (default 10)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top", type=int, default=10, help="AVR candidates re-ranked per query (default 10)")
+    p.add_argument("--recall-depth", type=int, default=25, help="retrieved videos re-ranked for recall@k (default 25)")
+    p.add_argument("--pairs", type=int, default=400, help="balanced pairs for Fig. 5 (default 400)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default ./draq-eval, or DIR/draq-eval)")
+    p.add_argument("--force", action="store_true", help="replace an existing synthetic benchmark")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)

@@ -1,0 +1,162 @@
+"""``draq index``: add videos to a collection (created if needed), resumably."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Iterable
+
+from .common import VIDEO_EXTENSIONS, CommandError
+
+#: Files ``draq index`` never attempts in a scanned folder: draqcore's own labels files.
+_LABELS_FILES = frozenset({"labels.json", "truth.json"})
+
+
+def _index_inputs(paths: Iterable[str], skip: Iterable[Path] = ()) -> tuple[list[Path], int]:
+    """What ``draq index`` attempts, and how many entries of scanned folders it ignored.
+
+    A path named on the command line is attempted as it is. A folder is scanned recursively
+    (in name order) and every entry in it is attempted, whatever its name or content -- so a
+    corrupt, truncated, zero-frame, non-video or unreadable file is recorded in the catalog as
+    failed, with the reason -- except:
+
+    * hidden entries (name starting with ``.``) and draqcore's labels files (``labels.json``,
+      ``truth.json``, and the ``--labels`` file), and folders holding a draqcore collection;
+    * image files: a folder with images and neither sub-folders nor files with a video
+      extension is one video (an image sequence; its other files are not attempted), and
+      images anywhere else are ignored (a still image is not a video).
+
+    A folder that cannot be listed is attempted itself (and recorded as failed with the reason);
+    a folder reached again through a symbolic link is not scanned twice.
+    """
+    from ..store.catalog import CATALOG_FILENAME
+    from ..video import IMAGE_SUFFIXES
+
+    skipped = set()
+    for s in skip:
+        try:
+            skipped.add(s.resolve())
+        except (OSError, RuntimeError):
+            pass
+    out: list[Path] = []
+    ignored = 0
+    visited: set[tuple[int, int]] = set()
+
+    def scan(directory: Path) -> None:
+        nonlocal ignored
+        try:
+            st = directory.stat()
+            if (st.st_dev, st.st_ino) in visited:
+                return
+            visited.add((st.st_dev, st.st_ino))
+            entries = sorted(directory.iterdir())
+        except OSError:
+            out.append(directory)  # the reader says why it cannot be listed
+            return
+        dirs, files = [], []
+        for e in entries:
+            if e.name.startswith("."):
+                ignored += 1
+                continue
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(e)
+        images = {f for f in files if f.suffix.lower() in IMAGE_SUFFIXES}
+        if images and not dirs and not any(f.suffix.lower() in VIDEO_EXTENSIONS for f in files):
+            out.append(directory)  # an image sequence
+            return
+        for f in files:
+            try:
+                own = f.resolve() in skipped
+            except (OSError, RuntimeError):
+                own = False
+            if f.name in _LABELS_FILES or own or f in images:
+                ignored += 1
+            else:
+                out.append(f)
+        for d in dirs:
+            if (d / CATALOG_FILENAME).is_file():  # a collection (maybe the one being written)
+                ignored += 1
+            else:
+                scan(d)
+
+    for raw in paths:
+        p = Path(raw)
+        if not (p.exists() or p.is_symlink()):  # a dangling link is attempted (and fails)
+            raise CommandError(f"{p}: no such file or directory")
+        if p.is_dir() and not (p / CATALOG_FILENAME).is_file():
+            scan(p)
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        try:
+            key = p.resolve()
+        except (OSError, RuntimeError):
+            key = p.absolute()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique, ignored
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..collection import Collection
+    from ..labels import read_labels
+
+    videos, ignored = _index_inputs(args.paths, [Path(args.labels)] if args.labels else [])
+    if not videos:
+        raise CommandError("nothing to index in the given paths")
+    labels = None
+    if args.labels:
+        labels = {p: lab.class_name for p, lab in read_labels(args.labels).items()}
+    # Takes the writer lock (a second `draq index` fails at once) and repairs what an
+    # interrupted run left; every video is committed on its own, so a rerun resumes.
+    directory = Path(args.collection)
+    exists = (directory / "catalog.sqlite").is_file()
+    coll = None
+    if not exists:
+        try:
+            coll = Collection.create(directory, sample_fps=args.sample_fps)
+        except FileExistsError:
+            if not (directory / "catalog.sqlite").is_file():
+                raise
+            # another run created it just now: open it (its lock then says who writes)
+    if coll is None:
+        coll = Collection.open(directory, write=True)  # the extractor is rebuilt from the catalog
+        if args.sample_fps is not None and coll.sample_fps != args.sample_fps:
+            coll.close()
+            raise CommandError(f"{directory}: samples videos at {coll.sample_fps} fps, not --sample-fps {args.sample_fps}")
+    with coll:
+        started = time.perf_counter()
+        report = coll.add(videos, labels=labels, progress=not args.quiet)
+        elapsed = time.perf_counter() - started
+        total = len(coll)
+    print(
+        f"indexed {len(report.added)} new, skipped {len(report.skipped)} unchanged, "
+        f"{len(report.failed)} failed in {elapsed:.1f} s; the collection holds {total} videos"
+    )
+    if ignored:
+        print(f"  ignored {ignored} entries of scanned folders (hidden, labels files, still images, collections)")
+    for path, reason in report.failed:
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+    return 1 if (args.strict and report.failed) else 0
+
+
+def register(sub) -> None:
+    """Add the ``index`` subcommand to the parser's subparsers."""
+    from ..video import DEFAULT_SAMPLE_FPS
+
+    p = sub.add_parser("index", help="add videos to a collection (created if needed)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="video files, image-sequence folders, or folders to scan")
+    p.add_argument("--collection", required=True, metavar="DIR", help="collection directory")
+    p.add_argument("--labels", metavar="FILE", help="labels file (JSON or CSV path,class; see docs/video.md)")
+    p.add_argument("--sample-fps", type=float, default=None, help=f"frames per second sampled for features when creating (default {DEFAULT_SAMPLE_FPS})")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 if any file of this run failed (failures are recorded in the catalog either way)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
