@@ -1,0 +1,182 @@
+"""Search: retrieve candidates by clip vector, re-rank them by DRAQ (paper Sec. 3)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Union
+
+import numpy as np
+
+import draqcore  # the compiled-core wrappers (draq_batch, contextualize, warp); used at call time
+
+from .._validate import as_nonnegative_int as _int_arg
+from .inputs import PathLike, _catalog_key, _content_hash, _resolve
+from .results import SearchHit, _readonly
+from .maintenance import _Maintenance
+from .state import _clip_mean
+
+_METHODS = ("exact", "sampled")
+
+
+class _Search(_Maintenance):
+    """:meth:`search` (mixin of :class:`~draqcore.collection.Collection`)."""
+
+    def _query_features(self, query: Any, query_times: Optional[Any]) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(query, (str, os.PathLike)):
+            if query_times is not None:
+                raise ValueError("query_times: only for a query given as a feature array (a video has its own times)")
+            path = _resolve(query)
+            if not path.exists():
+                raise FileNotFoundError(f"query: no such file {path}")
+            with self._cat.snapshot():
+                rec = self._cat.find(_catalog_key(path)[0])
+                if rec is not None and rec.ok:
+                    try:
+                        same = rec.sha256 == _content_hash(path)
+                    except OSError:
+                        same = False  # decoding reports why it cannot be read
+                    if same:
+                        # Same bytes already embedded with this extractor: reuse the stored features.
+                        return np.array(self._read(rec), dtype=np.float32), self._cat.frames(rec.id)[0]
+            feats, times, _, _ = self._extract(path)
+            return np.ascontiguousarray(feats, dtype=np.float32), times
+        arr = np.asarray(query)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(f"query: expected a video path or a (T, {self._dim}) real array, got dtype {arr.dtype}")
+        if arr.ndim != 2 or arr.shape[1] != self._dim or arr.shape[0] == 0:
+            raise ValueError(f"query: expected frame features of shape (T, {self._dim}) with T >= 1, got {arr.shape}")
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: reported below
+            feats = np.array(arr, dtype=np.float32, copy=True)
+        if not np.isfinite(feats).all():
+            raise ValueError("query: contains NaN/Inf (or values too large for float32)")
+        if query_times is None:
+            times = np.arange(feats.shape[0], dtype=np.float64) / self._sample_fps
+        else:
+            times = np.array(query_times, dtype=np.float64, copy=True)
+            if times.shape != (feats.shape[0],):
+                raise ValueError(f"query_times: expected shape ({feats.shape[0]},), got {times.shape}")
+            if not np.isfinite(times).all():
+                raise ValueError("query_times: contains NaN/Inf")
+        return feats, times
+
+    def search(
+        self,
+        query: Union[PathLike, np.ndarray],
+        top: int = 10,
+        candidates: int = 50,
+        *,
+        method: str = "exact",
+        k: int = 100,
+        seed: int = 0,
+        band: Optional[int] = None,
+        query_times: Optional[np.ndarray] = None,
+    ) -> list[SearchHit]:
+        """Find the videos best alignable with ``query`` (paper Sec. 3).
+
+        1. The query's clip vector (mean of its frame features) is standardised with the
+           collection's statistics; the ANN index returns the ``candidates`` most cosine-similar
+           videos.
+        2. All candidates are scored by DRAQ in one :func:`draqcore.draq_batch` call on
+           :func:`draqcore.contextualize` d frame features (query and candidates), cosine frame
+           cost.
+        3. Hits are sorted by DRAQ ascending (ties keep the retrieval order) and the first
+           ``top`` returned, each with its DTW alignment.
+
+        Parameters
+        ----------
+        query : path-like or array_like of shape (T, d)
+            A video file (decoded at :attr:`sample_fps` with the collection's extractor; a file
+            already in the collection with unchanged content reuses its stored features), or
+            frame features computed with the same extractor.
+        top : int, default 10
+            Hits to return (>= 1); fewer when the collection is smaller.
+        candidates : int, default 50
+            Videos retrieved for re-ranking (>= ``top``); at most the collection size.
+        method : {"exact", "sampled"}
+            Random-path baseline: exact expectation or ``k`` sampled paths.
+        k : int, default 100
+            Sampled paths per pair (``method="sampled"``).
+        seed : int, default 0
+        band : int, optional
+            Sakoe-Chiba radius of the DTW, in sampled frames.
+        query_times : array_like of shape (T,), optional
+            Seconds of the query frames when ``query`` is an array; default ``arange(T) /
+            sample_fps``.
+
+        Returns
+        -------
+        list of SearchHit
+            Sorted by ``draq`` ascending.
+
+        Raises
+        ------
+        ValueError
+            Bad arguments, an empty collection, a query of the wrong dimension, a video that
+            cannot be decoded (:class:`draqcore.video.VideoReadError`), a damaged collection
+            (e.g. candidates' features that do not match the clip vectors of the index).
+        FileNotFoundError
+            A query path that does not exist.
+
+        Notes
+        -----
+        A search sees the last committed state of the collection when it starts (one SQLite
+        read transaction), including videos another process committed after :meth:`open`. A
+        reader whose saved index does not hold exactly those videos builds one in memory (a
+        writer rebuilds and saves it).
+        """
+        top = _int_arg(top, "top", 1)
+        candidates = _int_arg(candidates, "candidates", 1)
+        if candidates < top:
+            raise ValueError(f"candidates: must be >= top ({top}) since hits are chosen among them, got {candidates}")
+        if method not in _METHODS:
+            raise ValueError(f"method: expected 'exact' or 'sampled', got {method!r}")
+        k = _int_arg(k, "k", 1)
+        seed = _int_arg(seed, "seed", 0)
+        if band is not None:
+            band = _int_arg(band, "band", 0)
+        cat = self._cat
+        if cat.count("ok") == 0:
+            raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
+        q_feats, q_times = self._query_features(query, query_times)
+        # One read transaction: the index, the records and their frames all come from the same
+        # committed state, whatever a concurrent writer commits meanwhile.
+        with cat.snapshot():
+            ok_ids = cat.ok_ids()
+            if ok_ids.size == 0:
+                raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
+            index = self._current_index(ok_ids)
+            ids, sims = index.query(_clip_mean(q_feats), candidates)
+            found = cat.get_many(ids)
+            records = []
+            for vid in ids:
+                rec = found.get(int(vid))
+                if rec is None or not rec.ok:  # cannot happen: the index was checked against the catalog
+                    raise ValueError(f"collection {self._directory}: index names video id {int(vid)} that is not ok")
+                records.append(rec)
+            feats = [self._read(r) for r in records]
+            self._check_clip_means(index, records, feats)
+            cand = [draqcore.contextualize(f) for f in feats]
+            result = draqcore.draq_batch(draqcore.contextualize(q_feats), cand, metric="cosine", method=method,
+                                         k=k, seed=seed, band=band, return_paths=True)
+            assert result.paths is not None
+            order = np.argsort(np.asarray(result.draq), kind="stable")[:top]
+            q_times = _readonly(np.array(q_times, dtype=np.float64))
+            hits: list[SearchHit] = []
+            for rank, c in enumerate(order, start=1):
+                rec = records[c]
+                hits.append(
+                    SearchHit(
+                        rank=rank,
+                        path=rec.path,
+                        class_name=rec.class_name,
+                        similarity=float(sims[c]),
+                        dtw_cost=float(result.dtw_cost[c]),
+                        random_cost=float(result.random_cost[c]),
+                        draq=float(result.draq[c]),
+                        alignment=_readonly(np.asarray(draqcore.warp(result.paths[c], keep=0), dtype=np.int64)),
+                        query_times=q_times,
+                        hit_times=_readonly(cat.frames(rec.id)[0]),
+                        video_id=rec.id,
+                    )
+                )
+        return hits

@@ -1,0 +1,190 @@
+"""The state every part of a :class:`~draqcore.collection.Collection` shares.
+
+The catalog connection, the feature store, the loaded ANN index and the writer lock; becoming the
+writer; reading one video's feature rows; decoding and embedding one video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from .. import video as _video
+from ..features import FrameFeatureExtractor
+from ..store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, remove_leftovers
+from ..store.catalog import CATALOG_FILENAME, Catalog, VideoRecord
+from ..store.feature_store import FEATURES_FILENAME, FeatureStore
+from ..store.lock import WriterLock
+from .inputs import PathLike, _resolve
+
+VideoRef = Union[VideoRecord, int, PathLike]
+
+
+def _clip_mean(features: np.ndarray) -> np.ndarray:
+    """Clip vector ``(1/T) sum_j f_j`` (paper Sec. 3), accumulated in float64, as float32 (d,)."""
+    return features.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+class _CollectionState:
+    """Attributes and private helpers shared by ingest, search and maintenance."""
+
+    def __init__(self, directory: Path, catalog: Catalog, extractor: FrameFeatureExtractor,
+                 lock: Optional[WriterLock]) -> None:
+        # Private: use Collection.create / Collection.open.
+        self._directory = directory
+        self._catalog: Optional[Catalog] = catalog
+        self._extractor = extractor
+        self._lock = lock
+        self._sample_fps = catalog.sample_fps
+        self._dim = catalog.feature_dim
+        self._store: Optional[FeatureStore] = None
+        self._index: Optional[AnnIndex] = None
+        self._manifest_seen: Optional[bytes] = None  # ann.json as last loaded (readers)
+
+    def _load_state(self, catalog: Catalog, writer: bool) -> tuple[FeatureStore, Optional[AnnIndex]]:
+        """The feature store (orphan rows cut, for a writer) and the saved index, if any."""
+        store = FeatureStore(self._directory / FEATURES_FILENAME, self._dim, catalog.feature_rows(),
+                             readonly=not writer)
+        if writer:
+            store.truncate_orphans()  # appended by a writer that died before committing them
+            remove_leftovers(self._directory / INDEX_DIRNAME)  # of an index save that was killed
+        return store, self._load_index(writer)
+
+    def _manifest_bytes(self) -> Optional[bytes]:
+        try:
+            return (self._directory / INDEX_DIRNAME / MANIFEST_FILENAME).read_bytes()
+        except OSError:
+            return None
+
+    def _load_index(self, writer: bool) -> Optional[AnnIndex]:
+        """The saved index; None if there is none.
+
+        A reader can race a writer that replaces the index while it is being read; that shows
+        as a changed ``ann.json`` and is retried. A writer has no one to race: any error is
+        damage.
+        """
+        root, dim = self._directory, self._dim
+        index_dir = root / INDEX_DIRNAME
+        for _attempt in range(5):
+            before = self._manifest_bytes()
+            try:
+                index = AnnIndex.load(index_dir)
+            except FileNotFoundError:
+                if not writer and self._manifest_bytes() != before:
+                    continue
+                self._manifest_seen = None
+                return None  # never built (or removed): rebuilt from the catalog when needed
+            except (ValueError, OSError) as exc:
+                if not writer and self._manifest_bytes() != before:
+                    continue
+                raise ValueError(
+                    f"collection {root}: {exc}. The index is derived data: delete {index_dir} and "
+                    "reopen to rebuild it from the catalog and features"
+                ) from None
+            if index.dim != dim:
+                raise ValueError(
+                    f"collection {root}: index {index_dir} has dimension {index.dim}, features have {dim}; "
+                    f"delete {index_dir} and reopen to rebuild it"
+                )
+            self._manifest_seen = before
+            return index
+        return None  # replaced faster than it can be read: a reader builds one in memory
+
+    def _begin_write(self) -> None:
+        """Become the writer (once): take the lock, reopen the catalog writable, repair."""
+        cat = self._cat
+        if self._lock is not None:
+            return
+        lock = WriterLock.acquire(self._directory)
+        try:
+            catalog = Catalog.open(self._directory / CATALOG_FILENAME)
+            try:
+                store, index = self._load_state(catalog, writer=True)
+            except BaseException:
+                catalog.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        cat.close()
+        if self._store is not None:
+            self._store.close()
+        self._catalog, self._store, self._index, self._lock = catalog, store, index, lock
+
+
+    @property
+    def _cat(self) -> Catalog:
+        if self._catalog is None:
+            raise ValueError(f"collection {self._directory}: is closed")
+        return self._catalog
+
+    @property
+    def _features(self) -> FeatureStore:
+        self._cat  # noqa: B018  (raises when closed)
+        assert self._store is not None
+        return self._store
+
+    def _record(self, video: VideoRef) -> VideoRecord:
+        cat = self._cat
+        if isinstance(video, VideoRecord):
+            rec = cat.get(video.id)
+            if rec is None or rec.path != video.path:
+                raise KeyError(f"collection {self._directory}: no video {video.path!r} with id {video.id}")
+        elif isinstance(video, (int, np.integer)) and not isinstance(video, (bool, np.bool_)):
+            rec = cat.get(int(video))
+            if rec is None:
+                raise KeyError(f"collection {self._directory}: no video with id {int(video)}")
+        else:
+            path = str(_resolve(video))
+            rec = cat.find(path)
+            if rec is None:
+                raise KeyError(f"collection {self._directory}: no video {path!r}")
+        if not rec.ok:
+            raise ValueError(f"video {rec.path}: failed to index ({rec.reason}), it has no features")
+        return rec
+
+    def _read(self, rec: VideoRecord) -> np.ndarray:
+        """The feature rows of an ok record (a read-only view)."""
+        store = self._features
+        if store.readonly and rec.row_offset + rec.num_frames > store.rows:
+            store.extend(self._cat.feature_rows())  # committed by a writer since we looked
+        rows = store.read(rec.row_offset, rec.num_frames)
+        if not np.isfinite(rows).all():  # appended rows are checked: only damage gets here
+            raise ValueError(
+                f"collection {self._directory}: the features of video {rec.id} ({rec.path}) in "
+                f"{FEATURES_FILENAME} contain NaN/Inf: the file is damaged; run `draq check {self._directory}`"
+            )
+        return rows
+
+    def _extract(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Decode, sample and embed one video: features (T, d), times (T,), indices (T,), native fps."""
+        fps = float(_video.native_fps(path))
+        times: list[float] = []
+        indices: list[int] = []
+
+        def images() -> Iterable[np.ndarray]:
+            for frame in _video.iter_sampled_frames(path, sample_fps=self._sample_fps):
+                times.append(float(frame.time))
+                indices.append(int(frame.index))
+                yield frame.image
+
+        try:
+            feats = self._extractor.extract(images())
+        except _video.VideoReadError:
+            raise
+        except ValueError as exc:
+            if not times:  # the extractor saw no frame; say so rather than only its complaint
+                raise ValueError(f"{path}: no frames could be decoded ({exc})") from None
+            raise
+        feats = np.asarray(feats)
+        if feats.ndim != 2 or feats.shape != (len(times), self._dim):
+            raise ValueError(
+                f"extractor {self._extractor.name!r} returned features of shape {feats.shape} "
+                f"for {len(times)} frames, expected ({len(times)}, {self._dim})"
+            )
+        if not np.isfinite(feats).all():
+            raise ValueError(f"extractor {self._extractor.name!r} returned NaN/Inf features")
+        return feats, np.asarray(times, dtype=np.float64), np.asarray(indices, dtype=np.int64), fps
