@@ -62,3 +62,18 @@ def test_eval_cli_synthetic_and_labelled_dir(tmp_path, bench, capsys):
     assert "Table 2" in capsys.readouterr().out
     assert main(["eval", str(videos), "--out", str(tmp_path / "x")]) == 1
     assert "--labels" in capsys.readouterr().err
+
+
+def test_frame_table_and_json(bench, tmp_path, capsys):
+    root, b = bench
+    report = evaluate(b.queries, b.collection, tmp_path / "w", top=4, recall_depth=6, fig5_pairs=20, tau_stride=2)
+    for variant in ("context", "no context"):
+        row = report.frame_table[variant]
+        assert -1 <= row["kendall_tau"] <= 1 and row["stride"] == 2 and row["tau_pairs"] == 3 * 2
+        assert row["progression_r2"] <= 1 and 0 <= row["classification_accuracy"] <= 1
+        assert 0 <= row["apa_avg"] <= 1 and row["cpe"] >= 0 and row["fpe"] >= 0
+    assert "Frame-feature protocol" in report.markdown()
+    assert main(["eval", str(root / "videos"), "--labels", str(root / "videos" / "labels.json"), "--out", str(tmp_path / "j"), "--top", "4", "--recall-depth", "6", "--pairs", "20", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) >= {"table1", "table2", "table4", "frame_features", "fig5", "queries"}
+    assert set(doc["frame_features"]["context"]) >= {"kendall_tau", "progression_r2", "classification_accuracy", "apa_avg", "cpe", "fpe"}

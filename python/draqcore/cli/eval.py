@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -52,8 +53,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(queries)} queries against a collection of {len(collection)} videos ...", file=sys.stderr)
     report = evaluate(
         queries, collection, out / "work", top=args.top, recall_depth=args.recall_depth,
-        canonical_time=canonical, fig5_pairs=args.pairs, seed=args.seed, progress=not args.quiet,
+        canonical_time=canonical, fig5_pairs=args.pairs, seed=args.seed, progress=not args.quiet and not args.json,
+        tau_stride=args.tau_stride,
     )
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
+        print()
+        return 0
     print(report.markdown())
     print(f"done in {time.perf_counter() - started:.1f} s; tables in {out / 'work' / 'results.md'}, "
           f"numbers in {out / 'work' / 'results.json'}, Fig. 5 plot in {out / 'work' / 'fig5.png'}")
@@ -73,5 +79,7 @@ def register(sub) -> None:
     p.add_argument("--pairs", type=int, default=400, help="balanced pairs for Fig. 5 (default 400)")
     p.add_argument("--out", metavar="DIR", help="output directory (default ./draq-eval, or DIR/draq-eval)")
     p.add_argument("--force", action="store_true", help="replace an existing synthetic benchmark")
+    p.add_argument("--tau-stride", type=int, default=5, help="frame stride of Kendall's tau in the frame-feature table (default 5, as TCC/LAV/CARL)")
+    p.add_argument("--json", action="store_true", help="print every table as JSON on stdout instead of markdown (keys: docs/evaluation.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)

@@ -7,6 +7,8 @@
 * :func:`recall_at_k` — same-class retrieval hit rate (Sec. 5.4, Table 4).
 * :func:`kendall_tau`, :func:`mean_kendall_tau` — the TCC proxy metric (Table 3; ``-tau`` in
   Fig. 5).
+* :func:`phase_progression`, :func:`phase_classification` — the frame-feature protocol of TCC,
+  LAV and CARL (linear probes on frozen per-frame features).
 * :func:`indicator_curves`, :func:`indicator_table`, :func:`write_indicator_plot`,
   :func:`balanced_pairs` — alignability indicators compared by APA (Sec. 5.4, Fig. 5).
 * :func:`read_penn_action`, :func:`read_ucf101`, :func:`read_kinetics`,
@@ -27,6 +29,7 @@ from .datasets import (
     read_penn_action,
     read_ucf101,
 )
+from .frame_protocol import FrameScores, FrameVideo, frame_feature_scores
 from .indicators import (
     BalancedPairs,
     IndicatorCurves,
@@ -38,16 +41,23 @@ from .indicators import (
 )
 from .kendall_tau import KendallSummary, kendall_tau, mean_kendall_tau
 from .phase_agreement import aligned_phase_agreement
+from .phase_classification import ClassificationScore, phase_classification
+from .phase_progression import ProgressionScore, phase_progression, progression_targets
 from .protocol import EvaluationReport, evaluate
 from .retrieval_recall import recall_at_k
 from .synthetic_benchmark import SyntheticBenchmark, build_synthetic_benchmark
 
 __all__ = [
     "PENN_PHASES_DIRNAME",
+    "ProgressionScore",
     "BalancedPairs",
+    "ClassificationScore",
     "CycleErrors",
     "DatasetIndex",
     "EvaluationReport",
+    "FrameScores",
+    "FrameVideo",
+    "frame_feature_scores",
     "SyntheticBenchmark",
     "build_synthetic_benchmark",
     "evaluate",
@@ -61,6 +71,9 @@ __all__ = [
     "indicator_table",
     "kendall_tau",
     "mean_kendall_tau",
+    "phase_classification",
+    "phase_progression",
+    "progression_targets",
     "read_kinetics",
     "read_labelled_dir",
     "read_penn_action",

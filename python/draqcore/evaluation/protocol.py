@@ -35,6 +35,7 @@ from ..features import FrameFeatureExtractor, default_extractor
 from ..sequence import load_sequence
 from .cycle_consistency import cycle_consistency
 from .datasets import LabelledVideo
+from .frame_protocol import FrameVideo, frame_feature_scores
 from .indicators import balanced_pairs, indicator_curves, indicator_table, standard_indicators, write_indicator_plot
 from .kendall_tau import kendall_tau
 from .phase_agreement import aligned_phase_agreement
@@ -54,7 +55,11 @@ class EvaluationReport:
     match chosen by ``selection`` among the candidates of ``candidates`` ("retrieval": the ANN
     top-k; "oracle": k random videos of the query's class). ``table2[variant]`` holds mean APA
     over all candidates ("avg") and of the DRAQ-chosen one ("top_draq") for features with and
-    without contextualization. ``table4[ranking]`` maps k to recall@k.
+    without contextualization. ``table4[ranking]`` maps k to recall@k. ``frame_table[variant]``
+    holds the field's frame-feature protocol (Kendall's tau, phase progression R², phase
+    classification accuracy; :func:`~draqcore.evaluation.frame_feature_scores`) next to APA and
+    the CPE/FPE of the DRAQ-chosen retrieved match, for features with and without
+    contextualization. Keys of :meth:`to_dict` are documented in ``docs/evaluation.md``.
     """
 
     queries: int
@@ -64,24 +69,31 @@ class EvaluationReport:
     table1: dict[str, dict[str, dict[str, Optional[float]]]] = field(default_factory=dict)
     table2: dict[str, dict[str, float]] = field(default_factory=dict)
     table4: dict[str, dict[int, float]] = field(default_factory=dict)
+    frame_table: dict[str, dict[str, Any]] = field(default_factory=dict)
+    features: str = "default"
     fig5_table: str = ""
+    fig5: dict[str, Any] = field(default_factory=dict)
     fig5_pairs: int = 0
     fig5_undefined_tau: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """Every number as plain JSON types; undefined values (NaN, no data) are ``None``."""
+        return _json_safe({
             "queries": self.queries,
             "collection": self.collection,
             "top": self.top,
             "recall_depth": self.recall_depth,
+            "features": self.features,
             "table1": self.table1,
             "table2": self.table2,
             "table4": {k: {str(kk): v for kk, v in d.items()} for k, d in self.table4.items()},
+            "frame_features": self.frame_table,
+            "fig5": self.fig5,
             "fig5_pairs": self.fig5_pairs,
             "fig5_undefined_tau": self.fig5_undefined_tau,
             "failed": self.failed,
-        }
+        })
 
     def markdown(self) -> str:
         """Tables in the shape of the paper's Tables 1, 2 and 4 and the Fig.-5 table."""
@@ -110,7 +122,23 @@ class EvaluationReport:
             "|---|---|---:|---:|",
         ]
         for variant, m in self.table2.items():
-            lines.append(f"| default | {'✓' if variant == 'context' else '✗'} | {fmt(m['avg'])} | {fmt(m['top_draq'])} |")
+            lines.append(f"| {self.features} | {'✓' if variant == 'context' else '✗'} | {fmt(m['avg'])} | {fmt(m['top_draq'])} |")
+        if self.frame_table:
+            stride = next(iter(self.frame_table.values()))["stride"]
+            lines += [
+                "",
+                f"**Frame-feature protocol of TCC/LAV/CARL** (per class, then averaged; τ over ordered pairs of "
+                f"queries, stride {stride}; probes fitted on the collection, scored on the queries; APA, CPE and "
+                "FPE of the retrieved candidates as above)",
+                "",
+                "| features | + context | τ ↑ | progression R² ↑ | classification ↑ | APA avg ↑ | APA top-DRAQ ↑ | CPE ↓ | FPE ↓ |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for variant, m in self.frame_table.items():
+                lines.append(
+                    f"| {self.features} | {'✓' if variant == 'context' else '✗'} | {fmt(m['kendall_tau'])} | {fmt(m['progression_r2'])} | "
+                    f"{fmt(m['classification_accuracy'])} | {fmt(m['apa_avg'])} | {fmt(m['apa_top_draq'])} | {fmt(m['cpe'])} | {fmt(m['fpe'], 2)} |"
+                )
         ks = sorted(next(iter(self.table4.values())).keys()) if self.table4 else []
         lines += [
             "",
@@ -133,6 +161,25 @@ class EvaluationReport:
         return "\n".join(lines) + "\n"
 
 
+def _json_safe(value: Any) -> Any:
+    """Dicts, lists and numbers as JSON types, non-finite floats as None (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def _nan_if_none(value: Optional[float]) -> float:
+    return float("nan") if value is None else value
+
+
 def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
     vals = [v for v in values if v is not None and np.isfinite(v)]
     return float(np.mean(vals)) if vals else None
@@ -151,6 +198,8 @@ def evaluate(
     fig5_pairs: int = 400,
     seed: int = 0,
     progress: bool = False,
+    tau_stride: int = 5,
+    feature_name: str = "default",
 ) -> EvaluationReport:
     """Run the protocol; writes the collection, ``fig5.png`` and ``results.json`` in ``work_dir``.
 
@@ -170,6 +219,10 @@ def evaluate(
         canonical-time alignment error to Table 1.
     fig5_pairs : int
         Balanced pairs of collection videos for Fig. 5.
+    tau_stride : int
+        Frame stride of Kendall's tau in the frame-feature table (TCC, LAV, CARL use 5).
+    feature_name : str
+        Name of the features in the printed tables.
     """
     if top < 1 or recall_depth < top:
         raise ValueError(f"top and recall_depth: need 1 <= top <= recall_depth, got {top}, {recall_depth}")
@@ -184,7 +237,7 @@ def evaluate(
     coll = Collection.open(coll_dir, extractor=extractor) if (coll_dir / "catalog.sqlite").exists() else Collection.create(coll_dir, extractor=extractor, sample_fps=sample_fps)
     with coll:
         added = coll.add([v.path for v in collection_videos], labels={v.path: v.class_name for v in collection_videos}, progress=progress)
-        report = EvaluationReport(queries=0, collection=len(coll), top=top, recall_depth=min(recall_depth, len(coll)))
+        report = EvaluationReport(queries=0, collection=len(coll), top=top, recall_depth=min(recall_depth, len(coll)), features=feature_name)
         report.failed.extend((str(p), r) for p, r in added.failed)
         records = {Path(r.path).resolve(): r for r in coll.videos() if r.status == "ok"}
         by_class: dict[str, list[Path]] = {}
@@ -201,6 +254,8 @@ def evaluate(
             for cands in ("retrieval", "oracle")
         }
         apa: dict[str, dict[str, list]] = {v: {"avg": [], "top_draq": []} for v in ("context", "no context")}
+        cycle_by_variant: dict[str, dict[str, list]] = {v: {"cpe": [], "fpe": []} for v in ("context", "no context")}
+        val_frames: dict[str, list[FrameVideo]] = {"context": [], "no context": []}
         ranked_plain: list[list[str]] = []
         ranked_draq: list[list[str]] = []
         query_classes: list[str] = []
@@ -218,6 +273,8 @@ def evaluate(
             report.queries += 1
             q_phases = q.phases_at(seq.indices) if q.phases is not None else None
             q_canon = canonical.get(Path(q.path).resolve())
+            val_frames["no context"].append(FrameVideo(seq.features, q_phases, q.class_name))
+            val_frames["context"].append(FrameVideo(contextualize(seq.features), q_phases, q.class_name))
             q_canon = q_canon[seq.indices] if q_canon is not None else None
 
             hits = coll.search(seq.features, top=report.recall_depth, candidates=report.recall_depth, query_times=seq.times)
@@ -251,6 +308,9 @@ def evaluate(
                         if scores:
                             apa[variant]["avg"].append(float(np.mean(scores)))
                         best = int(np.argmin(res.draq))
+                        errs = cycle_consistency(res.paths[best], q_phases)
+                        cycle_by_variant[variant]["fpe"].append(errs.fpe)
+                        cycle_by_variant[variant]["cpe"].append(errs.cpe)
                         if cand_phases[best] is not None:
                             apa[variant]["top_draq"].append(
                                 aligned_phase_agreement(q_phases, cand_phases[best], res.paths[best], query_class=q.class_name, candidate_class=by_path[cand_paths[best]].class_name)
@@ -274,7 +334,28 @@ def evaluate(
             for cands, sels in per_sel.items()
             if sels["retrieval"]["fpe"]
         }
-        report.table2 = {v: {k: (_mean(vals) or float("nan")) for k, vals in m.items()} for v, m in apa.items()}
+        report.table2 = {v: {k: _nan_if_none(_mean(vals)) for k, vals in m.items()} for v, m in apa.items()}
+
+        # The field's frame-feature protocol: probes fitted on the collection, scored on the queries.
+        train_frames: dict[str, list[FrameVideo]] = {"context": [], "no context": []}
+        for p, rec in records.items():
+            lab = by_path.get(p)
+            if lab is None:
+                continue
+            feats, idx = candidate_data(p)
+            phases = lab.phases_at(idx) if lab.phases is not None else None
+            train_frames["no context"].append(FrameVideo(feats, phases, lab.class_name))
+            train_frames["context"].append(FrameVideo(contextualize(feats), phases, lab.class_name))
+        if report.queries:
+            for variant in ("context", "no context"):
+                scores = frame_feature_scores(train_frames[variant], val_frames[variant], stride=tau_stride).to_dict()
+                scores.update(
+                    apa_avg=_mean(apa[variant]["avg"]),
+                    apa_top_draq=_mean(apa[variant]["top_draq"]),
+                    cpe=_mean(cycle_by_variant[variant]["cpe"]),
+                    fpe=_mean(cycle_by_variant[variant]["fpe"]),
+                )
+                report.frame_table[variant] = scores
         ks = [k for k in (1, 5, 10) if k <= report.recall_depth]
         if query_classes:
             report.table4 = {
@@ -300,8 +381,12 @@ def evaluate(
             curves = indicator_curves(apa_v, standard_indicators(draq_v, dtw_v, tau_v))
             write_indicator_plot(curves, work / "fig5.png")
             report.fig5_table = indicator_table(curves)
+            report.fig5 = {
+                "percentiles": [int(p) for p in curves.percentiles],
+                "apa": {name: [float(v) for v in vals] for name, vals in curves.apa.items()},
+            }
             report.fig5_pairs = len(pairs.pairs)
             report.fig5_undefined_tau = int(np.isnan(np.asarray(tau_v, dtype=float)).sum())
-    (work / "results.json").write_text(json.dumps(report.to_dict(), indent=2))
+    (work / "results.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     (work / "results.md").write_text(report.markdown())
     return report
