@@ -47,6 +47,8 @@ import hnswlib
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .hnsw_graph import GraphError, graph_index, level0_strongly_connected, parse_graph
+from .npy import read_npy
 from .testhooks import kill_point
 from .._validate import as_nonnegative_int as _int_at_least
 
@@ -61,6 +63,14 @@ _FORMAT = "draqcore-ann"
 _FORMAT_VERSION = 1
 _GENERATION = re.compile(r"g[0-9]{6,}")
 _FILES = ("ann.hnsw", "clip_means.npy", "clip_ids.npy", "std_mean.npy", "std_scale.npy")
+# Largest difference allowed between a stored graph vector and the one recomputed from the clip
+# means (both are unit vectors; float32 rounding of the standardisation and normalisation is ~1e-7).
+_VECTOR_TOL = 1e-4
+
+
+def _normalized(z: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length as hnswlib's cosine space does (``x / (|x| + 1e-30)``)."""
+    return z / (np.sqrt((z * z).sum(axis=1, keepdims=True)) + 1e-30)
 
 
 
@@ -212,9 +222,12 @@ class AnnIndex:
         mean: np.ndarray,
         scale: np.ndarray,
         params: AnnParams,
+        *,
+        exhaustive: bool = False,
     ) -> None:
         # Private: use AnnIndex.build / AnnIndex.load.
         self._index = index
+        self._exhaustive = exhaustive
         self._ids = ids
         self._clip_means = clip_means
         self._mean = mean
@@ -262,6 +275,15 @@ class AnnIndex:
     def params(self) -> AnnParams:
         """hnswlib parameters."""
         return self._params
+
+    @property
+    def exhaustive(self) -> bool:
+        """True when queries compare with every clip vector instead of walking the graph.
+
+        A loaded graph whose level 0 is not strongly connected (some elements cannot be
+        reached from some others, so the graph search could miss them) is answered exactly.
+        """
+        return self._exhaustive
 
     # -- building and querying -------------------------------------------------------------------
 
@@ -377,10 +399,25 @@ class AnnIndex:
         if not np.isfinite(z).all():
             raise ValueError("clip_vector: contains NaN/Inf")
         kk = min(k, self.count)
-        # hnswlib needs ef >= k to return k results; it is a search-time setting.
-        self._index.set_ef(max(self._params.ef, kk))
-        labels, dist = self._index.knn_query(z.reshape(1, -1), k=kk, num_threads=1)
-        return labels[0].astype(np.int64), 1.0 - dist[0].astype(np.float64)
+        if not self._exhaustive:
+            # hnswlib needs ef >= k to return k results; it is a search-time setting.
+            self._index.set_ef(max(self._params.ef, kk))
+            try:
+                labels, dist = self._index.knn_query(z.reshape(1, -1), k=kk, num_threads=1)
+            except RuntimeError:
+                pass  # fewer than k reachable from where the descent ended: answer exactly
+            else:
+                return labels[0].astype(np.int64), 1.0 - dist[0].astype(np.float64)
+        return self._exact_query(z, kk)
+
+    def _exact_query(self, z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity to every standardised clip vector; the ``k`` best, ties by id."""
+        zs = self.standardize(self._clip_means).astype(np.float64)
+        q = z.astype(np.float64)
+        norms = np.sqrt((zs * zs).sum(axis=1)) * np.sqrt(float(q @ q))
+        sims = (zs @ q) / (norms + 1e-30)
+        order = np.lexsort((self._ids, -sims))[:k]
+        return self._ids[order].copy(), sims[order]
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -506,6 +543,7 @@ class AnnIndex:
         if not isinstance(files, dict) or set(files) != set(_FILES):
             raise fail(f"'files' must list exactly {sorted(_FILES)}")
         gen_dir = root / gen_name
+        graph_bytes = b""
         for name in _FILES:
             f = gen_dir / name
             entry = files[name]
@@ -513,41 +551,55 @@ class AnnIndex:
                 raise fail(f"{f} is missing")
             if not isinstance(entry, dict) or entry.get("bytes") != f.stat().st_size:
                 raise fail(f"{f} has {f.stat().st_size} bytes, manifest says {entry.get('bytes') if isinstance(entry, dict) else entry!r}")
-            if entry.get("sha256") != sha256_file(f):
+            if name == "ann.hnsw":
+                # Read once: these very bytes are hashed, checked and handed to hnswlib.
+                graph_bytes = f.read_bytes()
+                digest = hashlib.sha256(graph_bytes).hexdigest()
+            else:
+                digest = sha256_file(f)
+            if entry.get("sha256") != digest:
                 raise fail(f"{f} does not match its recorded SHA-256 (modified or damaged)")
 
         def load_npy(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
             f = gen_dir / name
             try:
-                arr = np.load(f, allow_pickle=False)  # never unpickle: object arrays are refused
-            except (ValueError, OSError, EOFError) as exc:
-                raise fail(f"{f} cannot be read ({exc})") from None
-            if arr.dtype != np.dtype(dtype) or arr.shape != shape:
-                raise fail(f"{f} is {arr.dtype} {arr.shape}, expected {np.dtype(dtype)} {shape} (dim={dim}, count={count})")
+                arr = read_npy(f, np.dtype(dtype), shape)
+            except ValueError as exc:
+                raise fail(f"{exc} (dim={dim}, count={count})") from None
             return arr
 
-        means = load_npy("clip_means.npy", "float32", (count, dim))
-        ids = load_npy("clip_ids.npy", "int64", (count,))
-        mean = load_npy("std_mean.npy", "float64", (dim,))
-        scale = load_npy("std_scale.npy", "float64", (dim,))
+        means = load_npy("clip_means.npy", "<f4", (count, dim))
+        ids = load_npy("clip_ids.npy", "<i8", (count,))
+        mean = load_npy("std_mean.npy", "<f8", (dim,))
+        scale = load_npy("std_scale.npy", "<f8", (dim,))
         if (ids < 0).any() or (np.diff(ids) <= 0).any():
             raise fail("clip_ids.npy must hold distinct non-negative ids in ascending order")
+        if not np.isfinite(means).all():
+            raise fail("clip_means.npy holds NaN/Inf")
         want_mean, want_scale = standardization_stats(means)
         if not (np.allclose(mean, want_mean, rtol=1e-9, atol=1e-12) and np.allclose(scale, want_scale, rtol=1e-9, atol=1e-12)):
             raise fail("std_mean.npy/std_scale.npy do not match the statistics of clip_means.npy")
-        index = hnswlib.Index(space="cosine", dim=dim)
+        graph_path = gen_dir / "ann.hnsw"
         try:
-            index.load_index(str(gen_dir / "ann.hnsw"), max_elements=count)
-        except RuntimeError as exc:
-            raise fail(f"{gen_dir / 'ann.hnsw'} cannot be loaded by hnswlib ({exc})") from None
-        if index.element_count != count or index.M != params.M or index.ef_construction != params.ef_construction:
+            graph = parse_graph(graph_bytes, dim=dim, count=count, M=params.M, ef_construction=params.ef_construction)
+        except GraphError as exc:
+            raise fail(f"{graph_path} is not a valid hnswlib graph of this index: {exc}") from None
+        labels = graph.labels.astype(np.int64)
+        if labels.min() < 0 or not np.array_equal(np.sort(labels), ids):
+            raise fail(f"{graph_path} labels differ from clip_ids.npy")
+        # The graph's vectors must be the normalised standardised clip vectors of their labels:
+        # swapped, duplicated or altered vectors would silently change which videos are found.
+        rows = np.searchsorted(ids, labels)
+        z = ((means[rows].astype(np.float64) - mean) / scale).astype(np.float32)  # as _make_graph
+        want = _normalized(z.astype(np.float64))
+        off = np.abs(graph.vectors.astype(np.float64) - want).max(axis=1)
+        if (off > _VECTOR_TOL).any():
+            bad = ids[rows[off > _VECTOR_TOL]]
+            shown = ", ".join(str(int(v)) for v in bad[:5]) + (f" and {bad.size - 5} more" if bad.size > 5 else "")
             raise fail(
-                f"{gen_dir / 'ann.hnsw'} holds {index.element_count} items with M={index.M}, "
-                f"ef_construction={index.ef_construction}; manifest says count={count}, M={params.M}, "
-                f"ef_construction={params.ef_construction}"
+                f"{graph_path} holds vectors that are not the standardised clip vectors of clip_means.npy "
+                f"(videos {shown}): the graph was modified or belongs to another index"
             )
-        graph_ids = np.sort(np.asarray(index.get_ids_list(), dtype=np.int64))
-        if not np.array_equal(graph_ids, ids):
-            raise fail(f"{gen_dir / 'ann.hnsw'} labels differ from clip_ids.npy")
-        index.set_ef(params.ef)
-        return cls(index, ids, means, mean, scale, params)
+        index = graph_index(graph, ef=params.ef, seed=params.seed)
+        exhaustive = not level0_strongly_connected(graph)
+        return cls(index, ids, means, mean, scale, params, exhaustive=exhaustive)

@@ -1,0 +1,328 @@
+"""Structural validation of an hnswlib graph file before hnswlib sees any of it.
+
+hnswlib's ``Index.load_index`` trusts its file: an out-of-range entry point or neighbour id, a
+neighbour count above the degree, a ``label_offset`` of 2**40 or a ``maxlevel`` of 50 make
+``knn_query`` read outside its buffers (SIGSEGV), and others raise bare ``RuntimeError``\\ s.
+A collection may come from someone else, so :func:`parse_graph` checks **every** byte range of
+the file in NumPy first and :func:`graph_index` hands the checked arrays to hnswlib through its
+pickling constructor (``hnswlib.Index(params)``): the file is read once, and hnswlib never
+reads it (no second read that could see other bytes).
+
+The file (hnswlib 0.8, ``HierarchicalNSW::saveIndex``), little-endian::
+
+    header (96 bytes)   offsetLevel0 u64, max_elements u64, cur_element_count u64,
+                        size_data_per_element u64, label_offset u64, offsetData u64,
+                        maxlevel i32, enterpoint_node u32, maxM u64, maxM0 u64, M u64,
+                        mult f64, ef_construction u64
+    level 0             cur_element_count blocks of size_data_per_element bytes:
+                        count u32 (low 16 bits; byte 2 is the "deleted" mark), maxM0 neighbour
+                        ids u32, the vector (dim float32), the label u64
+    upper levels        per element: size u32 (= level * size_links_per_element) and that many
+                        bytes: per level a count u32 and maxM neighbour ids u32
+
+What is required (the layout constants are taken from hnswlib itself for the manifest's ``dim``
+and ``M``, so they cannot drift from the installed version):
+
+* every header field equals what hnswlib writes for the manifest's ``dim``, ``count``, ``M`` and
+  ``ef_construction`` (no offset, size or multiplier is taken from the file);
+* the file size is exactly what the header and the per-element link-list sizes imply;
+* no element is marked deleted; counts fit the degree (``<= maxM0`` at level 0, ``<= maxM``
+  above); every neighbour id is ``< count``; a neighbour at level ``l`` has a level ``>= l``;
+* each element's level is ``<=`` the largest a level draw can produce, ``maxlevel`` is the
+  largest level and the entry point is on it;
+* vectors are finite, labels are distinct.
+
+What the caller checks with the result (:meth:`draqcore.store.AnnIndex.load`): that the labels
+are the manifest's ids and that the vectors are the normalised standardised clip vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Union
+
+import hnswlib
+import numpy as np
+
+__all__ = ["GraphError", "HnswGraph", "HEADER_BYTES", "parse_graph", "graph_index", "level0_strongly_connected"]
+
+#: Bytes before the level-0 blocks.
+HEADER_BYTES: int = 96
+_HEADER = np.dtype(
+    [
+        ("offset_level0", "<u8"),
+        ("max_elements", "<u8"),
+        ("cur_element_count", "<u8"),
+        ("size_data_per_element", "<u8"),
+        ("label_offset", "<u8"),
+        ("offset_data", "<u8"),
+        ("max_level", "<i4"),
+        ("enterpoint_node", "<u4"),
+        ("max_M", "<u8"),
+        ("max_M0", "<u8"),
+        ("M", "<u8"),
+        ("mult", "<f8"),
+        ("ef_construction", "<u8"),
+    ]
+)
+assert _HEADER.itemsize == HEADER_BYTES
+_LAYOUT_FIELDS = ("offset_level0", "size_data_per_element", "label_offset", "offset_data", "max_M", "max_M0", "M")
+
+
+class GraphError(ValueError):
+    """The graph file is not one hnswlib wrote for this index (the message says what differs)."""
+
+
+@dataclass(frozen=True)
+class HnswGraph:
+    """A structurally valid graph, as arrays (nothing of it is in hnswlib yet).
+
+    Attributes
+    ----------
+    labels : ndarray of shape (N,), uint64
+        Label (video id) of internal element ``i``.
+    levels : ndarray of shape (N,), int32
+        Top level of each element.
+    vectors : ndarray of shape (N, dim), float32
+        The stored (normalised) vectors, row ``i`` for element ``i`` (read-only view).
+    neighbours0 : ndarray of shape (N, maxM0), int64
+        Level-0 neighbour ids, ``-1`` beyond each element's count.
+    """
+
+    labels: np.ndarray
+    levels: np.ndarray
+    vectors: np.ndarray
+    neighbours0: np.ndarray
+    _params: dict[str, Any]
+
+
+@lru_cache(maxsize=16)
+def _layout(dim: int, M: int, ef_construction: int) -> dict[str, Any]:
+    """What hnswlib itself uses for this dim and M (an empty one-element index, never filled)."""
+    probe = hnswlib.Index(space="cosine", dim=dim)
+    probe.init_index(max_elements=1, M=M, ef_construction=ef_construction, random_seed=0)
+    state = dict(probe.__getstate__()[0])
+    for key in ("label_lookup_external", "label_lookup_internal", "element_levels", "data_level0", "link_lists"):
+        state.pop(key, None)
+    return state
+
+
+def _max_level(mult: float) -> int:
+    # hnswlib draws a level as floor(-ln(u) * mult) with u a double in (0, 1): u >= 2**-64 bounds it.
+    return int(math.floor(64.0 * math.log(2.0) * mult)) + 1
+
+
+def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: int, M: int,
+                ef_construction: int) -> HnswGraph:
+    """Check every field of an hnswlib cosine-graph file (see the module notes).
+
+    Parameters
+    ----------
+    data : bytes-like
+        The whole file.
+    dim, count, M, ef_construction : int
+        What the index's manifest records (already validated as positive integers).
+
+    Returns
+    -------
+    HnswGraph
+
+    Raises
+    ------
+    GraphError
+        The first field that is out of range or inconsistent, named with its value.
+
+    Notes
+    -----
+    Cost: O(file size) NumPy work, no Python loop over elements except over the (few) distinct
+    levels.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    lay = _layout(dim, M, ef_construction)
+    if buf.size < HEADER_BYTES:
+        raise GraphError(f"has {buf.size} bytes, fewer than the {HEADER_BYTES}-byte header")
+    head = buf[:HEADER_BYTES].view(_HEADER)[0]
+    for name, want in (("M", M), ("max_elements", count), ("cur_element_count", count),
+                       ("ef_construction", ef_construction)):
+        if int(head[name]) != want:
+            raise GraphError(f"header field {name} is {int(head[name])} (M={int(head['M'])}), the manifest says {want}")
+    for name in _LAYOUT_FIELDS:
+        if int(head[name]) != int(lay[name]):
+            raise GraphError(f"header field {name} is {int(head[name])}, hnswlib writes {int(lay[name])} "
+                             f"for dim={dim}, M={M}")
+    if float(head["mult"]) != float(lay["mult"]):
+        raise GraphError(f"header field mult is {float(head['mult'])!r}, hnswlib uses {float(lay['mult'])!r} for M={M}")
+    n = count
+    per = int(lay["size_data_per_element"])
+    max_m0, max_m = int(lay["max_M0"]), int(lay["max_M"])
+    links_per = int(lay["size_links_per_element"])
+    offset_data, label_offset = int(lay["offset_data"]), int(lay["label_offset"])
+    level0_end = HEADER_BYTES + n * per
+    if buf.size < level0_end + 4 * n:
+        raise GraphError(f"has {buf.size} bytes, the header's {n} elements need at least {level0_end + 4 * n}")
+    block = buf[HEADER_BYTES:level0_end].reshape(n, per)
+
+    # -- level 0 ----------------------------------------------------------------------------------
+    head0 = np.ascontiguousarray(block[:, :4]).view("<u4")[:, 0]
+    if (head0 & 0x00FF0000).any():
+        bad = int(np.flatnonzero(head0 & 0x00FF0000)[0])
+        raise GraphError(f"element {bad} is marked deleted (draqcore never deletes from a saved graph)")
+    count0 = head0.astype(np.int64)
+    if (count0 > max_m0).any():
+        bad = int(np.flatnonzero(count0 > max_m0)[0])
+        raise GraphError(f"element {bad} has {int(head0[bad])} level-0 neighbours, at most {max_m0} fit")
+    nbr0 = np.ascontiguousarray(block[:, 4 : 4 + 4 * max_m0]).view("<u4").astype(np.int64)
+    used0 = np.arange(max_m0)[None, :] < count0[:, None]
+    if (nbr0[used0] >= n).any():
+        bad = int(np.flatnonzero((np.where(used0, nbr0, 0) >= n).any(axis=1))[0])
+        raise GraphError(f"element {bad} names a level-0 neighbour id out of range (>= {n})")
+    nbr0 = np.where(used0, nbr0, -1)
+    vectors = np.ascontiguousarray(block[:, offset_data:label_offset]).view("<f4")
+    if vectors.shape != (n, dim):  # cannot happen once the layout fields matched
+        raise GraphError(f"vector block is {vectors.shape}, expected ({n}, {dim})")
+    if not np.isfinite(vectors).all():
+        raise GraphError("holds NaN/Inf vector components")
+    labels = np.ascontiguousarray(block[:, label_offset : label_offset + 8]).view("<u8")[:, 0]
+    if np.unique(labels).size != n:
+        raise GraphError("holds duplicate labels")
+
+    # -- upper levels: walk the size prefixes (vectorised per distinct level would need the
+    # offsets first, which depend on every previous size: one cheap pass over n integers) --------
+    levels = np.zeros(n, dtype=np.int32)
+    starts = np.zeros(n, dtype=np.int64)
+    limit = _max_level(float(lay["mult"]))
+    pos = level0_end
+    size = buf.size
+    mv = memoryview(buf)
+    for i in range(n):
+        if pos + 4 > size:
+            raise GraphError(f"ends inside the link-list size of element {i}")
+        nbytes = int.from_bytes(mv[pos : pos + 4], "little")
+        pos += 4
+        if nbytes % links_per:
+            raise GraphError(f"element {i} has a link-list size of {nbytes} bytes, not a multiple of {links_per}")
+        lvl = nbytes // links_per
+        if lvl > limit:
+            raise GraphError(f"element {i} has level {lvl}; no level above {limit} can be drawn for M={M}")
+        if pos + nbytes > size:
+            raise GraphError(f"ends inside the link lists of element {i}")
+        levels[i] = lvl
+        starts[i] = pos
+        pos += nbytes
+    if pos != size:
+        raise GraphError(f"has {size - pos} bytes after the last link list")
+    max_level = int(levels.max()) if n else 0
+    if int(head["max_level"]) != max_level:
+        raise GraphError(f"header field maxlevel is {int(head['max_level'])}, the elements' highest level is {max_level}")
+    ep = int(head["enterpoint_node"])
+    if ep >= n:
+        raise GraphError(f"header field enterpoint_node is {ep}, out of range (>= {n})")
+    if int(levels[ep]) != max_level:
+        raise GraphError(f"entry point {ep} has level {int(levels[ep])}, not the top level {max_level}")
+    upper = [] if max_level == 0 else [
+        buf[s : s + links_per * int(lv)] for s, lv in zip(starts.tolist(), levels.tolist()) if lv
+    ]
+    link_lists = np.concatenate(upper) if upper else np.zeros(0, dtype=np.uint8)
+    if link_lists.size:
+        owners = np.flatnonzero(levels > 0)
+        # One row per (element, level): count, then max_m ids.
+        rows = link_lists.view("<u4").reshape(-1, 1 + max_m)
+        row_level = np.concatenate([np.arange(1, int(levels[e]) + 1) for e in owners.tolist()])
+        row_owner = np.repeat(owners, levels[owners])
+        cnt = rows[:, 0].astype(np.int64)
+        if (cnt > max_m).any():
+            r = int(np.flatnonzero(cnt > max_m)[0])
+            raise GraphError(f"element {int(row_owner[r])} has {int(rows[r, 0])} neighbours at level "
+                             f"{int(row_level[r])}, at most {max_m} fit")
+        ids = rows[:, 1:].astype(np.int64)
+        used = np.arange(max_m)[None, :] < cnt[:, None]
+        safe = np.where(used, ids, 0)
+        if (safe >= n).any():
+            r = int(np.flatnonzero((safe >= n).any(axis=1))[0])
+            raise GraphError(f"element {int(row_owner[r])} names a level-{int(row_level[r])} neighbour id out of range (>= {n})")
+        low = used & (levels[safe] < row_level[:, None])
+        if low.any():
+            r = int(np.flatnonzero(low.any(axis=1))[0])
+            raise GraphError(f"element {int(row_owner[r])} links at level {int(row_level[r])} to an element "
+                             "that does not reach that level")
+    params = dict(lay)
+    params.update(
+        max_elements=n,
+        cur_element_count=n,
+        max_level=max_level,
+        enterpoint_node=ep,
+        has_deletions=False,
+        ep_added=True,
+        label_lookup_external=labels.astype(np.uint64),
+        label_lookup_internal=np.arange(n, dtype=np.uint32),
+        element_levels=levels.astype(np.int32),
+        data_level0=np.ascontiguousarray(block).reshape(-1).view(np.int8),
+        link_lists=link_lists.view(np.int8),
+    )
+    vectors.setflags(write=False)
+    return HnswGraph(labels=labels.copy(), levels=levels, vectors=vectors, neighbours0=nbr0, _params=params)
+
+
+def graph_index(graph: HnswGraph, *, ef: int, seed: int) -> "hnswlib.Index":
+    """An ``hnswlib.Index`` holding exactly the checked arrays of :func:`parse_graph`.
+
+    Built through hnswlib's pickling constructor, so hnswlib copies these arrays and never reads
+    the file.
+    """
+    params = dict(graph._params)
+    params.update(ef=int(ef), seed=int(seed), num_threads=1)
+    return hnswlib.Index(params)
+
+
+def _reach(succ: np.ndarray, start: int) -> np.ndarray:
+    """Boolean mask of the nodes reachable from ``start`` along ``succ`` (N, k) edges (-1 = none)."""
+    n = succ.shape[0]
+    seen = np.zeros(n, dtype=bool)
+    seen[start] = True
+    frontier = np.array([start])
+    while frontier.size:
+        nxt = succ[frontier].reshape(-1)
+        nxt = nxt[nxt >= 0]
+        nxt = np.unique(nxt[~seen[nxt]])
+        seen[nxt] = True
+        frontier = nxt
+    return seen
+
+
+def level0_strongly_connected(graph: HnswGraph) -> bool:
+    """Whether every element reaches every other along level-0 links.
+
+    hnswlib's search ends its descent at some element and explores level 0 from there; when level
+    0 is not strongly connected, some elements can never be found from some starting points (a
+    forged graph with emptied link lists, or rarely a real one with many duplicate vectors).
+    """
+    nbr = graph.neighbours0
+    n = nbr.shape[0]
+    if n <= 1:
+        return True
+    if not _reach(nbr, 0).all():
+        return False
+    # Reverse edges: for each edge u -> v, v -> u; as an adjacency in CSR form, walked the same way.
+    src = np.repeat(np.arange(n), nbr.shape[1])
+    dst = nbr.reshape(-1)
+    keep = dst >= 0
+    src, dst = src[keep], dst[keep]
+    order = np.argsort(dst, kind="stable")
+    src, dst = src[order], dst[order]
+    indptr = np.searchsorted(dst, np.arange(n + 1))
+    seen = np.zeros(n, dtype=bool)
+    seen[0] = True
+    frontier = np.array([0])
+    while frontier.size:
+        lo, hi = indptr[frontier], indptr[frontier + 1]
+        lengths = hi - lo
+        total = int(lengths.sum())
+        # Concatenated ranges [lo, hi) of every frontier node, without a Python loop.
+        pos = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        nxt = src[pos]
+        nxt = np.unique(nxt[~seen[nxt]])
+        seen[nxt] = True
+        frontier = nxt
+    return bool(seen.all())
