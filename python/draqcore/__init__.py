@@ -31,6 +31,7 @@ _LAZY = {
     "CollectionLockedError": ("store", "CollectionLockedError"),
     "Alignment": ("align", "Alignment"),
     "align_videos": ("align", "align_videos"),
+    "retime_video": ("outputs.retime", "retime_video"),
 }
 
 
@@ -49,6 +50,7 @@ __all__ = [
     "CollectionLockedError",
     "SearchHit",
     "align_videos",
+    "retime_video",
     "METHODS",
     "METRICS",
     "DraqBatchResult",
