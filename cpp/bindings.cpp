@@ -60,6 +60,17 @@ std::uint64_t as_seed(const py::int_& seed) {
   return std::uint64_t(v);
 }
 
+// The Python layer refuses bad `threads` with a friendlier message; this is the last line of
+// defence for direct callers of _core.
+int check_threads(int threads) {
+  if (threads > draqcore::max_thread_request()) {
+    throw std::invalid_argument("threads: must be at most " +
+                                std::to_string(draqcore::max_thread_request()) + ", got " +
+                                std::to_string(threads));
+  }
+  return threads;
+}
+
 py::dict show_config() {
   py::dict d;
 #ifdef DRAQCORE_VERSION
@@ -67,6 +78,8 @@ py::dict show_config() {
 #endif
   d["openmp"] = draqcore::has_openmp();
   d["threads"] = draqcore::max_threads();
+  d["cores"] = draqcore::available_cores();
+  d["forked_child"] = draqcore::forked_child();
   d["simd"] = draqcore::simd_level();
   d["cost_kernel"] = draqcore::cost_kernel_name();
   d["memory_limit_bytes"] = draqcore::memory_limit();
@@ -93,7 +106,7 @@ farray cost_matrix(const farray& a, const farray& b, const std::string& metric, 
   float* po = out.mutable_data();
   {
     py::gil_scoped_release release;
-    draqcore::cost_matrix(pa, n, pb, mm, d, m, po, threads);
+    draqcore::cost_matrix(pa, n, pb, mm, d, m, po, check_threads(threads));
   }
   return out;
 }
@@ -140,6 +153,7 @@ py::array_t<double> random_path_costs(const farray& cost, ssize k, const py::int
                                       const py::int_& stream, int threads) {
   require_2d(cost, "cost");
   if (k < 1) throw std::invalid_argument("k: must be at least 1, got " + std::to_string(k));
+  check_threads(threads);
   const std::uint64_t s = as_seed(seed), st = as_seed(stream);
   const ssize n = cost.shape(0), m = cost.shape(1);
   draqcore::check_memory(double(k) * sizeof(double), "random_path_costs output");
@@ -231,7 +245,7 @@ py::tuple draq_batch(const farray& query, const std::vector<farray>& candidates,
   opt.seed = as_seed(seed);
   opt.radius = radius;
   opt.return_paths = return_paths;
-  opt.threads = threads;
+  opt.threads = check_threads(threads);
   // Ctrl-C: the calling thread re-takes the GIL between pairs to let Python see signals.
   opt.should_stop = []() {
     py::gil_scoped_acquire acquire;
@@ -269,6 +283,7 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("show_config", &show_config);
   m.def("memory_limit", &draqcore::memory_limit);
+  m.def("max_thread_request", &draqcore::max_thread_request);
   m.def("set_memory_limit", &draqcore::set_memory_limit, py::arg("bytes"));
   m.def("cost_kernel", &draqcore::cost_kernel_name);
   m.def("available_cost_kernels", &draqcore::available_cost_kernels);

@@ -48,3 +48,29 @@ def test_one_dimensional_input():
 def test_bad_input(f, error, match):
     with pytest.raises(error, match=match):
         draqcore.contextualize(f)
+
+
+@pytest.mark.parametrize("scale", [3.3e38, 2.0e38])
+def test_finite_input_near_the_float32_range_is_refused_not_made_infinite(scale):
+    # f_0 - mean(f) = scale * 4/3 leaves the float32 range for scale = 3.3e38 (but not 2e38)
+    f = np.array([[scale], [-scale], [-scale]], dtype=np.float32)
+    if scale * 4 / 3 > float(np.finfo(np.float32).max):
+        with pytest.raises(ValueError, match=r"features: contextualized value of row 0, column 0 is beyond the float32"):
+            draqcore.contextualize(f)
+    else:
+        out = draqcore.contextualize(f)
+        assert np.isfinite(out).all()
+        want = f.astype(np.float64) - f.astype(np.float64).mean(axis=0)
+        np.testing.assert_allclose(out[:, :1], want, rtol=1e-6)
+
+
+def test_contextualize_is_finite_for_every_finite_input_it_accepts(rng):
+    big = float(np.finfo(np.float32).max)
+    for _ in range(40):
+        f = (rng.uniform(-1, 1, (int(rng.integers(1, 6)), 3)) * big * rng.uniform(0.1, 1)).astype(np.float32)
+        try:
+            out = draqcore.contextualize(f)
+        except ValueError as exc:
+            assert "beyond the float32 range" in str(exc)
+        else:
+            assert np.isfinite(out).all()

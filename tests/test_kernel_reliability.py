@@ -116,3 +116,54 @@ def test_torch_and_draqcore_share_a_process(order):
     cores = os.cpu_count() or 1
     # Neither runtime spawns more threads than there are cores.
     assert 1 <= int(words[1]) <= cores and 1 <= int(words[2]) <= cores
+
+
+# -- arguments no kernel can take: one clear error naming the argument ----------------------------
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda a: draqcore.cost_matrix(a, a, threads=100_000), "threads"),
+        (lambda a: draqcore.cost_matrix(a, a, threads=2**31), "threads"),
+        (lambda a: draqcore.random_path_costs(a[:, :8] ** 2, 10, threads=2**40), "threads"),
+        (lambda a: draqcore.draq_batch(a, [a], threads=50_000), "threads"),
+        (lambda a: draqcore.draq(np.ones((3, 3)), method="sampled", k=2**63), "k"),
+        (lambda a: draqcore.draq_batch(a, [a], method="sampled", k=2**64), "k"),
+        (lambda a: draqcore.random_path_costs(np.ones((3, 3)), 2**63), "k"),
+        (lambda a: draqcore.random_path((2**63, 3)), "shape[0]"),
+        (lambda a: draqcore.draq(np.ones((3, 3)), seed=2**64), "seed"),
+        (lambda a: draqcore.random_path((3, 3), index=2**70), "index"),
+        (lambda a: draqcore.set_memory_limit(2**70), "nbytes"),
+    ],
+)
+def test_out_of_range_integers_are_refused_naming_the_argument(call, name, rng):
+    a = rng.standard_normal((50, 16)).astype(np.float32)
+    with pytest.raises(ValueError) as info:
+        call(a)
+    message = str(info.value)
+    assert message.startswith(f"{name}: "), message
+    assert "incompatible function arguments" not in message and "\n" not in message
+
+
+def test_thread_requests_above_the_cores_are_capped_not_crashed(rng):
+    a = rng.standard_normal((700, 64)).astype(np.float32)
+    cost = draqcore.cost_matrix(a, a, threads=1)
+    cores = draqcore.show_config(print_out=False)["cores"]
+    assert 1 <= draqcore.show_config(print_out=False)["threads"] <= cores
+    np.testing.assert_array_equal(draqcore.cost_matrix(a, a, threads=1024), cost)
+    c = cost[:300, :300]
+    np.testing.assert_array_equal(draqcore.random_path_costs(c, 500, threads=1000),
+                                  draqcore.random_path_costs(c, 500, threads=1))
+    np.testing.assert_array_equal(draqcore.draq_batch(a[:90], [a[:50], a[100:190]], threads=1024).draq,
+                                  draqcore.draq_batch(a[:90], [a[:50], a[100:190]], threads=1).draq)
+
+
+@pytest.mark.parametrize("scalar", [np.float32(2.0), np.array(3.0), 5, np.array(7, dtype=np.int16)])
+def test_a_0d_scalar_is_not_a_sequence(scalar):
+    for call in (lambda: draqcore.contextualize(scalar), lambda: draqcore.cost_matrix(scalar, scalar),
+                 lambda: draqcore.draq_batch(scalar, [np.ones(3)]), lambda: draqcore.draq_batch(np.ones(3), [scalar])):
+        with pytest.raises((ValueError, TypeError), match="0-D|scalar"):
+            call()
+    with pytest.raises(ValueError, match="cost: expected a 2-D cost matrix, got 0-D"):
+        draqcore.dtw(scalar)

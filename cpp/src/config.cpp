@@ -1,5 +1,8 @@
 #include "draqcore/config.hpp"
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
@@ -12,7 +15,28 @@ namespace draqcore {
 namespace {
 constexpr std::size_t kDefaultMemoryLimit = std::size_t(8) << 30;  // 8 GiB
 std::atomic<std::size_t> g_memory_limit{kDefaultMemoryLimit};
+
+// Set in the child of a fork(): libgomp's pool does not survive it (see forked_child()).
+std::atomic<bool> g_forked{false};
+void on_fork_child() { g_forked.store(true, std::memory_order_relaxed); }
+// Registered once when the library is loaded, before any kernel can run a parallel region.
+const int g_atfork_registered = pthread_atfork(nullptr, nullptr, on_fork_child);
 }  // namespace
+
+bool forked_child() noexcept {
+  (void)g_atfork_registered;
+  return g_forked.load(std::memory_order_relaxed);
+}
+
+int available_cores() noexcept {
+#ifdef DRAQCORE_HAVE_OPENMP
+  return std::max(1, omp_get_num_procs());
+#else
+  return 1;
+#endif
+}
+
+int max_thread_request() noexcept { return std::max(1024, available_cores()); }
 
 bool has_openmp() noexcept {
 #ifdef DRAQCORE_HAVE_OPENMP
@@ -23,14 +47,18 @@ bool has_openmp() noexcept {
 }
 
 int max_threads() noexcept {
+  if (forked_child()) return 1;
 #ifdef DRAQCORE_HAVE_OPENMP
-  return omp_get_max_threads();
+  return std::max(1, std::min(omp_get_max_threads(), available_cores()));
 #else
   return 1;
 #endif
 }
 
-int resolve_threads(int requested) noexcept { return requested > 0 ? requested : max_threads(); }
+int resolve_threads(int requested) noexcept {
+  if (forked_child()) return 1;
+  return requested > 0 ? std::min(requested, available_cores()) : max_threads();
+}
 
 std::string simd_level() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

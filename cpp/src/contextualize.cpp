@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,15 +30,30 @@ void contextualize(const float* features, std::ptrdiff_t T, std::ptrdiff_t d, fl
     }
   }
   for (double& v : mean) v *= inv_t;
-  // Pass 2: the centred features (Eq. 3).
+  // Pass 2: the centred features (Eq. 3), computed in double and rounded once. Finite input
+  // can still leave the float32 range here (f_j - mean of two values near +-3.4e38): such a
+  // value is refused rather than written as +-inf.
   std::fill(running.begin(), running.end(), 0.0);
   for (std::ptrdiff_t t = 0; t < T; ++t) {
     const float* f = features + t * d;
     float* g = out + t * d2;
+    std::uint32_t overflow = 0;
     for (std::ptrdiff_t k = 0; k < d; ++k) {
       running[k] += double(f[k]);
       g[k] = float(double(f[k]) - mean[k]);
       g[d + k] = float(running[k] * inv_t - mean[d + k]);
+    }
+    for (std::ptrdiff_t k = 0; k < d2; ++k) {
+      std::uint32_t bits;
+      std::memcpy(&bits, g + k, sizeof bits);
+      overflow |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (overflow) {
+      std::ptrdiff_t k = 0;
+      while (k < d2 && std::isfinite(g[k])) ++k;
+      throw std::invalid_argument(
+          "features: contextualized value of row " + std::to_string(t) + ", column " +
+          std::to_string(k) + " is beyond the float32 range (|x| > 3.4e38); rescale the features");
     }
   }
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_sequence", "as_cost", "as_threads", "as_nonnegative_int", "as_band"]
+__all__ = ["as_sequence", "as_cost", "as_threads", "as_nonnegative_int", "as_seed", "as_band", "INT64_MAX"]
 
 
 def _as_float32(x: Any, name: str) -> np.ndarray:
@@ -31,20 +31,22 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
             f"{name}: expected a real numeric array, got dtype {arr.dtype} "
             "(float16/32/64, integer and bool arrays are accepted)"
         )
+    # np.asarray(order="C") keeps the rank (np.ascontiguousarray would turn a 0-d scalar into a
+    # 1-D array of one element, which the shape checks would then accept as a sequence).
     if kind == "f" and arr.dtype.itemsize > 4:
         with np.errstate(over="ignore"):  # values beyond float32 become inf: reported below
-            out = np.ascontiguousarray(arr, dtype=np.float32)
+            out = np.asarray(arr, dtype=np.float32, order="C")
         if not np.isfinite(out).all() and np.isfinite(arr).all():
             raise ValueError(f"{name}: contains values too large for float32 (|x| > 3.4e38)")
         return out
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return np.asarray(arr, dtype=np.float32, order="C")
 
 
 def as_sequence(x: Any, name: str) -> np.ndarray:
     """Frame features as a C-contiguous float32 array of shape (T, d).
 
-    A 1-D input of length T is read as (T, 1). Raises ``ValueError`` for other ranks and for
-    empty inputs, ``TypeError`` for non-numeric dtypes. NaN/Inf are detected by the kernels
+    A 1-D input of length T is read as (T, 1). Raises ``ValueError`` for other ranks (a 0-d
+    scalar is not a sequence) and for empty inputs, ``TypeError`` for non-numeric dtypes. NaN/Inf are detected by the kernels
     (for free, while they compute row norms) and reported with the argument's name.
     """
     arr = _as_float32(x, name)
@@ -73,10 +75,15 @@ def as_cost(x: Any, name: str = "cost") -> np.ndarray:
     return arr
 
 
-def as_nonnegative_int(x: Any, name: str, minimum: int = 0) -> int:
-    """An integer >= ``minimum`` (bools are refused: ``k=True`` is almost surely a mistake)."""
-    if type(x) is int and x >= minimum:  # the common case, checked first (hot in small calls)
-        return x
+# Counts and sizes reach the kernels as signed 64-bit integers.
+INT64_MAX = 2**63 - 1
+
+
+def as_nonnegative_int(x: Any, name: str, minimum: int = 0, maximum: int | None = INT64_MAX) -> int:
+    """An integer in ``[minimum, maximum]`` (bools are refused: ``k=True`` is almost surely a
+    mistake). ``maximum=None`` means unbounded."""
+    if type(x) is int and x >= minimum and (maximum is None or x <= maximum):
+        return x  # the common case, checked first (hot in small calls)
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"{name}: expected an integer, got a bool")
     try:
@@ -85,19 +92,46 @@ def as_nonnegative_int(x: Any, name: str, minimum: int = 0) -> int:
         raise TypeError(f"{name}: expected an integer, got {type(x).__name__}") from None
     if value < minimum:
         raise ValueError(f"{name}: must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: must be at most {_describe(maximum)}, got {value}")
     return value
 
 
+def _describe(limit: int) -> str:
+    """``2**63 - 1`` reads better as "2**63 - 1" than as 9223372036854775807."""
+    if limit > 2**20 and (limit + 1) & limit == 0:
+        return f"2**{limit.bit_length()} - 1"
+    return str(limit)
+
+
 def as_threads(threads: Any) -> int:
-    """``None`` (all cores) → 0, otherwise an integer >= 1."""
+    """``None`` (all cores) → 0, otherwise an integer in ``[1, max(1024, cores)]``.
+
+    The kernels cap any request at the number of cores (more threads only add overhead);
+    requests above ``max(1024, cores)`` are refused as mistakes.
+    """
     if threads is None:
         return 0
-    return as_nonnegative_int(threads, "threads", minimum=1)
+    if type(threads) is int and 1 <= threads <= 1024:
+        return threads
+    return as_nonnegative_int(threads, "threads", minimum=1, maximum=_max_thread_request())
+
+
+def _max_thread_request() -> int:
+    from . import _core
+
+    return int(_core.max_thread_request())
+
+
+def as_seed(x: Any, name: str) -> int:
+    """A seed or stream number, ``0 <= x < 2**64``."""
+    return as_nonnegative_int(x, name, maximum=2**64 - 1)
 
 
 def as_band(band: Any) -> int:
-    """``None`` (no band) → -1, otherwise a radius >= 0."""
+    """``None`` (no band) → -1, otherwise a radius >= 0 (any size: radii beyond the sequence
+    lengths mean no band)."""
     if band is None:
         return -1
-    value = as_nonnegative_int(band, "band")
+    value = as_nonnegative_int(band, "band", maximum=None)
     return min(value, 2**62)

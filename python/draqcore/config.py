@@ -41,4 +41,6 @@ def set_memory_limit(nbytes: int | None) -> None:
         nbytes = 0
     if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
         raise ValueError(f"nbytes: expected a non-negative integer or None, got {nbytes!r}")
+    if nbytes >= 2**64:
+        raise ValueError(f"nbytes: must be below 2**64 (the size of the address space), got {nbytes}")
     _core.set_memory_limit(nbytes)

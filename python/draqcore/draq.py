@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._validate import as_band, as_cost, as_nonnegative_int, as_sequence, as_threads
+from ._validate import as_band, as_cost, as_nonnegative_int, as_seed, as_sequence, as_threads
 from .cost import Metric, check_metric
 
 __all__ = ["DraqBatchResult", "draq", "draq_batch", "METHODS"]
@@ -54,8 +54,8 @@ def draq(cost: ArrayLike, method: Method = "exact", k: int = 100, seed: int = 0,
     """
     exact = _check_method(method)
     k = as_nonnegative_int(k, "k", minimum=1)
-    seed = as_nonnegative_int(seed, "seed")
-    stream = as_nonnegative_int(stream, "stream")
+    seed = as_seed(seed, "seed")
+    stream = as_seed(stream, "stream")
     return float(_core.draq(as_cost(cost), exact, k, seed, stream))
 
 
@@ -186,7 +186,7 @@ def draq_batch(
     metric = check_metric(metric)
     exact = _check_method(method)
     k = as_nonnegative_int(k, "k", minimum=1)
-    seed = as_nonnegative_int(seed, "seed")
+    seed = as_seed(seed, "seed")
     radius = as_band(band)
     nthreads = as_threads(threads)
     q = as_sequence(query, "query")

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
-from ._validate import as_cost, as_nonnegative_int, as_threads
+from ._validate import as_cost, as_nonnegative_int, as_seed, as_threads
 
 __all__ = ["random_path_costs", "expected_random_cost", "random_path"]
 
@@ -52,8 +52,8 @@ def random_path_costs(
     """
     c = as_cost(cost)
     k = as_nonnegative_int(k, "k", minimum=1)
-    seed = as_nonnegative_int(seed, "seed")
-    stream = as_nonnegative_int(stream, "stream")
+    seed = as_seed(seed, "seed")
+    stream = as_seed(stream, "stream")
     return _core.random_path_costs(c, k, seed, stream, as_threads(threads))
 
 
@@ -112,6 +112,6 @@ def random_path(shape: tuple[int, int], seed: int = 0, *, stream: int = 0, index
     n = as_nonnegative_int(n, "shape[0]", minimum=1)
     m = as_nonnegative_int(m, "shape[1]", minimum=1)
     return _core.random_path(
-        n, m, as_nonnegative_int(seed, "seed"), as_nonnegative_int(stream, "stream"),
-        as_nonnegative_int(index, "index"),
+        n, m, as_seed(seed, "seed"), as_seed(stream, "stream"),
+        as_seed(index, "index"),
     )

@@ -10,7 +10,9 @@ namespace draqcore {
 /// For frames f_1..f_T (rows of `features`, (T, d) row-major float32) writes `out` (T, 2d):
 ///   g_j = f_j (+) (1/T) sum_{t<=j} f_t          (Eq. 2, (+) = concatenation)
 ///   out_j = g_j - (1/T) sum_l g_l                (Eq. 3, zero-centred over the clip)
-/// Sums are accumulated in double. Throws std::invalid_argument naming `features` on NaN/Inf.
+/// Sums are accumulated in double and each output rounded once to float32. Throws
+/// std::invalid_argument naming `features` on NaN/Inf, and when an output value does not fit
+/// float32 (finite input near the float32 range).
 /// Complexity O(T d); working memory O(d) doubles.
 void contextualize(const float* features, std::ptrdiff_t T, std::ptrdiff_t d, float* out);
 
