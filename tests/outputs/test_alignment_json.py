@@ -24,7 +24,7 @@ def test_align_out_writes_json_that_explains_the_csv(warped_pair, tmp_path, caps
     path = np.asarray(summary["path"])
     assert path[0].tolist() == [0, 0]
     assert path[-1].tolist() == [len(summary["a"]["sampled_times"]) - 1, len(summary["b"]["sampled_times"]) - 1]
-    assert set(summary["files"].values()) >= {"alignment.csv", "side_by_side.mp4", "cost_matrix.png", "alignment.json"}
+    assert set(summary["files"].values()) >= {"alignment.csv", "side_by_side.mp4", "cost_matrix.png", "alignment.json", "timeline.otio"}
     # The JSON alone reproduces the CSV: its time map, evaluated at A's frame times, lands on the
     # CSV's B frame (nearest decoded frame of B, 25 fps: within half a frame).
     tm = TimeMap(summary["time_map"]["time_a"], summary["time_map"]["time_b"])

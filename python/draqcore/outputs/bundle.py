@@ -17,6 +17,7 @@ def write_alignment_outputs(
     *,
     video: bool = True,
     plot: bool = True,
+    timeline: bool = True,
     height: Optional[int] = None,
     sample_fps: Optional[float] = None,
     progress: bool = False,
@@ -25,12 +26,13 @@ def write_alignment_outputs(
 
     ``alignment.csv`` (always: one row per decoded frame of A), ``alignment.json``
     (:func:`~draqcore.outputs.alignment_json.alignment_summary`), and unless switched off
-    ``side_by_side.mp4`` (H.264/AAC, labelled, A's audio) and ``cost_matrix.png``.
+    ``side_by_side.mp4`` (H.264/AAC, labelled, A's audio), ``cost_matrix.png`` and ``timeline.otio``
+    (OpenTimelineIO, :mod:`draqcore.outputs.otio`).
 
     Returns
     -------
     dict of str to Path
-        Keys ``csv``, ``json`` and ``video``, ``plot`` when written.
+        Keys ``csv``, ``json`` and ``video``, ``plot``, ``timeline`` when written.
     """
     from ..video import native_timeline
     from .alignment_json import write_alignment_json
@@ -49,6 +51,10 @@ def write_alignment_outputs(
         from .side_by_side import write_side_by_side
 
         written["video"] = write_side_by_side(alignment, out / "side_by_side.mp4", mapping, height=height, progress=progress)
+    if timeline:
+        from .otio import write_timeline
+
+        written["timeline"] = write_timeline(alignment, out / "timeline.otio", timeline_a=timeline_a, timeline_b=timeline_b)
     path = out / "alignment.json"
     files = dict(written)
     files["json"] = path
