@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..outputs.bundle import write_alignment_outputs
+from .common import add_extractor_options, extractor_from_args
 
 __all__ = ["register", "run", "write_alignment_outputs"]
 
@@ -13,7 +14,7 @@ __all__ = ["register", "run", "write_alignment_outputs"]
 def run(args: argparse.Namespace) -> int:
     from ..align import align_videos
 
-    alignment = align_videos(args.a, args.b, sample_fps=args.sample_fps, band=args.band, contextualize=not args.no_context)
+    alignment = align_videos(args.a, args.b, extractor=extractor_from_args(args), sample_fps=args.sample_fps, band=args.band, contextualize=not args.no_context)
     written = write_alignment_outputs(
         alignment, Path(args.out), height=args.height, sample_fps=args.sample_fps, progress=not args.quiet
     )
@@ -36,4 +37,5 @@ def register(sub) -> None:
     p.add_argument("--no-context", action="store_true", help="skip feature contextualization (Eq. 2-3)")
     p.add_argument("--height", type=int, default=None, help="side-by-side video height in pixels (default: A's height)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_extractor_options(p)
     p.set_defaults(func=run)

@@ -74,3 +74,36 @@ def print_hits(hits, stream=None) -> None:
     for h in hits:
         cls = h.class_name if h.class_name is not None else "-"
         print(f"{h.rank:>4}  {h.draq:7.4f}  {h.dtw_cost:8.2f}  {h.similarity:6.3f}  {cls:<14}  {h.path}", file=stream)
+
+
+#: ``--extractor`` choices: CLI name -> registered extractor name.
+EXTRACTOR_CHOICES = {"default": "opencv-hog-color-flow", "pose": "mediapipe-pose"}
+
+
+def add_extractor_options(parser) -> None:
+    """``--extractor {default,pose}`` and ``--mirror-invariant`` (see docs/features.md)."""
+    parser.add_argument(
+        "--extractor", choices=sorted(EXTRACTOR_CHOICES), default=None,
+        help="frame features: default = OpenCV HOG/colour/flow (no weights); pose = MediaPipe body "
+        'landmarks (pip install "draqcore[pose]"). For an existing collection: what it was built with',
+    )
+    parser.add_argument(
+        "--mirror-invariant", action="store_true",
+        help="features that do not change when a video is mirrored left-right (twice the dimension)",
+    )
+
+
+def extractor_from_args(args):
+    """The extractor the options ask for, or None when neither option was given."""
+    name = getattr(args, "extractor", None)
+    mirror = bool(getattr(args, "mirror_invariant", False))
+    if name is None and not mirror:
+        return None
+    from ..features import OpenCVDescriptorExtractor, PoseExtractor
+
+    try:
+        if EXTRACTOR_CHOICES[name or "default"] == "mediapipe-pose":
+            return PoseExtractor(mirror_invariant=mirror)
+        return OpenCVDescriptorExtractor(mirror_invariant=mirror)
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .common import VIDEO_EXTENSIONS, CommandError
+from .common import VIDEO_EXTENSIONS, CommandError, add_extractor_options, extractor_from_args
 
 #: Files ``draq index`` never attempts in a scanned folder: draqcore's own labels files.
 _LABELS_FILES = frozenset({"labels.json", "truth.json"})
@@ -118,17 +118,23 @@ def run(args: argparse.Namespace) -> int:
     # Takes the writer lock (a second `draq index` fails at once) and repairs what an
     # interrupted run left; every video is committed on its own, so a rerun resumes.
     directory = Path(args.collection)
+    extractor = extractor_from_args(args)
     exists = (directory / "catalog.sqlite").is_file()
     coll = None
     if not exists:
         try:
-            coll = Collection.create(directory, sample_fps=args.sample_fps)
+            coll = Collection.create(directory, extractor=extractor, sample_fps=args.sample_fps)
         except FileExistsError:
             if not (directory / "catalog.sqlite").is_file():
                 raise
             # another run created it just now: open it (its lock then says who writes)
     if coll is None:
-        coll = Collection.open(directory, write=True)  # the extractor is rebuilt from the catalog
+        try:  # without --extractor the extractor is rebuilt from the catalog
+            coll = Collection.open(directory, extractor=extractor, write=True)
+        except ValueError as exc:
+            if extractor is None:
+                raise
+            raise CommandError(f"--extractor {args.extractor or 'default'}: {exc}") from None
         if args.sample_fps is not None and coll.sample_fps != args.sample_fps:
             coll.close()
             raise CommandError(f"{directory}: samples videos at {coll.sample_fps} fps, not --sample-fps {args.sample_fps}")
@@ -157,6 +163,7 @@ def register(sub) -> None:
     p.add_argument("--collection", required=True, metavar="DIR", help="collection directory")
     p.add_argument("--labels", metavar="FILE", help="labels file (JSON or CSV path,class; see docs/video.md)")
     p.add_argument("--sample-fps", type=float, default=None, help=f"frames per second sampled for features when creating (default {DEFAULT_SAMPLE_FPS})")
+    add_extractor_options(p)
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any file of this run failed (failures are recorded in the catalog either way)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -6,12 +6,19 @@ import argparse
 import json
 import sys
 
-from .common import print_hits
+from .common import CommandError, add_extractor_options, extractor_from_args, print_hits
 
 def run(args: argparse.Namespace) -> int:
     from ..collection import Collection
 
-    with Collection.open(args.collection) as coll:
+    extractor = extractor_from_args(args)
+    try:
+        coll = Collection.open(args.collection, extractor=extractor)
+    except ValueError as exc:
+        if extractor is None:
+            raise
+        raise CommandError(f"--extractor {args.extractor or 'default'}: {exc}") from None
+    with coll:
         hits = coll.search(
             args.query, top=args.top, candidates=max(args.candidates, args.top), method=args.method, k=args.k, seed=args.seed
         )
@@ -34,4 +41,5 @@ def register(sub) -> None:
     p.add_argument("--k", type=int, default=100, help="random paths for --method sampled")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    add_extractor_options(p)
     p.set_defaults(func=run)

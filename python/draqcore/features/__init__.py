@@ -7,6 +7,11 @@ An extractor maps the sampled frames of one video, ``(H, W, 3)`` uint8 BGR array
   layout and optical-flow histograms; needs no model weights.
 - :class:`TorchImageExtractor` and :class:`TorchClipExtractor`: adapters for PyTorch image
   and clip backbones (``torch`` is imported only when one of them is built).
+- :class:`PoseExtractor` (``"mediapipe-pose"``): MediaPipe's 33 body landmarks, normalised
+  for position and scale (bundled models, run by LiteRT: ``pip install "draqcore[pose]"``).
+
+:func:`mirror_invariant_features` makes features invariant to left-right mirroring (the
+``mirror_invariant=True`` parameter of the built-in OpenCV and pose extractors).
 """
 
 from __future__ import annotations
@@ -20,17 +25,22 @@ from .base import (
     registered_extractors,
     same_identity,
 )
+from .mirror import mirror_invariant_features
 from .opencv_descriptor import OpenCVDescriptorExtractor
+from .pose import POSE_EXTRACTOR_NAME, PoseExtractor
 from .torch_backbone import TorchClipExtractor, TorchImageExtractor
 
 __all__ = [
     "DEFAULT_EXTRACTOR_NAME",
     "FrameFeatureExtractor",
     "OpenCVDescriptorExtractor",
+    "POSE_EXTRACTOR_NAME",
+    "PoseExtractor",
     "TorchClipExtractor",
     "TorchImageExtractor",
     "default_extractor",
     "extractor_from_identity",
+    "mirror_invariant_features",
     "register_extractor",
     "registered_extractors",
     "same_identity",

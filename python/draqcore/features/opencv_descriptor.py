@@ -60,6 +60,7 @@ from .base import (
     make_identity,
     register_extractor,
 )
+from .mirror import mirror_invariant_features
 
 __all__ = ["OpenCVDescriptorExtractor"]
 
@@ -143,6 +144,11 @@ class OpenCVDescriptorExtractor:
         percentile).
     hog_weight, color_weight, flow_weight : float, default 1.0
         Relative shares of the squared feature norm given to each block.
+    mirror_invariant : bool, default False
+        Return :func:`draqcore.features.mirror_invariant_features` of the features (twice the
+        dimension), equal for a frame and its left-right mirror image up to resampling and
+        optical-flow differences (see :meth:`mirror_features`). Needs an even ``flow_bins``.
+        Appears in ``params`` only when True (identities of existing collections stay valid).
 
     Raises
     ------
@@ -171,6 +177,7 @@ class OpenCVDescriptorExtractor:
         hog_weight: float = 1.0,
         color_weight: float = 1.0,
         flow_weight: float = 1.0,
+        mirror_invariant: bool = False,
     ) -> None:
         width, height = _as_pair(work_size, "work_size")
         cell = as_positive_int(hog_cell, "hog_cell")
@@ -221,7 +228,14 @@ class OpenCVDescriptorExtractor:
             start += dims[key]
         self._block_dims = MappingProxyType(dims)
         self._block_slices = MappingProxyType(slices)
-        self.dim: int = start
+        if not isinstance(mirror_invariant, (bool, np.bool_)):
+            raise TypeError(f"mirror_invariant: expected a bool, got {type(mirror_invariant).__name__}")
+        self._mirror_invariant = bool(mirror_invariant)
+        self._mirror_perm = self._mirror_permutation() if fbins % 2 == 0 else None
+        if self._mirror_invariant and self._mirror_perm is None:
+            raise ValueError("mirror_invariant needs an even flow_bins (direction bins must map onto bins)")
+        self._base_dim = start
+        self.dim: int = 2 * start if self._mirror_invariant else start
         self.params: Mapping[str, Any] = MappingProxyType(
             {
                 "work_size": [width, height],
@@ -234,6 +248,7 @@ class OpenCVDescriptorExtractor:
                 "hog_weight": weights["hog"],
                 "color_weight": weights["color"],
                 "flow_weight": weights["flow"],
+                **({"mirror_invariant": True} if self._mirror_invariant else {}),
             }
         )
 
@@ -244,7 +259,7 @@ class OpenCVDescriptorExtractor:
         """Build from the ``params`` of an identity (unknown keys raise ``ValueError``)."""
         known = {
             "work_size", "hog_cell", "hog_bins", "color_grid", "flow_grid", "flow_bins",
-            "flow_static_px", "hog_weight", "color_weight", "flow_weight",
+            "flow_static_px", "hog_weight", "color_weight", "flow_weight", "mirror_invariant",
         }
         unknown = sorted(set(params) - known)
         if unknown:
@@ -260,6 +275,58 @@ class OpenCVDescriptorExtractor:
     def block_slices(self) -> Mapping[str, slice]:
         """Column slice of each block in the feature vector."""
         return self._block_slices
+
+    @property
+    def mirror_invariant(self) -> bool:
+        """Whether features are made invariant to left-right mirroring."""
+        return self._mirror_invariant
+
+    def _mirror_permutation(self) -> np.ndarray:
+        """Index array ``p`` with ``f(flip(frame)) = f(frame)[p]`` for the base features.
+
+        HOG: block columns and the two cell columns inside a block reverse, orientation bin
+        ``k`` (centred on ``(k + 0.5) * 180 / bins`` degrees) becomes ``bins - 1 - k`` (an
+        angle ``theta`` becomes ``180 - theta``). Colour: grid columns reverse. Flow: grid
+        columns reverse, direction bin ``k`` (``k * 360 / bins``) becomes ``bins / 2 - k``
+        (mod ``bins``), the static bin stays.
+        """
+        s = self._block_slices
+        cy, cx = self._hog_cells
+        nb = self._hog_bins
+        hog = np.arange(self._block_dims["hog"]).reshape(cy // 2, cx // 2, 2, 2, nb)
+        hog = hog[:, ::-1, :, ::-1, ::-1]
+        ccols, crows = self._color_grid
+        color = np.arange(self._block_dims["color"]).reshape(crows, ccols, 3)[:, ::-1, :]
+        fcols, frows = self._flow_grid
+        fb = self._flow_bins
+        flow = np.arange(self._block_dims["flow"]).reshape(frows, fcols, fb + 1)[:, ::-1, :]
+        direction = np.r_[(fb // 2 - np.arange(fb)) % fb, fb]
+        flow = flow[:, :, direction]
+        return np.concatenate(
+            [hog.ravel() + s["hog"].start, color.ravel() + s["color"].start, flow.ravel() + s["flow"].start]
+        )
+
+    def mirror_features(self, features: Any) -> np.ndarray:
+        """Features of the left-right mirrored frames, computed from ``features`` (T, dim).
+
+        A permutation of the columns (see ``_mirror_permutation``): exact for HOG and colour
+        up to the resampling of the working frame, approximate for the flow block (Farneback
+        is not exactly mirror-symmetric). With ``mirror_invariant`` the features are their
+        own mirror image (a copy is returned).
+
+        Raises
+        ------
+        ValueError
+            Wrong shape, or an odd ``flow_bins`` (directions do not map onto bins).
+        """
+        f = np.asarray(features, dtype=np.float32)
+        if f.ndim != 2 or f.shape[1] != self.dim:
+            raise ValueError(f"features: expected shape (T, {self.dim}), got {f.shape}")
+        if self._mirror_invariant:
+            return f.copy()
+        if self._mirror_perm is None:
+            raise ValueError("mirror_features needs an even flow_bins (direction bins must map onto bins)")
+        return np.ascontiguousarray(f[:, self._mirror_perm])
 
     def identity(self) -> dict[str, Any]:
         """``{"name", "params", "version", "dim"}`` (JSON-serialisable, a fresh dict)."""
@@ -286,8 +353,14 @@ class OpenCVDescriptorExtractor:
         TypeError
             A frame that is not a uint8 ndarray.
         """
+        feats = self._extract_base(frames)
+        if self._mirror_invariant:
+            return mirror_invariant_features(feats, lambda f: f[:, self._mirror_perm])
+        return feats
+
+    def _extract_base(self, frames: Iterable[np.ndarray]) -> np.ndarray:
         chunks: list[np.ndarray] = []
-        chunk = np.empty((_CHUNK, self.dim), dtype=np.float32)
+        chunk = np.empty((_CHUNK, self._base_dim), dtype=np.float32)
         filled = 0
         total = 0
         flow_slice = self._block_slices["flow"]
@@ -305,7 +378,7 @@ class OpenCVDescriptorExtractor:
             total += 1
             if filled == _CHUNK:
                 chunks.append(chunk)
-                chunk = np.empty((_CHUNK, self.dim), dtype=np.float32)
+                chunk = np.empty((_CHUNK, self._base_dim), dtype=np.float32)
                 filled = 0
         if total == 0:
             raise ValueError("frames: no frames (a video needs at least one frame)")
