@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -306,10 +305,3 @@ class BlazePose:
     def _accept(self, result: PoseResult) -> bool:
         return result.score >= self._min_presence and bool(np.isfinite(result.landmarks).all())
 
-
-def default_threads() -> int:
-    """LiteRT threads used by default: the CPUs this process may run on (at least 1)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
