@@ -18,6 +18,7 @@
 #include "draqcore/draq_batch.hpp"
 #include "draqcore/dtw.hpp"
 #include "draqcore/forward_sweep.hpp"
+#include "draqcore/interrupt.hpp"
 #include "draqcore/random_paths.hpp"
 
 namespace py = pybind11;
@@ -58,6 +59,24 @@ std::uint64_t as_seed(const py::int_& seed) {
     throw std::invalid_argument("seed: must be below 2**64");
   }
   return std::uint64_t(v);
+}
+
+// Runs `work` with the GIL released and Ctrl-C honoured: the kernels poll (draqcore::
+// poll_interrupt, at most every 50 ms, on this thread only), which re-takes the GIL to let Python
+// run its signal handlers; a handler's exception (KeyboardInterrupt) stops the kernel and is
+// raised here.
+template <class Work>
+auto interruptible(Work&& work) -> decltype(work()) {
+  try {
+    py::gil_scoped_release release;
+    draqcore::InterruptScope scope([]() {
+      py::gil_scoped_acquire acquire;
+      return PyErr_CheckSignals() != 0;
+    });
+    return work();
+  } catch (const draqcore::interrupted&) {
+    throw py::error_already_set();  // the GIL is held again here; the signal's error is set
+  }
 }
 
 // The Python layer refuses bad `threads` with a friendlier message; this is the last line of
@@ -104,10 +123,8 @@ farray cost_matrix(const farray& a, const farray& b, const std::string& metric, 
   const float* pa = a.data();
   const float* pb = b.data();
   float* po = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    draqcore::cost_matrix(pa, n, pb, mm, d, m, po, check_threads(threads));
-  }
+  check_threads(threads);
+  interruptible([&] { draqcore::cost_matrix(pa, n, pb, mm, d, m, po, threads); });
   return out;
 }
 
@@ -130,12 +147,10 @@ py::tuple dtw(const farray& cost, ssize radius, bool with_path) {
   const ssize n = cost.shape(0), m = cost.shape(1);
   const float* pc = cost.data();
   std::vector<std::int64_t> flat;
-  double total;
-  {
-    py::gil_scoped_release release;
+  const double total = interruptible([&] {
     draqcore::check_finite(pc, n, m, m, "cost");
-    total = draqcore::dtw(pc, n, m, m, radius, with_path ? &flat : nullptr);
-  }
+    return draqcore::dtw(pc, n, m, m, radius, with_path ? &flat : nullptr);
+  });
   if (!with_path) return py::make_tuple(total, py::none());
   return py::make_tuple(total, path_to_array(std::move(flat)));
 }
@@ -144,9 +159,10 @@ double expected_random_cost(const farray& cost) {
   require_2d(cost, "cost");
   const ssize n = cost.shape(0), m = cost.shape(1);
   const float* pc = cost.data();
-  py::gil_scoped_release release;
-  draqcore::check_finite(pc, n, m, m, "cost");
-  return draqcore::expected_random_cost(pc, n, m, m);
+  return interruptible([&] {
+    draqcore::check_finite(pc, n, m, m, "cost");
+    return draqcore::expected_random_cost(pc, n, m, m);
+  });
 }
 
 py::array_t<double> random_path_costs(const farray& cost, ssize k, const py::int_& seed,
@@ -160,11 +176,10 @@ py::array_t<double> random_path_costs(const farray& cost, ssize k, const py::int
   py::array_t<double> out(k);
   const float* pc = cost.data();
   double* po = out.mutable_data();
-  {
-    py::gil_scoped_release release;
+  interruptible([&] {
     draqcore::check_finite(pc, n, m, m, "cost");
     draqcore::random_path_costs(pc, n, m, m, k, s, st, po, threads);
-  }
+  });
   return out;
 }
 
@@ -175,16 +190,18 @@ double mean_random_path_cost(const farray& cost, ssize k, const py::int_& seed,
   const std::uint64_t s = as_seed(seed), st = as_seed(stream);
   const ssize n = cost.shape(0), m = cost.shape(1);
   const float* pc = cost.data();
-  py::gil_scoped_release release;
-  draqcore::check_finite(pc, n, m, m, "cost");
-  return draqcore::mean_random_path_cost(pc, n, m, m, k, s, st);
+  return interruptible([&] {
+    draqcore::check_finite(pc, n, m, m, "cost");
+    return draqcore::mean_random_path_cost(pc, n, m, m, k, s, st);
+  });
 }
 
 py::array_t<std::int64_t> random_path(ssize n, ssize m, const py::int_& seed,
                                       const py::int_& stream, const py::int_& index) {
   if (n < 1 || m < 1) throw std::invalid_argument("shape: n and m must be at least 1");
+  const std::uint64_t s = as_seed(seed), st = as_seed(stream), ix = as_seed(index);
   std::vector<std::int64_t> cells;
-  draqcore::random_path_cells(n, m, as_seed(seed), as_seed(stream), as_seed(index), cells);
+  interruptible([&] { draqcore::random_path_cells(n, m, s, st, ix, cells); });
   return path_to_array(std::move(cells));
 }
 
@@ -196,25 +213,26 @@ double draq_single(const farray& cost, bool exact, ssize k, const py::int_& seed
   const std::uint64_t s = as_seed(seed), st = as_seed(stream);
   const ssize n = cost.shape(0), m = cost.shape(1);
   const float* pc = cost.data();
-  py::gil_scoped_release release;
-  draqcore::check_finite(pc, n, m, m, "cost");
-  // Negative floats other than -0.0 have bit patterns above 0x80000000: an integer test that
-  // vectorises.
-  std::uint32_t negative = 0;
-  for (ssize i = 0; i < n * m; ++i) {
-    std::uint32_t bits;
-    std::memcpy(&bits, pc + i, sizeof bits);
-    negative |= static_cast<std::uint32_t>(bits > 0x80000000u);
-  }
-  if (negative) {
-    throw std::invalid_argument("cost: DRAQ is a ratio of path costs and needs non-negative costs");
-  }
-  draqcore::check_memory(draqcore::forward_sweep_bytes(n, m, -1, false), "draq");
-  draqcore::SweepWorkspace ws;
-  const draqcore::SweepResult r = draqcore::forward_sweep(pc, n, m, m, -1, true, nullptr, exact, ws);
-  const double random_cost =
-      exact ? r.expected_random : draqcore::mean_random_path_cost(pc, n, m, m, k, s, st);
-  return draqcore::draq_ratio(r.dtw_cost, random_cost);
+  return interruptible([&] {
+    draqcore::check_finite(pc, n, m, m, "cost");
+    // Negative floats other than -0.0 have bit patterns above 0x80000000: an integer test that
+    // vectorises.
+    std::uint32_t negative = 0;
+    for (ssize i = 0; i < n * m; ++i) {
+      std::uint32_t bits;
+      std::memcpy(&bits, pc + i, sizeof bits);
+      negative |= static_cast<std::uint32_t>(bits > 0x80000000u);
+    }
+    if (negative) {
+      throw std::invalid_argument("cost: DRAQ is a ratio of path costs and needs non-negative costs");
+    }
+    draqcore::check_memory(draqcore::forward_sweep_bytes(n, m, -1, false), "draq");
+    draqcore::SweepWorkspace ws;
+    const draqcore::SweepResult r = draqcore::forward_sweep(pc, n, m, m, -1, true, nullptr, exact, ws);
+    const double random_cost =
+        exact ? r.expected_random : draqcore::mean_random_path_cost(pc, n, m, m, k, s, st);
+    return draqcore::draq_ratio(r.dtw_cost, random_cost);
+  });
 }
 
 py::tuple draq_batch(const farray& query, const std::vector<farray>& candidates,

@@ -167,3 +167,73 @@ def test_a_0d_scalar_is_not_a_sequence(scalar):
             call()
     with pytest.raises(ValueError, match="cost: expected a 2-D cost matrix, got 0-D"):
         draqcore.dtw(scalar)
+
+
+# -- Ctrl-C inside every long kernel, and memory checked before allocating ------------------------
+
+INTERRUPT_ONE_CALL = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    import numpy as np
+    import draqcore
+
+    rng = np.random.default_rng(0)
+    c = rng.random((6000, 6000), dtype=np.float32)
+    a = rng.standard_normal((1500, 4096)).astype(np.float32)
+    calls = {
+        "dtw": lambda: draqcore.dtw(c),
+        "expected_random_cost": lambda: draqcore.expected_random_cost(c),
+        "draq_exact": lambda: draqcore.draq(c),
+        "cost_matrix": lambda: draqcore.cost_matrix(a, a, threads=2),
+        "random_path_costs": lambda: draqcore.random_path_costs(c[:2000, :2000], 100_000, threads=2),
+        "random_path": lambda: draqcore.random_path((10**8, 10**8)),
+        "draq_sampled_huge_k": lambda: draqcore.draq(np.ones((3, 3)), method="sampled", k=10**12),
+    }
+    call = calls[sys.argv[1]]
+    if sys.argv[1] == "draq_sampled_huge_k":
+        full = float("inf")  # hours: only polling inside the call can stop it
+        delay = 0.5
+    else:
+        t0 = time.perf_counter(); call(); full = time.perf_counter() - t0
+        delay = full / 5
+    threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+    t0 = time.perf_counter()
+    try:
+        call()
+    except KeyboardInterrupt:
+        print("interrupted", time.perf_counter() - t0, delay, full, flush=True)
+    else:
+        print("finished", time.perf_counter() - t0, delay, full, flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    ["dtw", "expected_random_cost", "draq_exact", "cost_matrix", "random_path_costs", "random_path",
+     "draq_sampled_huge_k"],
+)
+def test_ctrl_c_stops_a_long_kernel_call_early(kernel):
+    try:
+        out = subprocess.run([sys.executable, "-c", INTERRUPT_ONE_CALL, kernel], capture_output=True, text=True,
+                             timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{kernel} ignored Ctrl-C")
+    assert out.returncode == 0, out.stderr
+    status, elapsed, delay, full = out.stdout.split()
+    assert status == "interrupted"
+    # Polling is every 50 ms: the call stops long before it would have finished.
+    assert float(elapsed) < float(delay) + 0.5 * (float(full) - float(delay)) + 0.1, out.stdout
+
+
+def test_random_path_checks_memory_before_allocating():
+    with pytest.raises(MemoryError, match="random_path would need .* GiB"):
+        draqcore.random_path((10**12, 10**12))
+    # the limit applies, not just the address space
+    draqcore.set_memory_limit(1 << 20)
+    try:
+        with pytest.raises(draqcore.MemoryLimitError, match="random_path"):
+            draqcore.random_path((10**5, 10**5))
+        assert draqcore.random_path((1000, 1000)).shape[1] == 2
+    finally:
+        draqcore.set_memory_limit(None)

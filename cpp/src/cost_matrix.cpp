@@ -15,6 +15,7 @@
 
 #include "draqcore/buffer.hpp"
 #include "draqcore/config.hpp"
+#include "draqcore/interrupt.hpp"
 #include "dispatch.hpp"
 
 // The dot products of a cost matrix are one GEMM, C = A B^T. The kernel here is the classic
@@ -369,10 +370,20 @@ void cost_matrix(const float* a, std::ptrdiff_t n, const float* b, std::ptrdiff_
   const std::ptrdiff_t col_blocks = (m + col_block - 1) / col_block;
   const std::ptrdiff_t row_groups = (n + row_group - 1) / row_group;
   const std::ptrdiff_t tiles = col_blocks * row_groups;
+  // Tiles are (nearly) equal in size; round-robin (static, 1) rather than one contiguous range
+  // per thread, so that the calling thread, which alone polls for Ctrl-C, is busy until the end.
+  std::atomic<bool> stop{false};
 #ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (tiles > 1 && n * m * d > (1 << 22))
+#pragma omp parallel for schedule(static, 1) num_threads(nthreads) if (tiles > 1 && n * m * d > (1 << 22))
 #endif
   for (std::ptrdiff_t t = 0; t < tiles; ++t) {
+    if (stop.load(std::memory_order_relaxed)) continue;
+    try {
+      poll_interrupt();
+    } catch (const interrupted&) {
+      stop.store(true);
+      continue;
+    }
     const std::ptrdiff_t j0 = (t % col_blocks) * col_block;
     const std::ptrdiff_t i0 = (t / col_blocks) * row_group;
     const std::ptrdiff_t nj = std::min(col_block, m - j0);
@@ -381,6 +392,7 @@ void cost_matrix(const float* a, std::ptrdiff_t n, const float* b, std::ptrdiff_
                       d, metric, out + i0 * m + j0, m);
   }
   (void)nthreads;
+  if (stop.load()) throw interrupted();
 }
 
 }  // namespace draqcore

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "draqcore/forward_sweep.hpp"
+#include "draqcore/interrupt.hpp"
 #include "dispatch.hpp"
 #include "traceback.hpp"
 
@@ -102,6 +103,7 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
   float* cd = ws.diag_cost.data();
 
   for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+    if ((k & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
     const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
     // Gather the diagonal's costs: cell (i, k - i).
     for (std::ptrdiff_t i = ilo; i <= ihi; ++i) cd[i] = cost[i * ldc + (k - i)];

@@ -6,6 +6,7 @@
 
 #include "draqcore/config.hpp"
 #include "draqcore/dtw.hpp"
+#include "draqcore/interrupt.hpp"
 #include "dispatch.hpp"
 #include "traceback.hpp"
 
@@ -219,7 +220,10 @@ SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
     return diagonal_sweep(cost, n, m, ldc, want_dtw, path, want_expected, ws);
   }
   ForwardSweep sweep(n, m, radius, want_dtw, path != nullptr, want_expected, ws);
-  for (std::ptrdiff_t i = 0; i < n; ++i) sweep.push_row(cost + i * ldc);
+  for (std::ptrdiff_t i = 0; i < n; ++i) {
+    if ((i & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
+    sweep.push_row(cost + i * ldc);
+  }
   return sweep.finish(path);
 }
 
