@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Union
 
@@ -13,6 +13,7 @@ from .cost import cost_matrix
 from .draq import Method, draq_batch
 from .dtw import warp
 from .features import FrameFeatureExtractor, default_extractor
+from .refine import refine_mapping
 from .sequence import FeatureSequence, load_sequence
 from .video import DEFAULT_SAMPLE_FPS, native_timeline
 
@@ -62,6 +63,9 @@ class Alignment:
         ``D(n, m)``, the exact expected random-path cost (or sampled mean) and their ratio (Eq. 6).
     contextualized : bool
         Whether Eq. 2-3 were applied before the cost matrix.
+    refined : NativeMapping or None
+        The native-rate mapping of :func:`draqcore.refine.refine_mapping` (frame-accurate), when
+        :func:`align_videos` refined the alignment; :meth:`native_mapping` returns it.
     """
 
     a: FeatureSequence
@@ -72,6 +76,7 @@ class Alignment:
     random_cost: float
     draq: float
     contextualized: bool
+    refined: Optional[NativeMapping] = None
 
     def match(self, keep: int = 0) -> np.ndarray:
         """Keep sequence ``keep`` unwarped: for each of its sampled frames, the matched sampled
@@ -83,7 +88,9 @@ class Alignment:
     ) -> NativeMapping:
         """Map every decoded frame of ``a`` (its native rate) to a decoded frame of ``b``.
 
-        The warp over sampled frames (``a`` kept unwarped) gives, for each sampled time of ``a``,
+        When the alignment was refined at the native rate (``refined``, the default of
+        :func:`align_videos`), that mapping is returned (the timelines are not needed). Otherwise
+        the warp over sampled frames (``a`` kept unwarped) gives, for each sampled time of ``a``,
         the time of the matched sampled frame of ``b``; between samples this time is linearly
         interpolated (flat before the first and after the last sample), and the decoded frame of
         ``b`` nearest to it is chosen. The result is non-decreasing in ``frame_b``.
@@ -94,6 +101,8 @@ class Alignment:
             Times of every decoded frame (:func:`draqcore.video.native_timeline`); decoded from
             the files when omitted.
         """
+        if self.refined is not None:
+            return self.refined
         ta = native_timeline(self.a.path) if timeline_a is None else np.asarray(timeline_a, dtype=np.float64)
         tb = native_timeline(self.b.path) if timeline_b is None else np.asarray(timeline_b, dtype=np.float64)
         matched_b_times = self.b.times[self.match(keep=0)]
@@ -154,6 +163,7 @@ def align_videos(
     method: Method = "exact",
     k: int = 100,
     seed: int = 0,
+    refine: bool = True,
 ) -> Alignment:
     """Decode two videos, extract frame features and align them with DTW.
 
@@ -172,6 +182,11 @@ def align_videos(
         Sakoe-Chiba radius in sampled frames (see :func:`draqcore.dtw`).
     method, k, seed
         How DRAQ's random cost is computed (see :func:`draqcore.draq`).
+    refine : bool, default True
+        Re-align every decoded frame at the native rate inside a 0.5 s corridor around the
+        sampled path (:mod:`draqcore.refine`), so that :meth:`Alignment.native_mapping` follows
+        the true speed curve to about a frame. Decodes both videos a second time. ``False``
+        interpolates the sampled path instead.
 
     Returns
     -------
@@ -185,4 +200,10 @@ def align_videos(
     extractor = extractor if extractor is not None else default_extractor()
     seq_a = load_sequence(a, extractor, sample_fps)
     seq_b = load_sequence(b, extractor, sample_fps)
-    return align_sequences(seq_a, seq_b, contextualize=contextualize, band=band, method=method, k=k, seed=seed)
+    alignment = align_sequences(seq_a, seq_b, contextualize=contextualize, band=band, method=method, k=k, seed=seed)
+    if not refine:
+        return alignment
+    native_a = seq_a if sample_fps is None else None
+    ta, frame_b, time_b = refine_mapping(alignment.path, seq_a, seq_b, extractor, native_a=native_a)
+    mapping = NativeMapping(frame_a=np.arange(len(frame_b), dtype=np.int64), time_a=ta, frame_b=frame_b, time_b=time_b)
+    return replace(alignment, refined=mapping)

@@ -45,10 +45,15 @@ def load_sequence(
     path: PathLike,
     extractor: Optional[FrameFeatureExtractor] = None,
     sample_fps: Optional[float] = DEFAULT_SAMPLE_FPS,
+    *,
+    start: float = 0.0,
+    end: Optional[float] = None,
 ) -> FeatureSequence:
     """Decode ``path`` sequentially at ``sample_fps`` and extract frame features on the fly.
 
     Frames stream from the decoder into the extractor: memory holds the features, not the video.
+    ``start``/``end`` (seconds) keep only the frames in that part of the video (see
+    :func:`draqcore.video.iter_sampled_frames`); ``indices`` stay native indices of the whole video.
 
     Raises
     ------
@@ -60,7 +65,7 @@ def load_sequence(
     indices: list[int] = []
 
     def images() -> Iterator[np.ndarray]:
-        for frame in iter_sampled_frames(path, sample_fps):
+        for frame in iter_sampled_frames(path, sample_fps, start=start, end=end):
             times.append(frame.time)
             indices.append(frame.index)
             yield frame.image

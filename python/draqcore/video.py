@@ -161,6 +161,16 @@ def _check_rate(value: object, name: str, allow_none: bool) -> Optional[float]:
     return rate
 
 
+def _check_time(value: object, name: str) -> float:
+    numeric = isinstance(value, (int, float, np.integer, np.floating))
+    if isinstance(value, (bool, np.bool_)) or not numeric:
+        raise TypeError(f"{name}: expected a time in seconds, got {value!r}")
+    t = float(value)
+    if not math.isfinite(t) or t < 0.0:
+        raise ValueError(f"{name}: expected a finite time >= 0 seconds, got {value!r}")
+    return t
+
+
 def _natural_key(name: str) -> Tuple[Tuple[int, int, str], ...]:
     # "f10.png" -> ("f", 10, ".png"): digit runs compare as numbers, text case-insensitively.
     parts = re.split(r"(\d+)", name)
@@ -404,11 +414,14 @@ class _Sampler:
 class _Decode:
     """Iterates the kept frames of a source; ``count`` is the number of decoded frames so far."""
 
-    def __init__(self, source: _Source, sample_fps: Optional[float]) -> None:
+    def __init__(
+        self, source: _Source, sample_fps: Optional[float], start: float = 0.0, end: float = math.inf
+    ) -> None:
         self.source = source
         self.count = 0
         self._clock = _Clock(source.container_fps or DEFAULT_IMAGE_FPS)
         self._sampler = _Sampler(sample_fps)
+        self._start, self._end = start, end
 
     def __iter__(self) -> Iterator[SampledFrame]:
         try:
@@ -418,7 +431,9 @@ class _Decode:
                     break
                 self.count += 1
                 t = self._clock(raw)
-                if self._sampler.keep(t):
+                if t > self._end:
+                    break
+                if t >= self._start and self._sampler.keep(t):
                     yield SampledFrame(index=self.source.index, time=t, image=self.source.image())
         finally:
             self.source.close()
@@ -435,6 +450,8 @@ def iter_sampled_frames(
     sample_fps: Optional[float] = DEFAULT_SAMPLE_FPS,
     *,
     image_fps: float = DEFAULT_IMAGE_FPS,
+    start: float = 0.0,
+    end: Optional[float] = None,
 ) -> Iterator[SampledFrame]:
     """Decode a video sequentially and yield the frames sampled at ``sample_fps``.
 
@@ -451,6 +468,10 @@ def iter_sampled_frames(
         Sampling rate, frames per second (> 0); ``None`` keeps every decoded frame.
     image_fps : float, default DEFAULT_IMAGE_FPS
         Frame rate of an image folder, frames per second (ignored for video files).
+    start, end : float, optional
+        Keep only frames whose time lies in ``[start, end]`` seconds (``end=None``: to the last
+        frame). Earlier frames are decoded but not converted; decoding stops after ``end``.
+        Sampling instants start at the first frame kept.
 
     Yields
     ------
@@ -468,7 +489,11 @@ def iter_sampled_frames(
     rate = _check_rate(sample_fps, "sample_fps", allow_none=True)
     ifps = _check_rate(image_fps, "image_fps", allow_none=False)
     assert ifps is not None
-    return iter(_Decode(_open(path, ifps), rate))
+    t0 = _check_time(start, "start")
+    t1 = math.inf if end is None else _check_time(end, "end")
+    if t1 < t0:
+        raise ValueError(f"end ({end!r} s) is before start ({start!r} s)")
+    return iter(_Decode(_open(path, ifps), rate, t0, t1))
 
 
 def read_sampled(

@@ -14,7 +14,10 @@ __all__ = ["register", "run", "write_alignment_outputs"]
 def run(args: argparse.Namespace) -> int:
     from ..align import align_videos
 
-    alignment = align_videos(args.a, args.b, extractor=extractor_from_args(args), sample_fps=args.sample_fps, band=args.band, contextualize=not args.no_context)
+    alignment = align_videos(
+        args.a, args.b, extractor=extractor_from_args(args), sample_fps=args.sample_fps, band=args.band,
+        contextualize=not args.no_context, refine=not args.no_refine,
+    )
     written = write_alignment_outputs(
         alignment, Path(args.out), height=args.height, sample_fps=args.sample_fps, progress=not args.quiet
     )
@@ -38,4 +41,9 @@ def register(sub) -> None:
     p.add_argument("--height", type=int, default=None, help="side-by-side video height in pixels (default: A's height)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_extractor_options(p)
+    p.add_argument(
+        "--no-refine",
+        action="store_true",
+        help="interpolate the sampled path instead of re-aligning every frame at the native rate",
+    )
     p.set_defaults(func=run)

@@ -1,0 +1,203 @@
+"""Frame-accurate time maps: refine a sampled alignment at the videos' native frame rate.
+
+The alignment of :func:`draqcore.align_videos` runs on frames sampled at 10 per second, on
+contextualized features (paper Eq. 2-5): that finds *which* moments correspond robustly and
+gives DRAQ, but its path moves in steps of 0.1 s, and DTW paths over sampled frames are
+staircases (runs where one side holds still while the other moves). Interpolating such a path
+recovers a 2x speed-up only to about 0.1 s.
+
+:func:`refine_mapping` re-aligns at the native rate, inside a corridor around the sampled path:
+
+1. Every decoded frame of ``a``, and of ``b`` inside the part the sampled path covers (plus the
+   corridor radius), is described with *appearance* features: the extractor's features without
+   their motion block. The OpenCV descriptor's optical-flow block measures motion per decoded
+   frame, which scales with playback speed (a 2x speed-up doubles it), so it would pull a native
+   path away from the true speed; HOG and colour layout do not depend on speed. Extractors
+   without named blocks are used whole. No contextualization: Eq. 2-3 average over the whole
+   video and blur the frame-level detail this step is for.
+2. Cosine cost (Eq. 4) at native rate; cells farther than ``radius`` seconds (default 0.5 s, five
+   sampled frames) outside the sampled path's span of ``b`` times for that instant of ``a`` are
+   made unreachable (cost 1e3).
+3. DTW through that matrix (Eq. 5), in chunks of ``a`` of at most 30 s with 3 s of overlap on
+   each side, so memory stays bounded for long videos. Each chunk is matched with open begin and
+   end in ``b`` (subsequence DTW) where the kernel offers it, so a chunk boundary pins nothing.
+4. Each frame of ``a`` maps to the mean ``b`` time of the path cells in its row (the centre of
+   the run of ``b`` frames it matches, not the first one), then to the nearest decoded frame of
+   ``b``. A constant slow-down therefore maps to a straight line and a freeze to a flat step;
+   ``frame_b`` repeats only where ``b`` moves slower than ``a`` (fewer frames per second of
+   content) or really holds still.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .cost import cost_matrix
+from .dtw import dtw
+from .features import FrameFeatureExtractor
+from .sequence import FeatureSequence, load_sequence
+
+__all__ = ["REFINE_RADIUS_S", "appearance_features", "corridor", "refine_mapping"]
+
+REFINE_RADIUS_S: float = 0.5
+"""Half-width of the native-rate corridor around the sampled path, seconds (five samples at the
+default 10 fps: covers the sampled path's own quantisation and staircase errors with margin)."""
+
+_CHUNK_S = 30.0  # seconds of ``a`` aligned per native DTW (bounds memory on long videos)
+_OVERLAP_S = 3.0  # context on each side of a chunk, discarded (bigger than the corridor)
+_OUTSIDE = 1.0e3  # cost of a cell outside the corridor: never taken while a corridor path exists
+
+
+def appearance_features(features: np.ndarray, extractor: FrameFeatureExtractor) -> np.ndarray:
+    """The extractor's features without their motion block, rows re-normalised.
+
+    Parameters
+    ----------
+    features : ndarray of shape (T, d)
+    extractor : FrameFeatureExtractor
+        When it names blocks (``block_slices``, as the OpenCV descriptor does) and one is
+        ``"flow"``, that block is dropped; otherwise ``features`` are returned unchanged.
+
+    Returns
+    -------
+    ndarray of shape (T, d'), float32
+    """
+    slices = getattr(extractor, "block_slices", None)
+    f = np.asarray(features, dtype=np.float32)
+    if not slices or "flow" not in slices:
+        return f
+    keep = np.ones(f.shape[1], dtype=bool)
+    keep[slices["flow"]] = False
+    out = f[:, keep]
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norm, 1e-12)
+
+
+def corridor(
+    path: np.ndarray, times_a: np.ndarray, times_b: np.ndarray, native_a: np.ndarray, radius: float
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Range of ``b`` times allowed for every native frame of ``a`` around a sampled path.
+
+    Parameters
+    ----------
+    path : ndarray of shape (L, 2), int64
+        Sampled DTW path (rows index ``times_a``, columns ``times_b``).
+    times_a, times_b : ndarray, float64
+        Times of the sampled frames, seconds.
+    native_a : ndarray of shape (N,), float64
+        Times of the native frames of ``a``.
+    radius : float
+        Seconds added on both sides.
+
+    Returns
+    -------
+    lo, hi : ndarray of shape (N,), float64
+        Non-decreasing bounds, seconds: the smallest and largest ``b`` time the path matches to
+        the sampled frames of ``a`` around each native frame, widened by ``radius``.
+    """
+    rows = path[:, 0]
+    n = len(times_a)
+    first = np.full(n, np.inf)
+    last = np.full(n, -np.inf)
+    np.minimum.at(first, rows, times_b[path[:, 1]])
+    np.maximum.at(last, rows, times_b[path[:, 1]])
+    # Between two samples of a, b may be anywhere between the earlier one's first match and the
+    # later one's last match: take the envelope of the neighbouring samples.
+    k = np.searchsorted(times_a, native_a, side="right") - 1
+    k0 = np.clip(k, 0, n - 1)
+    k1 = np.clip(k + 1, 0, n - 1)
+    lo = first[k0] - radius
+    hi = last[k1] + radius
+    return np.maximum.accumulate(lo), np.maximum.accumulate(hi)
+
+
+def _open_ended_dtw() -> bool:
+    return "subsequence" in inspect.signature(dtw).parameters
+
+
+def _chunk_path(cost: np.ndarray, open_ended: bool) -> np.ndarray:
+    if open_ended:
+        return dtw(cost, subsequence=True).path  # type: ignore[call-arg]
+    return dtw(cost).path
+
+
+def refine_mapping(
+    path: np.ndarray,
+    a: FeatureSequence,
+    b: FeatureSequence,
+    extractor: FrameFeatureExtractor,
+    *,
+    radius: float = REFINE_RADIUS_S,
+    native_a: Optional[FeatureSequence] = None,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Native-rate matches of every decoded frame of ``a`` (module notes, steps 1-4).
+
+    Parameters
+    ----------
+    path : ndarray of shape (L, 2), int64
+        The DTW path over the sampled frames of ``a`` and ``b``.
+    a, b : FeatureSequence
+        The sampled sequences (their ``path`` attributes name the videos; ``times`` are used).
+    extractor : FrameFeatureExtractor
+        Describes the native frames (see :func:`appearance_features`).
+    radius : float, default REFINE_RADIUS_S
+        Corridor half-width, seconds (> 0).
+    native_a : FeatureSequence, optional
+        Native-rate features of ``a`` when already computed.
+
+    Returns
+    -------
+    time_a : ndarray of shape (N_a,), float64
+        Time of every decoded frame of ``a``, seconds.
+    frame_b : ndarray of shape (N_a,), int64
+        Native index in ``b`` of the match of every decoded frame of ``a``, non-decreasing.
+    time_b : ndarray of shape (N_a,), float64
+        Its time, seconds.
+    """
+    if not (isinstance(radius, (int, float)) and radius > 0):
+        raise ValueError(f"radius: expected seconds > 0, got {radius!r}")
+    p = np.asarray(path, dtype=np.int64)
+    na = native_a if native_a is not None else load_sequence(a.path, extractor, None)
+    lo, hi = corridor(p, a.times, b.times, na.times, float(radius))
+    nb = load_sequence(b.path, extractor, None, start=max(0.0, float(lo.min())), end=float(hi.max()))
+    fa = appearance_features(na.features, extractor)
+    fb = appearance_features(nb.features, extractor)
+    tb = nb.times
+    mean_tb = np.empty(len(na.times), dtype=np.float64)
+    open_ended = _open_ended_dtw()
+    fps_a = (len(na.times) - 1) / max(na.times[-1] - na.times[0], 1e-9) if len(na.times) > 1 else 1.0
+    chunk = max(int(_CHUNK_S * fps_a), 1)
+    overlap = int(_OVERLAP_S * fps_a)
+    start = 0
+    while start < len(na.times):
+        stop = min(start + chunk, len(na.times))
+        r0, r1 = max(0, start - overlap), min(len(na.times), stop + overlap)
+        c0 = int(np.searchsorted(tb, lo[r0], side="left"))
+        c1 = max(int(np.searchsorted(tb, hi[r1 - 1], side="right")), c0 + 1)
+        c0 = min(c0, len(tb) - 1)
+        c1 = min(max(c1, c0 + 1), len(tb))
+        cost = cost_matrix(fa[r0:r1], fb[c0:c1])
+        cols = tb[c0:c1]
+        outside = (cols[None, :] < lo[r0:r1, None]) | (cols[None, :] > hi[r0:r1, None])
+        cost[outside] = _OUTSIDE
+        # whole-video ends are pinned (first/last chunk without open ends) unless open-ended
+        chunk_path = _chunk_path(cost, open_ended)
+        sums = np.bincount(chunk_path[:, 0], weights=cols[chunk_path[:, 1]], minlength=r1 - r0)
+        counts = np.bincount(chunk_path[:, 0], minlength=r1 - r0)
+        mean_tb[start:stop] = (sums / counts)[start - r0 : stop - r0]
+        start = stop
+    mean_tb = np.maximum.accumulate(mean_tb)  # chunks meet monotonically
+    frame_pos = _nearest_sorted(tb, mean_tb)
+    return na.times, nb.indices[frame_pos], tb[frame_pos]
+
+
+def _nearest_sorted(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    if len(sorted_values) == 1:
+        return np.zeros(len(queries), dtype=np.int64)
+    hi = np.searchsorted(sorted_values, queries, side="left").clip(1, len(sorted_values) - 1)
+    lo = hi - 1
+    take_hi = np.abs(sorted_values[hi] - queries) < np.abs(queries - sorted_values[lo])
+    return np.where(take_hi, hi, lo).astype(np.int64)
