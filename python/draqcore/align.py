@@ -30,12 +30,16 @@ class NativeMapping:
     ----------
     frame_a, frame_b : ndarray of shape (N_a,), int64
     time_a, time_b : ndarray of shape (N_a,), float64 (seconds)
+    exact_time_b : ndarray of shape (N_a,), float64, or None
+        The continuous matched time in ``b`` before rounding to a decoded frame (seconds), when
+        the mapping comes from native-rate refinement (:mod:`draqcore.refine`).
     """
 
     frame_a: np.ndarray
     time_a: np.ndarray
     frame_b: np.ndarray
     time_b: np.ndarray
+    exact_time_b: Optional[np.ndarray] = None
 
     def write_csv(self, path: PathLike) -> Path:
         """Write ``frame_a,time_a,frame_b,time_b`` with a header, one row per frame of ``a``."""
@@ -204,6 +208,8 @@ def align_videos(
     if not refine:
         return alignment
     native_a = seq_a if sample_fps is None else None
-    ta, frame_b, time_b = refine_mapping(alignment.path, seq_a, seq_b, extractor, native_a=native_a)
-    mapping = NativeMapping(frame_a=np.arange(len(frame_b), dtype=np.int64), time_a=ta, frame_b=frame_b, time_b=time_b)
+    ta, frame_b, time_b, exact = refine_mapping(alignment.path, seq_a, seq_b, extractor, native_a=native_a)
+    mapping = NativeMapping(
+        frame_a=np.arange(len(frame_b), dtype=np.int64), time_a=ta, frame_b=frame_b, time_b=time_b, exact_time_b=exact
+    )
     return replace(alignment, refined=mapping)

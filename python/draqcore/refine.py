@@ -22,8 +22,9 @@ recovers a 2x speed-up only to about 0.1 s.
    each side, so memory stays bounded for long videos. Each chunk is matched with open begin and
    end in ``b`` (subsequence DTW) where the kernel offers it, so a chunk boundary pins nothing.
 4. Each frame of ``a`` maps to the mean ``b`` time of the path cells in its row (the centre of
-   the run of ``b`` frames it matches, not the first one), then to the nearest decoded frame of
-   ``b``. A constant slow-down therefore maps to a straight line and a freeze to a flat step;
+   the run of ``b`` frames it matches, not the first one), averaged with its two neighbours
+   (this turns the one-frame steps of a slow-down into a line), then to the nearest decoded
+   frame of ``b``. A constant slow-down therefore maps to a straight line and a freeze to a flat step;
    ``frame_b`` repeats only where ``b`` moves slower than ``a`` (fewer frames per second of
    content) or really holds still.
 """
@@ -132,7 +133,7 @@ def refine_mapping(
     *,
     radius: float = REFINE_RADIUS_S,
     native_a: Optional[FeatureSequence] = None,
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Native-rate matches of every decoded frame of ``a`` (module notes, steps 1-4).
 
     Parameters
@@ -156,6 +157,9 @@ def refine_mapping(
         Native index in ``b`` of the match of every decoded frame of ``a``, non-decreasing.
     time_b : ndarray of shape (N_a,), float64
         Its time, seconds.
+    exact_time_b : ndarray of shape (N_a,), float64
+        The continuous matched time before rounding to a frame of ``b``, seconds,
+        non-decreasing (``frame_b`` is the decoded frame nearest to it).
     """
     if not (isinstance(radius, (int, float)) and radius > 0):
         raise ValueError(f"radius: expected seconds > 0, got {radius!r}")
@@ -189,9 +193,22 @@ def refine_mapping(
         counts = np.bincount(chunk_path[:, 0], minlength=r1 - r0)
         mean_tb[start:stop] = (sums / counts)[start - r0 : stop - r0]
         start = stop
-    mean_tb = np.maximum.accumulate(mean_tb)  # chunks meet monotonically
-    frame_pos = _nearest_sorted(tb, mean_tb)
-    return na.times, nb.indices[frame_pos], tb[frame_pos]
+    smooth = np.maximum.accumulate(_smooth3(mean_tb))  # chunks meet monotonically
+    frame_pos = _nearest_sorted(tb, smooth)
+    return na.times, nb.indices[frame_pos], tb[frame_pos], smooth
+
+
+def _smooth3(x: np.ndarray) -> np.ndarray:
+    """Mean over each value and its two neighbours (ends: the two available). Turns the 1-frame
+    steps of run centres (a 2x slow-down matches frames k, k, k+1, k+1...) into a straight line,
+    and blurs a freeze's corners by one frame only."""
+    if len(x) < 3:
+        return x.copy()
+    out = np.empty_like(x)
+    out[1:-1] = (x[:-2] + x[1:-1] + x[2:]) / 3.0
+    out[0] = (x[0] + x[1]) / 2.0
+    out[-1] = (x[-2] + x[-1]) / 2.0
+    return out
 
 
 def _nearest_sorted(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:

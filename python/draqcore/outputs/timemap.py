@@ -52,7 +52,14 @@ class TimeMap:
 
     @classmethod
     def from_alignment(cls, alignment) -> "TimeMap":
-        """The map of a :class:`draqcore.Alignment` (A = ``alignment.a``, B = ``alignment.b``)."""
+        """The map of a :class:`draqcore.Alignment` (A = ``alignment.a``, B = ``alignment.b``).
+
+        A refined alignment (``alignment.refined``, :mod:`draqcore.refine`) has a knot at every
+        decoded frame of A: the continuous matched time of the native-rate refinement, whose
+        nearest decoded frame of B is the row of ``alignment.csv``."""
+        refined = getattr(alignment, "refined", None)
+        if refined is not None and getattr(refined, "exact_time_b", None) is not None:
+            return cls(refined.time_a, refined.exact_time_b)
         return cls(alignment.a.times, alignment.b.times[alignment.match(keep=0)])
 
     @classmethod
