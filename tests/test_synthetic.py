@@ -177,6 +177,50 @@ def test_hard_negative_truth(tmp_path: Path, action: ActionClass) -> None:
         assert len(native_timeline(pa.path)) == len(pa.phases)
 
 
+def test_excerpt_truth(tmp_path: Path, action: ActionClass) -> None:
+    for seed in range(3):
+        ex = render_clip(action, tmp_path / f"e{seed}.mp4", seed=seed, kind="excerpt", excerpt_span=(0.4, 0.5))
+        c = ex.canonical_time
+        assert ex.kind == "excerpt" and ex.phase_order.tolist() == [0, 1, 2, 3]
+        assert np.all(np.diff(c) >= 0) and 0.4 - 1e-9 <= c[-1] - c[0] <= 0.5 + 1e-9  # a contiguous stretch
+        np.testing.assert_array_equal(ex.phases, np.minimum(np.floor(c * 4), 3))
+        assert len(native_timeline(ex.path)) == len(ex.phases)
+
+
+def test_scene_is_shared_and_only_the_background(tmp_path: Path, action: ActionClass) -> None:
+    def still(truth):  # median over time: the static scene without the moving shapes' path
+        return np.median(read_sampled(truth.path, None).frames.astype(np.float32), axis=0)
+
+    a = render_clip(action, tmp_path / "a.mp4", seed=1, scene=7)
+    b = render_clip(action, tmp_path / "b.mp4", seed=2, scene=7)
+    c = render_clip(action, tmp_path / "c.mp4", seed=1, scene=8)
+    same, other = np.abs(still(a) - still(b)).mean(), np.abs(still(a) - still(c)).mean()
+    assert same < 0.5 * other
+    # the scene does not change anything else drawn from the clip's seed
+    plain = render_clip(action, tmp_path / "p.mp4", seed=1)
+    np.testing.assert_array_equal(plain.canonical_time, a.canonical_time)
+
+
+def test_dress_and_speed_range(tmp_path: Path, action: ActionClass) -> None:
+    other = make_action_classes(3, seed=2, shape_count=len(action.shapes))[2]
+    dressed = synthetic.dress(action, other)
+    assert dressed.name == action.name and dressed.shapes == other.shapes
+    np.testing.assert_array_equal(dressed.key_poses, action.key_poses)
+    np.testing.assert_array_equal(dressed.colors, other.colors)
+    with pytest.raises(ValueError, match="shapes"):
+        synthetic.dress(action, make_action_classes(1, seed=0, shape_count=len(action.shapes) + 1)[0])
+    rng = np.random.default_rng(0)
+    steps = [np.diff(synthetic._monotone_warp(rng, 400, 1.4)) for _ in range(30)]
+    ratio = [d[d > 0].max() / d[d > 0].min() for d in steps]
+    assert max(ratio) > 2.2 / 0.45  # wider than the default speed range can produce
+    with pytest.raises(ValueError, match="log_speed"):
+        render_clip(action, tmp_path / "x.mp4", seed=0, log_speed=5)
+    with pytest.raises(ValueError, match="excerpt_span"):
+        render_clip(action, tmp_path / "x.mp4", seed=0, kind="excerpt", excerpt_span=(0.7, 0.2))
+    with pytest.raises(ValueError, match="actor_scale"):
+        render_clip(action, tmp_path / "x.mp4", seed=0, actor_scale=0)
+
+
 def test_render_errors(tmp_path: Path, action: ActionClass) -> None:
     with pytest.raises(ValueError, match="kind"):
         render_clip(action, tmp_path / "x.mp4", seed=0, kind="reversed")

@@ -48,6 +48,16 @@ Kinds of clips
     A contiguous block of ``max(1, P // 3) .. P - 2`` key poses is missing (anywhere, ends
     included); ``canonical_time`` skips its span (it starts at ``order[0] / P`` and ends at
     ``(order[-1] + 1) / P``). Needs ``P >= 3``.
+``"excerpt"`` (partial overlap)
+    The class's key poses in order, but the action part covers only a contiguous stretch of
+    script time ``[u0, u0 + L]`` with ``L`` drawn uniformly from ``excerpt_span`` (default
+    0.35-0.65 of the action) and ``u0`` uniform in ``[0, 1 - L]``. ``canonical_time`` runs from
+    ``u0`` to ``u0 + L``; the lead-in holds the pose at ``u0`` and the tail the pose at ``u0 + L``.
+
+Appearance and speed can be controlled for benchmarks: ``render_clip(..., scene=...)`` draws
+the background from its own seed (clips with the same ``scene`` share a background; the per-clip
+jitter still varies), :func:`dress` gives an action the shapes and colours of another class
+(same motion, other look), and ``log_speed`` widens the range of speeds of the time warp.
 
 :attr:`ClipTruth.phase_order` gives the script. Everything is deterministic for a seed.
 """
@@ -75,6 +85,7 @@ __all__ = [
     "CLIP_KINDS",
     "DEFAULT_FPS",
     "DEFAULT_FRAMES",
+    "DEFAULT_LOG_SPEED",
     "DEFAULT_SIZE",
     "SHAPES",
     "ActionClass",
@@ -82,6 +93,7 @@ __all__ = [
     "RetimedClip",
     "generate_dataset",
     "load_dataset",
+    "dress",
     "make_action_classes",
     "render_clip",
     "retime_clip",
@@ -89,7 +101,7 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-CLIP_KINDS: Tuple[str, ...] = ("aligned", "shuffled", "partial")
+CLIP_KINDS: Tuple[str, ...] = ("aligned", "shuffled", "partial", "excerpt")
 """Kinds of clips :func:`render_clip` writes (module notes)."""
 
 SHAPES: Tuple[str, ...] = ("bar", "disc", "ellipse", "triangle", "square")
@@ -103,6 +115,9 @@ DEFAULT_SIZE: Tuple[int, int] = (160, 120)
 
 DEFAULT_FRAMES: Tuple[int, int] = (40, 90)
 """Inclusive range of the random total frame count of a clip (1.6-3.6 s at 25 fps)."""
+
+DEFAULT_LOG_SPEED: float = 0.8
+"""Speeds of the time warp are ``exp(U(-x, x))`` times the mean speed: 0.45x-2.2x by default."""
 
 TRUTH_FILE = "truth.json"
 LABELS_FILE = "labels.json"
@@ -281,6 +296,39 @@ def make_action_classes(
     return classes
 
 
+def dress(action: ActionClass, look_of: ActionClass) -> ActionClass:
+    """``action``'s motion (key poses, name, phase count) in the shapes and colours of ``look_of``.
+
+    Parameters
+    ----------
+    action : ActionClass
+        The action whose key poses are played (and whose name the result keeps).
+    look_of : ActionClass
+        The class whose shapes and colours are drawn; must have the same number of shapes K.
+
+    Returns
+    -------
+    ActionClass
+
+    Raises
+    ------
+    ValueError
+        Different shape counts.
+    """
+    k = action.key_poses.shape[1]
+    if len(look_of.shapes) != k:
+        raise ValueError(
+            f"dress: {action.name!r} has {k} shapes but {look_of.name!r} has {len(look_of.shapes)}"
+        )
+    return ActionClass(
+        name=action.name,
+        key_poses=action.key_poses,
+        shapes=look_of.shapes,
+        colors=look_of.colors,
+        phase_count=action.phase_count,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # clips
 
@@ -310,6 +358,9 @@ class ClipTruth:
         The script: key poses in the order the clip shows them.
     phase_count : int
         ``P``, the class's number of key poses.
+    appearance : str
+        Free-form description of the look (benchmarks record whose shapes and which scene);
+        empty when not recorded.
     """
 
     path: str
@@ -321,6 +372,7 @@ class ClipTruth:
     seed: int
     phase_order: np.ndarray
     phase_count: int
+    appearance: str = ""
 
     def __post_init__(self) -> None:
         fields = (("phases", np.int64), ("canonical_time", np.float64), ("phase_order", np.int64))
@@ -397,7 +449,7 @@ def _shuffled_orders(p: int) -> Tuple[Tuple[int, ...], ...]:
 
 def _script(rng: np.random.Generator, p: int, kind: str) -> np.ndarray:
     """The key-pose order (P',) int64 a clip of this kind plays."""
-    if kind == "aligned":
+    if kind in ("aligned", "excerpt"):
         return np.arange(p, dtype=np.int64)
     if kind == "shuffled":
         candidates = _shuffled_orders(p)
@@ -411,13 +463,15 @@ def _script(rng: np.random.Generator, p: int, kind: str) -> np.ndarray:
     raise ValueError(f"kind: expected one of {CLIP_KINDS}, got {kind!r}")
 
 
-def _monotone_warp(rng: np.random.Generator, n: int) -> np.ndarray:
-    """(n,) non-decreasing positions from 0 to 1: 2-4 speeds (x0.45..x2.2) and 0-2 pauses."""
+def _monotone_warp(
+    rng: np.random.Generator, n: int, log_speed: float = DEFAULT_LOG_SPEED
+) -> np.ndarray:
+    """(n,) non-decreasing positions from 0 to 1: 2-4 speeds exp(U(-log_speed, log_speed)), 0-2 pauses."""
     if n == 1:
         return np.zeros(1)
     steps = n - 1
     segments = int(rng.integers(2, 5))
-    speeds = np.exp(rng.uniform(-0.8, 0.8, segments))
+    speeds = np.exp(rng.uniform(-log_speed, log_speed, segments))
     cuts = np.sort(rng.integers(0, steps, segments - 1))
     inc = speeds[np.searchsorted(cuts, np.arange(steps), side="right")]
     for _ in range(int(rng.integers(0, 3))):
@@ -473,8 +527,8 @@ class _Look:
     noise: float  # pixel noise sigma, grey levels
 
 
-def _look(rng: np.random.Generator, action: ActionClass, n: int, w: int, h: int) -> _Look:
-    margin = 4
+def _background(rng: np.random.Generator, w: int, h: int, margin: int) -> np.ndarray:
+    """(H + 2m, W + 2m, 3) float64 background: grey level, tint, blurred texture, faint stripes."""
     tint = rng.uniform(-8.0, 8.0, 3)
     grey = rng.uniform(85.0, 135.0)
     texture = cv2.resize(
@@ -485,7 +539,44 @@ def _look(rng: np.random.Generator, action: ActionClass, n: int, w: int, h: int)
     phase = np.arange(w + 2 * margin) * rng.uniform(0.15, 0.6) + rng.uniform(0, 6.3)
     stripes = np.sin(phase)[None, :]
     amp, stripe_amp = rng.uniform(3.0, 10.0), rng.uniform(0.0, 4.0)
-    bg = grey + tint[None, None, :] + (amp * texture + stripe_amp * stripes)[:, :, None]
+    return grey + tint[None, None, :] + (amp * texture + stripe_amp * stripes)[:, :, None]
+
+
+def _scene(rng: np.random.Generator, w: int, h: int, margin: int) -> np.ndarray:
+    """A static scene for ``render_clip(scene=...)``: a background of wider grey level and tint
+    than the default, with 4-7 static props (filled rectangles and ellipses of random colour,
+    each 15-45 % of the frame across) that clips of the same scene share.
+
+    Real footage is mostly scene: the person or object that moves covers a small part of the
+    frame. The props give a scene that weight, so that a look is more than a tint.
+    """
+    base = rng.uniform(40.0, 200.0) + rng.uniform(-30.0, 30.0, 3)
+    bg = _background(rng, w, h, margin) - 110.0 + base[None, None, :]
+    canvas = np.clip(bg, 0, 255).astype(np.float32)
+    for _ in range(int(rng.integers(4, 8))):
+        color = tuple(float(v) for v in rng.uniform(0.0, 255.0, 3))
+        cx, cy = rng.uniform(0, w + 2 * margin), rng.uniform(0, h + 2 * margin)
+        rx, ry = rng.uniform(0.075, 0.225) * w, rng.uniform(0.075, 0.225) * h
+        if rng.uniform() < 0.5:
+            cv2.rectangle(canvas, (int(cx - rx), int(cy - ry)), (int(cx + rx), int(cy + ry)), color, -1)
+        else:
+            cv2.ellipse(canvas, (int(cx), int(cy)), (int(rx), int(ry)), float(rng.uniform(0, 180)), 0, 360, color, -1)
+    return canvas.astype(np.float64)
+
+
+def _look(
+    rng: np.random.Generator,
+    action: ActionClass,
+    n: int,
+    w: int,
+    h: int,
+    scene: Optional[int] = None,
+    actor_scale: float = 1.0,
+) -> _Look:
+    margin = 4
+    bg = _background(rng, w, h, margin)  # always drawn, so a scene changes nothing else
+    if scene is not None:
+        bg = _scene(np.random.default_rng([scene, 0x5CE7E]), w, h, margin)
     colors = []
     for bgr in action.colors:
         b, g, r = (float(c) / 255.0 for c in bgr)
@@ -505,7 +596,7 @@ def _look(rng: np.random.Generator, action: ActionClass, n: int, w: int, h: int)
         background=np.clip(np.round(bg), 0, 255).astype(np.uint8),
         margin=margin,
         colors=np.array(colors, dtype=np.float64),
-        size=float(rng.uniform(0.85, 1.15)),
+        size=float(rng.uniform(0.85, 1.15)) * actor_scale,
         offset=rng.uniform(-0.06, 0.06, 2),
         shake=walk * (amp_shake / peak),
         noise=float(rng.uniform(2.0, 6.0)),
@@ -612,6 +703,11 @@ def render_clip(
     fps: float = DEFAULT_FPS,
     size: Tuple[int, int] = DEFAULT_SIZE,
     frames: Union[int, Tuple[int, int]] = DEFAULT_FRAMES,
+    scene: Optional[int] = None,
+    log_speed: float = DEFAULT_LOG_SPEED,
+    excerpt_span: Tuple[float, float] = (0.35, 0.65),
+    appearance: str = "",
+    actor_scale: float = 1.0,
 ) -> ClipTruth:
     """Render one clip of ``action`` to a video file and return its ground truth.
 
@@ -627,7 +723,7 @@ def render_clip(
         Parent folders are created; an existing file is replaced.
     seed : int
         Seed for everything random in the clip (script of a hard negative, warp, appearance).
-    kind : {"aligned", "shuffled", "partial"}
+    kind : {"aligned", "shuffled", "partial", "excerpt"}
         Clip kind (module notes).
     fps : float, default DEFAULT_FPS
         Frame rate, frames per second (1..240).
@@ -636,6 +732,18 @@ def render_clip(
     frames : int or (int, int), default DEFAULT_FRAMES
         Total frame count ``N``, or an inclusive range to draw it from. The action part must get
         at least 4 frames per key pose of the script.
+    scene : int, optional
+        Seed of the background alone: clips with the same ``scene`` share background grey level,
+        tint, texture and stripes. Default: drawn from ``seed`` like everything else.
+    log_speed : float, default DEFAULT_LOG_SPEED
+        Speeds of the time warp are ``exp(U(-log_speed, log_speed))`` (relative), in 0..3;
+        0.8 gives 0.45x-2.2x, 1.4 gives 0.25x-4x.
+    excerpt_span : (float, float), default (0.35, 0.65)
+        ``kind="excerpt"``: range of the fraction of the action shown, within (0, 1].
+    appearance : str, default ""
+        Recorded in the truth as it is (a description of the look).
+    actor_scale : float, default 1.0
+        Size of the shapes relative to the default (0.2..2); positions are unchanged.
 
     Returns
     -------
@@ -654,6 +762,16 @@ def render_clip(
     fps = _check_fps(fps)
     w, h = _check_size(size)
     n_lo, n_hi = _as_range(frames, "frames", 1, 100_000)
+    if isinstance(log_speed, bool) or not isinstance(log_speed, (int, float, np.integer, np.floating)) or not 0.0 <= float(log_speed) <= 3.0:
+        raise ValueError(f"log_speed: expected a number in 0..3, got {log_speed!r}")
+    try:
+        span_lo, span_hi = (float(v) for v in excerpt_span)
+    except (TypeError, ValueError):
+        raise ValueError(f"excerpt_span: expected (low, high), got {excerpt_span!r}") from None
+    if not 0.0 < span_lo <= span_hi <= 1.0:
+        raise ValueError(f"excerpt_span: need 0 < low <= high <= 1, got {excerpt_span!r}")
+    if isinstance(actor_scale, bool) or not isinstance(actor_scale, (int, float, np.integer, np.floating)) or not 0.2 <= float(actor_scale) <= 2.0:
+        raise ValueError(f"actor_scale: expected a number in 0.2..2, got {actor_scale!r}")
     out = Path(path)
     _fourcc(out)  # fail on an unsupported suffix before rendering
     rng = np.random.default_rng(seed)
@@ -667,9 +785,16 @@ def render_clip(
             f"{out}: frames={n} leaves {active} action frames for {len(order)} key poses; "
             f"need >= {4 * len(order)}"
         )
-    s = np.concatenate([np.zeros(lead), _monotone_warp(rng, active), np.ones(tail)])
+    warp_s = _monotone_warp(rng, active, log_speed)
+    u0, u1 = 0.0, 1.0
+    if kind == "excerpt":
+        length = float(rng.uniform(span_lo, span_hi))
+        u0 = float(rng.uniform(0.0, 1.0 - length))
+        u1 = u0 + length
+        warp_s = u0 + (u1 - u0) * warp_s
+    s = np.concatenate([np.full(lead, u0), warp_s, np.full(tail, u1)])
     phases, canonical = _labels(order, action.phase_count, s)
-    look = _look(rng, action, n, w, h)
+    look = _look(rng, action, n, w, h, None if scene is None else _as_int(scene, "scene", 0), actor_scale)
     images = _render_frames(action, _script_poses(action.key_poses, order, s), look, rng, w, h)
     _write_video(out, images, fps)
     return ClipTruth(
@@ -682,6 +807,7 @@ def render_clip(
         seed=seed,
         phase_order=order,
         phase_count=action.phase_count,
+        appearance=str(appearance),
     )
 
 
@@ -760,6 +886,7 @@ def retime_clip(
         seed=seed,
         phase_order=source.phase_order,
         phase_count=source.phase_count,
+        appearance=source.appearance,
     )
     index.setflags(write=False)
     return RetimedClip(truth=truth, source_index=index)
@@ -881,6 +1008,8 @@ def _write_truth(file: Path, truths: Sequence[ClipTruth]) -> None:
             "phases": [int(v) for v in t.phases],
             "canonical_time": [float(v) for v in t.canonical_time],  # repr round-trips exactly
         }
+        if t.appearance:
+            entry["appearance"] = t.appearance
         lines.append("    " + json.dumps(entry))
     body = ",\n".join(lines)
     text = f'{{\n  "format": "{_TRUTH_FORMAT}",\n  "version": 1,\n  "clips": [\n{body}\n  ]\n}}\n'
@@ -933,6 +1062,7 @@ def load_dataset(out_dir: PathLike) -> List[ClipTruth]:
                     seed=int(entry["seed"]),
                     phase_order=np.asarray(entry["phase_order"], dtype=np.int64),
                     phase_count=int(entry["phase_count"]),
+                    appearance=str(entry.get("appearance", "")),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

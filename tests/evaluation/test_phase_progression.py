@@ -35,8 +35,9 @@ def test_features_that_are_the_targets_score_one(rng):
     vids = [_video(rng, int(rng.integers(20, 40)), 4) for _ in range(6)]
     mix = rng.standard_normal((3, 8))
     feats = [progression_targets(v, 4) @ mix for v in vids]  # one linear image of the targets
-    score = phase_progression(feats[:4], vids[:4], feats[4:], vids[4:], 4)
+    score = phase_progression(feats[:4], vids[:4], feats[4:], vids[4:], 4, alpha=0)
     assert score.r2 == pytest.approx(1.0, abs=1e-9)
+    assert phase_progression(feats[:4], vids[:4], feats[4:], vids[4:], 4).r2 > 0.99  # ridge: nearly
     assert score.per_video.shape == (2,)
     assert score.train_frames == sum(len(v) for v in vids[:4])
 
@@ -48,13 +49,14 @@ def test_noise_features_score_at_most_zero_on_average(rng):
     assert score.r2 < 0.1
 
 
-def test_matches_scikit_learn(rng):
+@pytest.mark.parametrize("alpha, d", [(0, 5), (1.0, 5), (1.0, 300), (0.3, 300)])
+def test_matches_scikit_learn(rng, alpha, d):
     sklearn = pytest.importorskip("sklearn.linear_model")
     metrics = pytest.importorskip("sklearn.metrics")
     vids = [_video(rng, int(rng.integers(15, 30)), 3) for _ in range(7)]
-    feats = [rng.standard_normal((len(v), 5)).astype(np.float32) + v[:, None] for v in vids]
-    score = phase_progression(feats[:5], vids[:5], feats[5:], vids[5:], 3)
-    model = sklearn.LinearRegression().fit(np.concatenate(feats[:5]), np.concatenate([progression_targets(v, 3) for v in vids[:5]]))
+    feats = [rng.standard_normal((len(v), d)).astype(np.float32) + v[:, None] for v in vids]
+    score = phase_progression(feats[:5], vids[:5], feats[5:], vids[5:], 3, alpha=alpha)
+    model = (sklearn.Ridge(alpha=alpha) if alpha else sklearn.LinearRegression()).fit(np.concatenate(feats[:5]), np.concatenate([progression_targets(v, 3) for v in vids[:5]]))
     ref = [metrics.r2_score(progression_targets(v, 3), model.predict(f)) for f, v in zip(feats[5:], vids[5:])]
     np.testing.assert_allclose(score.per_video, ref, rtol=1e-5, atol=1e-6)
 
@@ -70,5 +72,7 @@ def test_inputs_untouched_and_errors(rng):
         phase_progression([f[:10]], [v], [f], [v], 3)
     with pytest.raises(ValueError, match="d = 4"):
         phase_progression([f], [v], [f[:, :2]], [v], 3)
+    with pytest.raises(ValueError, match="alpha"):
+        phase_progression([f], [v], [f], [v], 3, alpha=-1)
     with pytest.raises(ValueError, match=r"val_phases\[0\]"):
         phase_progression([f], [v], [f], [v[::-1]], 3)

@@ -24,11 +24,41 @@ def _split_queries(videos, every: int = 5):
     return queries, collection
 
 
+def _run_retime(args: argparse.Namespace) -> int:
+    """``draq eval retime VIDEO...``: re-time real footage with known warps, align it back."""
+    from ..evaluation.retime_benchmark import evaluate_retiming
+    from .common import expand_inputs
+
+    if not args.inputs:
+        raise CommandError("retime: name at least one video (draq eval retime VIDEO...)")
+    videos = expand_inputs(args.inputs)
+    warps = None if not args.warps else [w.strip() for w in args.warps.split(",") if w.strip()]
+    out = Path(args.out or "draq-eval-retime")
+    started = time.perf_counter()
+    report = evaluate_retiming(
+        videos, out, warps=warps, sample_fps=args.sample_fps, contextualize=not args.no_context, band=args.band,
+        keep_videos=args.keep_videos, progress=not args.quiet and not args.json,
+    )
+    (out / "retime.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    (out / "retime.md").write_text(report.markdown())
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
+        print()
+    else:
+        print(report.markdown())
+        print(f"done in {time.perf_counter() - started:.1f} s; tables in {out / 'retime.md'}, numbers in {out / 'retime.json'}")
+    return 0 if report.rows else 1
+
+
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import build_synthetic_benchmark, evaluate, read_labelled_dir
 
+    if args.target == "retime":
+        return _run_retime(args)
+    if args.inputs:
+        raise CommandError(f"unexpected arguments after {args.target!r}: {' '.join(args.inputs)}")
     started = time.perf_counter()
-    canonical = None
+    canonical = alignable = None
     if args.target == "synthetic":
         out = Path(args.out or "draq-eval")
         if (out / "videos").exists() and not args.force:
@@ -39,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(out)
         print(f"generating {args.videos} synthetic clips in {out / 'videos'} (seed {args.seed}) ...", file=sys.stderr)
         bench = build_synthetic_benchmark(out / "videos", videos=args.videos, classes=args.classes, seed=args.seed)
-        queries, collection, canonical = bench.queries, bench.collection, bench.canonical_time
+        queries, collection, canonical, alignable = bench.queries, bench.collection, bench.canonical_time, bench.alignable
     else:
         if not args.labels:
             raise CommandError("evaluating a folder needs --labels FILE (class and per-frame phases)")
@@ -54,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(
         queries, collection, out / "work", top=args.top, recall_depth=args.recall_depth,
         canonical_time=canonical, fig5_pairs=args.pairs, seed=args.seed, progress=not args.quiet and not args.json,
-        tau_stride=args.tau_stride,
+        tau_stride=args.tau_stride, alignable=alignable,
     )
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
@@ -68,8 +98,23 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add the ``eval`` subcommand to the parser's subparsers."""
-    p = sub.add_parser("eval", help="run the paper's evaluation protocol (Tables 1, 2, 4 and Fig. 5)")
-    p.add_argument("target", metavar="synthetic|DIR", help="'synthetic' for a generated ground-truth benchmark, or a folder of labelled videos")
+    from ..video import DEFAULT_SAMPLE_FPS
+
+    p = sub.add_parser(
+        "eval",
+        help="run the paper's evaluation protocol (Tables 1, 2, 4, Fig. 5, frame-feature protocol), or measure re-timing recovery",
+        description="draq eval synthetic | draq eval DIR --labels FILE | draq eval retime VIDEO...",
+    )
+    p.add_argument(
+        "target", metavar="synthetic|DIR|retime",
+        help="'synthetic' for a generated ground-truth benchmark, a folder of labelled videos, or 'retime' followed by videos",
+    )
+    p.add_argument("inputs", nargs="*", metavar="VIDEO", help="retime: videos (or folders of videos) to re-time with known warps")
+    p.add_argument("--warps", metavar="LIST", help="retime: comma-separated warp names (default: speed0.5,speed2,freeze,ease,mix)")
+    p.add_argument("--sample-fps", type=float, default=DEFAULT_SAMPLE_FPS, help="retime: frames per second sampled for features, as draq align")
+    p.add_argument("--band", type=int, default=None, help="retime: Sakoe-Chiba radius in sampled frames, as draq align")
+    p.add_argument("--no-context", action="store_true", help="retime: skip contextualization (Eq. 2-3), as draq align")
+    p.add_argument("--keep-videos", action="store_true", help="retime: keep the re-timed copies in --out")
     p.add_argument("--labels", metavar="FILE", help="labels file with class and per-frame phases (for DIR)")
     p.add_argument("--videos", type=int, default=200, help="synthetic: number of clips (default 200)")
     p.add_argument("--classes", type=int, default=10, help="synthetic: number of action classes (default 10)")
@@ -77,7 +122,7 @@ def register(sub) -> None:
     p.add_argument("--top", type=int, default=10, help="AVR candidates re-ranked per query (default 10)")
     p.add_argument("--recall-depth", type=int, default=25, help="retrieved videos re-ranked for recall@k (default 25)")
     p.add_argument("--pairs", type=int, default=400, help="balanced pairs for Fig. 5 (default 400)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default ./draq-eval, or DIR/draq-eval)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default ./draq-eval, DIR/draq-eval, or ./draq-eval-retime)")
     p.add_argument("--force", action="store_true", help="replace an existing synthetic benchmark")
     p.add_argument("--tau-stride", type=int, default=5, help="frame stride of Kendall's tau in the frame-feature table (default 5, as TCC/LAV/CARL)")
     p.add_argument("--json", action="store_true", help="print every table as JSON on stdout instead of markdown (keys: docs/evaluation.md)")

@@ -5,8 +5,7 @@ every frame, the targets are its signed distances to the end of each phase but t
 
 ``target[t, i] = (t - last_frame_of_phase_i) / N``,    ``i = 0 .. P - 2``,  ``N`` frames,
 
-a linear regression (with intercept, no regularisation) is fitted on the frames of the training
-videos, and the score is the coefficient of determination R² on each held-out video, averaged
+a linear regression (with intercept) is fitted on the frames of the training videos, and the score is the coefficient of determination R² on each held-out video, averaged
 over the outputs and then over the videos. R² is 1 for a perfect prediction, 0 for predicting a
 video's own mean, and negative for worse.
 """
@@ -127,6 +126,8 @@ def phase_progression(
     val_features: Sequence[Any],
     val_phases: Sequence[Any],
     phase_count: int,
+    *,
+    alpha: float = 1.0,
 ) -> ProgressionScore:
     """Fit a linear regression from frame features to progression and score held-out videos.
 
@@ -139,6 +140,9 @@ def phase_progression(
         (:func:`progression_targets`).
     phase_count : int
         ``P`` of the action.
+    alpha : float, default 1.0
+        L2 penalty of the regression (ridge; scikit-learn's ``Ridge`` default). ``0`` gives
+        ordinary least squares, the regression TCC uses; see Notes for why it is not the default.
 
     Returns
     -------
@@ -151,11 +155,17 @@ def phase_progression(
 
     Notes
     -----
-    Ordinary least squares with an intercept, solved with ``numpy.linalg.lstsq`` (minimum-norm
-    solution when ``d`` exceeds the number of training frames, as scikit-learn's
-    ``LinearRegression``). Features are centred on the training mean first; nothing else is
-    fitted or tuned.
+    With ``X``, ``Y`` the training features and targets centred on their means, the weights are
+    ``(XᵀX + alpha I)⁻¹ XᵀY`` (via the ``n x n`` system when there are fewer frames than
+    dimensions). ``alpha = 0`` is ordinary least squares (minimum-norm ``numpy.linalg.lstsq``, as
+    scikit-learn's ``LinearRegression``). TCC fits unregularised least squares on 128-d
+    embeddings and many frames; with draqcore's 588-d features, 1176-d once contextualized, and a
+    few hundred training frames per class, that regression interpolates the training frames and
+    extrapolates wildly (we measured R² of -1.6e13 on contextualized features), so the default
+    is a ridge with the same ``alpha = 1`` as the phase classifier. Nothing is tuned.
     """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not alpha >= 0:
+        raise ValueError(f"alpha: expected a number >= 0, got {alpha!r}")
     tf, tl, dim = _check_split(train_features, train_phases, "train", None)
     vf, vl, _ = _check_split(val_features, val_phases, "val", dim)
 
@@ -172,6 +182,13 @@ def phase_progression(
     x = np.concatenate(tf)
     y = np.concatenate(ty)
     mean_x, mean_y = x.mean(axis=0), y.mean(axis=0)
-    coef, *_ = np.linalg.lstsq(x - mean_x, y - mean_y, rcond=None)
+    xc, yc = x - mean_x, y - mean_y
+    n, d = xc.shape
+    if alpha == 0:
+        coef, *_ = np.linalg.lstsq(xc, yc, rcond=None)
+    elif n >= d:
+        coef = np.linalg.solve(xc.T @ xc + alpha * np.eye(d), xc.T @ yc)
+    else:
+        coef = xc.T @ np.linalg.solve(xc @ xc.T + alpha * np.eye(n), yc)
     scores = np.array([_r2(t, (f - mean_x) @ coef + mean_y) for f, t in zip(vf, vy)], dtype=np.float64)
     return ProgressionScore(r2=float(scores.mean()), per_video=scores, train_frames=int(x.shape[0]))
