@@ -53,3 +53,55 @@ def test_another_process_is_excluded_until_it_dies(tmp_path: Path) -> None:
 def test_an_unwritable_place_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         WriterLock.acquire(tmp_path / "missing" / "dir")
+
+
+def _child(fn) -> int:
+    """Run ``fn`` in a forked child; its exit status (0 when fn returned, 1 on an exception)."""
+    import os
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            fn()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_a_forked_child_cannot_release_the_parents_lock(tmp_path: Path) -> None:
+    lock = WriterLock.acquire(tmp_path)
+
+    def in_child() -> None:
+        assert not lock.held  # the child never holds its parent's lock
+        lock.release()        # only closes the child's copy of the descriptor
+        lock.release()
+
+    assert _child(in_child) == 0
+    assert lock.held
+    # Another process is still excluded: the parent's lock survived the child's release.
+    probe = subprocess.run([sys.executable, "-c", "import sys; from draqcore.store.lock import WriterLock; "
+                            "WriterLock.acquire(sys.argv[1])", str(tmp_path)], capture_output=True, text=True)
+    assert probe.returncode != 0 and "locked by another writer" in probe.stderr
+    with pytest.raises(CollectionLockedError):
+        WriterLock.acquire(tmp_path)
+    lock.release()
+    WriterLock.acquire(tmp_path).release()
+
+
+def test_a_child_that_exits_or_drops_the_lock_object_keeps_the_parents_lock(tmp_path: Path) -> None:
+    import gc
+    import multiprocessing
+
+    lock = WriterLock.acquire(tmp_path)
+    assert _child(lambda: (gc.collect(), None)) == 0
+    ctx = multiprocessing.get_context("fork")
+    worker = ctx.Process(target=lock.release)
+    worker.start()
+    worker.join(30)
+    assert worker.exitcode == 0
+    with pytest.raises(CollectionLockedError):
+        WriterLock.acquire(tmp_path)
+    lock.release()

@@ -248,7 +248,7 @@ class Collection(_Ingest, _Search):
     def __repr__(self) -> str:
         if self._catalog is None:
             return f"Collection({str(self._directory)!r}, closed)"
-        role = "writer" if self._lock is not None else "reader"
+        role = "writer" if self.writer else "reader"
         return f"Collection({str(self._directory)!r}, videos={len(self)}, extractor={self._extractor.name!r}, {role})"
 
     # -- properties ----------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ class Collection(_Ingest, _Search):
     @property
     def writer(self) -> bool:
         """True while this object holds the collection's writer lock."""
-        return self._lock is not None and self._catalog is not None
+        return self._lock is not None and self._lock.held and self._catalog is not None
 
     def __len__(self) -> int:
         """Number of videos with status ``"ok"`` (searchable)."""

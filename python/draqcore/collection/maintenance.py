@@ -76,7 +76,7 @@ class _Maintenance(_CollectionState):
         """An index of exactly ``ids`` (the ok videos of the current snapshot)."""
         if self._index is not None and np.array_equal(self._index.ids, ids):
             return self._index
-        if self._lock is not None:
+        if self._lock is not None and self._lock.held:
             # Never built, or stale (e.g. a crash after a catalog commit): the catalog decides.
             self.rebuild_index()
         else:

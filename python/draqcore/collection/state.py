@@ -17,7 +17,7 @@ from ..features import FrameFeatureExtractor
 from ..store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, remove_leftovers
 from ..store.catalog import CATALOG_FILENAME, Catalog, VideoRecord
 from ..store.feature_store import FEATURES_FILENAME, FeatureStore
-from ..store.lock import WriterLock
+from ..store.lock import CollectionLockedError, WriterLock
 from .inputs import PathLike, _resolve
 
 VideoRef = Union[VideoRecord, int, PathLike]
@@ -97,7 +97,14 @@ class _CollectionState:
         """Become the writer (once): take the lock, reopen the catalog writable, repair."""
         cat = self._cat
         if self._lock is not None:
-            return
+            if self._lock.held:
+                return
+            # A forked child of the writer: the lock is its parent's (see draqcore.store.lock).
+            raise CollectionLockedError(
+                f"collection {self._directory}: this Collection was opened for writing by process "
+                f"{self._lock.owner}; a forked process cannot write through it (open the collection "
+                "again in this process to write once that writer has finished)"
+            )
         lock = WriterLock.acquire(self._directory)
         try:
             catalog = Catalog.open(self._directory / CATALOG_FILENAME)

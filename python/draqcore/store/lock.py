@@ -12,6 +12,13 @@ Windows), held through an open file descriptor for as long as the writer lives:
   lock file that another process may be opening breaks the lock), it is empty but for the pid
   of the last writer, shown in the error message.
 
+Only the process that took the lock releases it. ``flock`` locks belong to the open file
+description, which a forked child shares through its copy of the descriptor: a child that unlocked
+it would admit a second writer while the parent still writes. So a child forgets every lock it
+inherited the moment it is forked (``os.register_at_fork``: its copy of the descriptor is closed,
+which leaves the parent's lock in place), :attr:`WriterLock.held` is False in it, and
+:meth:`WriterLock.release` from any other process than the owner only closes that process's copy.
+
 Readers take no lock. ``flock`` locks belong to an open file description, so two writers in one
 process exclude each other too. They are advisory (only draqcore honours them) and, like SQLite's
 WAL mode, need a local file system: on a network file system the lock may not exclude a writer
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import errno
 import os
+import weakref
 from pathlib import Path
 from typing import Optional, Union
 
@@ -72,6 +80,19 @@ def _unlock(fd: int) -> None:
     msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # pragma: no cover - Windows
 
 
+#: Locks of this process, forgotten in a forked child (see the module notes).
+_LIVE: "weakref.WeakSet[WriterLock]" = weakref.WeakSet()
+
+
+def _forget_inherited_locks() -> None:
+    for lock in list(_LIVE):
+        lock._forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_locks)
+
+
 class WriterLock:
     """The exclusive writer lock of one collection directory; see the module notes.
 
@@ -82,6 +103,8 @@ class WriterLock:
         # Private: use WriterLock.acquire.
         self._path = path
         self._fd: Optional[int] = fd
+        self._owner = os.getpid()
+        _LIVE.add(self)
 
     @classmethod
     def acquire(cls, directory: Union[str, "os.PathLike[str]"]) -> "WriterLock":
@@ -129,11 +152,32 @@ class WriterLock:
 
     @property
     def held(self) -> bool:
-        """True until :meth:`release`."""
-        return self._fd is not None
+        """True until :meth:`release`, and only in the process that acquired it."""
+        return self._fd is not None and self._owner == os.getpid()
+
+    @property
+    def owner(self) -> int:
+        """Process id of the process that acquired the lock."""
+        return self._owner
+
+    def _forget(self) -> None:
+        """Close this process's copy of the descriptor without unlocking (a forked child)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def release(self) -> None:
-        """Unlock and close the lock file (idempotent). The file is left in place."""
+        """Unlock and close the lock file (idempotent). The file is left in place.
+
+        In any process but the one that acquired the lock this only closes that process's
+        descriptor: the owner keeps its lock.
+        """
+        if self._owner != os.getpid():
+            self._forget()
+            return
         fd, self._fd = self._fd, None
         if fd is None:
             return
