@@ -142,26 +142,47 @@ farray contextualize(const farray& f) {
   return out;
 }
 
-py::tuple dtw(const farray& cost, ssize radius, bool with_path) {
+py::tuple dtw(const farray& cost, ssize radius, bool with_path, bool subsequence) {
   require_2d(cost, "cost");
+  draqcore::check_subsequence_band(subsequence, radius);
   const ssize n = cost.shape(0), m = cost.shape(1);
   const float* pc = cost.data();
   std::vector<std::int64_t> flat;
+  ssize span[2] = {0, m - 1};
   const double total = interruptible([&] {
     draqcore::check_finite(pc, n, m, m, "cost");
-    return draqcore::dtw(pc, n, m, m, radius, with_path ? &flat : nullptr);
+    return draqcore::dtw(pc, n, m, m, radius, with_path ? &flat : nullptr, subsequence, span);
   });
-  if (!with_path) return py::make_tuple(total, py::none());
-  return py::make_tuple(total, path_to_array(std::move(flat)));
+  py::object path = py::none();
+  if (with_path) path = path_to_array(std::move(flat));
+  return py::make_tuple(total, path, span[0], span[1]);
 }
 
-double expected_random_cost(const farray& cost) {
+// Negative floats other than -0.0 have bit patterns above 0x80000000: an integer test that
+// vectorises.
+void check_nonnegative(const float* pc, ssize count) {
+  std::uint32_t negative = 0;
+  for (ssize i = 0; i < count; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, pc + i, sizeof bits);
+    negative |= static_cast<std::uint32_t>(bits > 0x80000000u);
+  }
+  if (negative) {
+    throw std::invalid_argument("cost: DRAQ is a ratio of path costs and needs non-negative costs");
+  }
+}
+
+double expected_random_cost(const farray& cost, bool subsequence) {
   require_2d(cost, "cost");
   const ssize n = cost.shape(0), m = cost.shape(1);
   const float* pc = cost.data();
   return interruptible([&] {
     draqcore::check_finite(pc, n, m, m, "cost");
-    return draqcore::expected_random_cost(pc, n, m, m);
+    if (!subsequence) return draqcore::expected_random_cost(pc, n, m, m);
+    // The span comes from the subsequence DTW.
+    draqcore::check_memory(draqcore::forward_sweep_bytes(n, m, -1, false), "expected_random_cost");
+    draqcore::SweepWorkspace ws;
+    return draqcore::draq_pair(pc, n, m, m, true, true, 1, 0, 0, -1, nullptr, ws).random_cost;
   });
 }
 
@@ -205,9 +226,9 @@ py::array_t<std::int64_t> random_path(ssize n, ssize m, const py::int_& seed,
   return path_to_array(std::move(cells));
 }
 
-// One pair, one pass: the finiteness/sign check, then DTW and the random cost from one sweep.
+// One pair: the finiteness/sign check, then DTW and the random cost (draq_pair()).
 double draq_single(const farray& cost, bool exact, ssize k, const py::int_& seed,
-                   const py::int_& stream) {
+                   const py::int_& stream, bool subsequence) {
   require_2d(cost, "cost");
   if (!exact && k < 1) throw std::invalid_argument("k: must be at least 1, got " + std::to_string(k));
   const std::uint64_t s = as_seed(seed), st = as_seed(stream);
@@ -215,30 +236,18 @@ double draq_single(const farray& cost, bool exact, ssize k, const py::int_& seed
   const float* pc = cost.data();
   return interruptible([&] {
     draqcore::check_finite(pc, n, m, m, "cost");
-    // Negative floats other than -0.0 have bit patterns above 0x80000000: an integer test that
-    // vectorises.
-    std::uint32_t negative = 0;
-    for (ssize i = 0; i < n * m; ++i) {
-      std::uint32_t bits;
-      std::memcpy(&bits, pc + i, sizeof bits);
-      negative |= static_cast<std::uint32_t>(bits > 0x80000000u);
-    }
-    if (negative) {
-      throw std::invalid_argument("cost: DRAQ is a ratio of path costs and needs non-negative costs");
-    }
+    check_nonnegative(pc, n * m);
     draqcore::check_memory(draqcore::forward_sweep_bytes(n, m, -1, false), "draq");
     draqcore::SweepWorkspace ws;
-    const draqcore::SweepResult r = draqcore::forward_sweep(pc, n, m, m, -1, true, nullptr, exact, ws);
-    const double random_cost =
-        exact ? r.expected_random : draqcore::mean_random_path_cost(pc, n, m, m, k, s, st);
-    return draqcore::draq_ratio(r.dtw_cost, random_cost);
+    return draqcore::draq_pair(pc, n, m, m, subsequence, exact, k, s, st, -1, nullptr, ws).draq;
   });
 }
 
 py::tuple draq_batch(const farray& query, const std::vector<farray>& candidates,
                      const std::string& metric, bool exact, ssize k, const py::int_& seed,
-                     ssize radius, bool return_paths, int threads) {
+                     ssize radius, bool return_paths, int threads, bool subsequence) {
   require_2d(query, "query");
+  draqcore::check_subsequence_band(subsequence, radius);
   const ssize count = ssize(candidates.size());
   std::vector<const float*> pointers(static_cast<std::size_t>(count));
   std::vector<std::int64_t> offsets(static_cast<std::size_t>(count + 1), 0);
@@ -263,6 +272,7 @@ py::tuple draq_batch(const farray& query, const std::vector<farray>& candidates,
   opt.seed = as_seed(seed);
   opt.radius = radius;
   opt.return_paths = return_paths;
+  opt.subsequence = subsequence;
   opt.threads = check_threads(threads);
   // Ctrl-C: the calling thread re-takes the GIL between pairs to let Python see signals.
   opt.should_stop = []() {
@@ -284,13 +294,15 @@ py::tuple draq_batch(const farray& query, const std::vector<farray>& candidates,
   std::copy(res.dtw_cost.begin(), res.dtw_cost.end(), dtw_cost.mutable_data());
   std::copy(res.random_cost.begin(), res.random_cost.end(), random_cost.mutable_data());
   std::copy(res.draq.begin(), res.draq.end(), draq.mutable_data());
+  py::array_t<std::int64_t> spans({count, ssize(2)});
+  std::copy(res.spans.begin(), res.spans.end(), spans.mutable_data());
   py::object paths = py::none();
   if (return_paths) {
     py::list lst(count);
     for (ssize c = 0; c < count; ++c) lst[c] = path_to_array(std::move(res.paths[c]));
     paths = lst;
   }
-  return py::make_tuple(dtw_cost, random_cost, draq, paths);
+  return py::make_tuple(dtw_cost, random_cost, draq, paths, spans);
 }
 
 }  // namespace
@@ -309,8 +321,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("cost_matrix", &cost_matrix, py::arg("a"), py::arg("b"), py::arg("metric"),
         py::arg("threads"));
   m.def("contextualize", &contextualize, py::arg("features"));
-  m.def("dtw", &dtw, py::arg("cost"), py::arg("radius"), py::arg("with_path"));
-  m.def("expected_random_cost", &expected_random_cost, py::arg("cost"));
+  m.def("dtw", &dtw, py::arg("cost"), py::arg("radius"), py::arg("with_path"),
+        py::arg("subsequence"));
+  m.def("expected_random_cost", &expected_random_cost, py::arg("cost"), py::arg("subsequence"));
   m.def("random_path_costs", &random_path_costs, py::arg("cost"), py::arg("k"), py::arg("seed"),
         py::arg("stream"), py::arg("threads"));
   m.def("mean_random_path_cost", &mean_random_path_cost, py::arg("cost"), py::arg("k"),
@@ -318,9 +331,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("random_path", &random_path, py::arg("n"), py::arg("m"), py::arg("seed"),
         py::arg("stream"), py::arg("index"));
   m.def("draq", &draq_single, py::arg("cost"), py::arg("exact"), py::arg("k"), py::arg("seed"),
-        py::arg("stream"));
+        py::arg("stream"), py::arg("subsequence"));
   m.def("draq_ratio", &draqcore::draq_ratio, py::arg("dtw_cost"), py::arg("random_cost"));
   m.def("draq_batch", &draq_batch, py::arg("query"), py::arg("candidates"),
         py::arg("metric"), py::arg("exact"), py::arg("k"), py::arg("seed"), py::arg("radius"),
-        py::arg("return_paths"), py::arg("threads"));
+        py::arg("return_paths"), py::arg("threads"), py::arg("subsequence"));
 }

@@ -168,3 +168,58 @@ def warp(path: np.ndarray, keep: int) -> np.ndarray:
             last = t[keep]
     return np.array(out, dtype=np.int64)
 
+
+
+def subsequence_paths(n: int, m: int):
+    """Every monotone path (steps (1,0), (0,1), (1,1)) from any (0, j0) to any (n-1, j1)."""
+    for j0 in range(m):
+        for j1 in range(j0, m):
+            for path in monotone_paths(n, j1 - j0 + 1):
+                yield [(i, j + j0) for i, j in path]
+
+
+def brute_force_subsequence_dtw(cost: np.ndarray) -> float:
+    """Minimum over every path of subsequence_paths() of the summed cost (float64)."""
+    n, m = cost.shape
+    return min(sum(float(cost[i, j]) for i, j in path) for path in subsequence_paths(n, m))
+
+
+def subsequence_dtw_with_ties(cost: np.ndarray):
+    """Textbook subsequence DP in float64 with the documented rules: D(0, j) = C(0, j) +
+    min(0, D(0, j-1)) (a fresh start wins ties), other rows as dtw_with_ties, end at the first
+    minimum of the last row, traceback diagonal, then up, then left, stopping where a path
+    starts. Returns (cost, path, (j0, j1))."""
+    n, m = cost.shape
+    cost = np.asarray(cost, dtype=np.float64)
+    D = np.full((n, m), np.inf)
+    fresh = np.zeros((n, m), dtype=bool)  # row-0 cells where the path starts
+    for j in range(m):
+        left = D[0, j - 1] if j > 0 else np.inf
+        if left < 0:
+            D[0, j] = cost[0, j] + left
+        else:
+            D[0, j] = cost[0, j]
+            fresh[0, j] = True
+    for i in range(1, n):
+        for j in range(m):
+            diag = D[i - 1, j - 1] if j > 0 else np.inf
+            up = D[i - 1, j]
+            left = D[i, j - 1] if j > 0 else np.inf
+            D[i, j] = cost[i, j] + min(diag, up, left)
+    j1 = int(np.argmin(D[-1]))  # the first minimum
+    i, j = n - 1, j1
+    path = [(i, j)]
+    while not (i == 0 and fresh[0, j]):
+        diag = D[i - 1, j - 1] if i > 0 and j > 0 else np.inf
+        up = D[i - 1, j] if i > 0 else np.inf
+        left = D[i, j - 1] if j > 0 else np.inf
+        best = min(diag, up, left)
+        if diag == best:
+            i, j = i - 1, j - 1
+        elif up == best:
+            i -= 1
+        else:
+            j -= 1
+        path.append((i, j))
+    path = np.array(path[::-1], dtype=np.int64)
+    return float(D[-1, j1]), path, (int(path[0, 1]), j1)

@@ -4,6 +4,7 @@ result or a clear ValueError/TypeError/MemoryError — never a crash, a hang or 
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -120,10 +121,21 @@ def test_draq_batch_property(data):
         with pytest.raises(ValueError, match="query: row"):
             draqcore.draq_batch(query, cands, method=method, k=5)
         return
-    res = draqcore.draq_batch(query, cands, method=method, k=5, return_paths=True, threads=data.draw(st.sampled_from([None, 1, 2])))
+    subsequence = data.draw(st.booleans())
+    threads = data.draw(st.sampled_from([None, 1, 2]))
+    # Inputs this small are mostly below MIN_DRAQ_FRAMES: the warning must come exactly when a
+    # clip is short, once per call.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = draqcore.draq_batch(query, cands, method=method, k=5, return_paths=True, threads=threads, subsequence=subsequence)
+    short = any(min(len(query), len(cand)) < draqcore.MIN_DRAQ_FRAMES for cand in cands)
+    assert [w.category for w in caught] == ([draqcore.ShortSequenceWarning] if short else [])
     for c, cand in enumerate(cands):
         cost = draqcore.cost_matrix(query, cand)
-        assert res.draq[c] == draqcore.draq(cost, method=method, k=5, stream=c)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", draqcore.ShortSequenceWarning)
+            assert res.draq[c] == draqcore.draq(cost, method=method, k=5, stream=c, subsequence=subsequence)
+        assert tuple(res.spans[c]) == draqcore.dtw(cost, subsequence=subsequence).span
     for x, y in zip([query] + cands, before):
         np.testing.assert_array_equal(x, y)
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "draqcore/forward_sweep.hpp"
@@ -39,6 +40,25 @@ inline __attribute__((always_inline)) void dtw_diagonal_body(
   }
 }
 
+// The subsequence DTW on rows [ilo, ihi] (ilo >= 1) of anti-diagonal k: the same expressions,
+// and each cell's start column (s2, s1, s0 like d2, d1, d0) taken from the predecessor chosen.
+inline __attribute__((always_inline)) void dtw_subsequence_diagonal_body(
+    const float* c, const double* d2, const double* d1, double* d0, const std::int64_t* s2,
+    const std::int64_t* s1, std::int64_t* s0, unsigned char* dir, std::ptrdiff_t ilo,
+    std::ptrdiff_t ihi) {
+  for (std::ptrdiff_t i = ilo; i <= ihi; ++i) {
+    const double diag = d2[i - 1], up = d1[i - 1], left = d1[i];
+    const double best_prev = std::min(diag, up);
+    const bool from_up = up < diag;
+    const bool take_left = left < best_prev;
+    d0[i] = double(c[i]) + std::min(best_prev, left);
+    const std::int64_t best_start = from_up ? s1[i - 1] : s2[i - 1];
+    s0[i] = take_left ? s1[i] : best_start;
+    dir[i - ilo] = static_cast<unsigned char>(static_cast<unsigned char>(from_up) |
+                                              (static_cast<unsigned char>(take_left) << 1));
+  }
+}
+
 // Expected cost-to-go on the interior cells (i >= 1, j = k - i >= 1) of diagonal k.
 inline __attribute__((always_inline)) void expected_diagonal_body(
     const float* c, const double* g2, const double* g1, double* g0, std::ptrdiff_t ilo,
@@ -63,6 +83,13 @@ void dtw_diagonal(const float* c, const double* d2, const double* d1, double* d0
 }
 
 DRAQCORE_CLONES_AVX512
+void dtw_subsequence_diagonal(const float* c, const double* d2, const double* d1, double* d0,
+                              const std::int64_t* s2, const std::int64_t* s1, std::int64_t* s0,
+                              unsigned char* dir, std::ptrdiff_t ilo, std::ptrdiff_t ihi) {
+  dtw_subsequence_diagonal_body(c, d2, d1, d0, s2, s1, s0, dir, ilo, ihi);
+}
+
+DRAQCORE_CLONES_AVX512
 void expected_diagonal(const float* c, const double* g2, const double* g1, double* g0,
                        std::ptrdiff_t ilo, std::ptrdiff_t ihi, std::ptrdiff_t k) {
   expected_diagonal_body(c, g2, g1, g0, ilo, ihi, k);
@@ -77,11 +104,88 @@ void both_diagonal(const float* c, const double* d2, const double* d1, double* d
   if (glo <= ghi) expected_diagonal_body(c, g2, g1, g0, glo, ghi, k);
 }
 
+// Subsequence DTW by anti-diagonals (see forward_sweep()): row 0 has a free start, the answer
+// is the smallest D on row n-1, and every cell carries the start column of its best path.
+SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
+                                       std::ptrdiff_t ldc, std::vector<std::int64_t>* path,
+                                       SweepWorkspace& ws) {
+  const bool with_path = path != nullptr;
+  const std::size_t stride = static_cast<std::size_t>(n + 2);
+  const std::ptrdiff_t diagonals = n + m - 1;
+  ws.d_rows.assign(3 * stride, kInf);
+  if (ws.s_rows.size() < 3 * stride) ws.s_rows.resize(3 * stride);
+  if (ws.diag_cost.size() < std::size_t(n)) ws.diag_cost.resize(std::size_t(n));
+  if (with_path) {
+    if (ws.tb_offset.size() < std::size_t(diagonals)) ws.tb_offset.resize(std::size_t(diagonals));
+    std::ptrdiff_t total = 0;
+    for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+      ws.tb_offset[k] = total;
+      total += last_row(k, n) - first_row(k, m) + 1;
+    }
+    if (ws.tb.size() < std::size_t(total)) ws.tb.resize(std::size_t(total));
+  } else if (ws.tb.size() < std::size_t(n)) {
+    ws.tb.resize(std::size_t(n));
+  }
+  float* cd = ws.diag_cost.data();
+  SweepResult result;
+  std::ptrdiff_t best_end = -1;
+  double best = kInf;
+  std::int64_t best_start = 0;
+
+  for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+    if ((k & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
+    const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
+    for (std::ptrdiff_t i = ilo; i <= ihi; ++i) cd[i] = cost[i * ldc + (k - i)];
+    double* d0 = ws.d_rows.data() + (k % 3) * stride + 1;
+    const double* d1 = ws.d_rows.data() + ((k + 2) % 3) * stride + 1;
+    const double* d2 = ws.d_rows.data() + ((k + 1) % 3) * stride + 1;
+    std::int64_t* s0 = ws.s_rows.data() + (k % 3) * stride + 1;
+    const std::int64_t* s1 = ws.s_rows.data() + ((k + 2) % 3) * stride + 1;
+    const std::int64_t* s2 = ws.s_rows.data() + ((k + 1) % 3) * stride + 1;
+    unsigned char* dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data();
+    std::ptrdiff_t i0 = ilo;
+    if (ilo == 0) {
+      // Cell (0, k): free start, D(0, k) = C(0, k) + min(0, D(0, k-1)); starting wins ties.
+      const double left = k > 0 ? d1[0] : kInf;
+      const bool take_left = left < 0.0;
+      d0[0] = double(cd[0]) + std::min(0.0, left);
+      s0[0] = take_left ? s1[0] : std::int64_t(k);
+      dir[0] = take_left ? kLeft : detail::kStart;
+      i0 = 1;
+    }
+    if (i0 <= ihi) {
+      dtw_subsequence_diagonal(cd, d2, d1, d0, s2, s1, s0, dir + (i0 - ilo), i0, ihi);
+    }
+    d0[ilo - 1] = kInf;
+    d0[ihi + 1] = kInf;
+    if (ihi == n - 1 && (best_end < 0 || d0[n - 1] < best)) {  // D(n-1, k-n+1), first minimum
+      best = d0[n - 1];
+      best_end = k - (n - 1);
+      best_start = s0[n - 1];
+    }
+  }
+  result.dtw_cost = best;
+  result.start_col = std::ptrdiff_t(best_start);
+  result.end_col = best_end;
+  if (with_path) {
+    detail::trace_path(n, m, [&](std::ptrdiff_t i, std::ptrdiff_t j) {
+      const std::ptrdiff_t k = i + j;
+      return ws.tb[std::size_t(ws.tb_offset[k] + i - first_row(k, m))];
+    }, *path, best_end);
+  }
+  return result;
+}
+
 }  // namespace
 
 SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                            std::ptrdiff_t ldc, bool want_dtw, std::vector<std::int64_t>* path,
-                           bool want_expected, SweepWorkspace& ws) {
+                           bool want_expected, SweepWorkspace& ws, bool subsequence) {
+  if (!want_dtw) subsequence = false;
+  if (subsequence && want_expected) {
+    throw std::logic_error("diagonal_sweep: a subsequence sweep computes the DTW only");
+  }
+  if (subsequence) return diagonal_sweep_subsequence(cost, n, m, ldc, path, ws);
   const bool with_path = want_dtw && path != nullptr;
   // Diagonals indexed by row, with a slot in front (row -1) and behind (row n) for sentinels.
   const std::size_t stride = static_cast<std::size_t>(n + 2);
@@ -149,6 +253,7 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
   }
 
   SweepResult result;
+  result.end_col = m - 1;
   const std::size_t last = static_cast<std::size_t>((diagonals - 1) % 3) * stride + 1 + std::size_t(n - 1);
   if (want_dtw) result.dtw_cost = ws.d_rows[last];
   if (want_expected) result.expected_random = ws.g_rows[last];

@@ -13,6 +13,7 @@
 #include "draqcore/config.hpp"
 #include "draqcore/dtw.hpp"
 #include "draqcore/forward_sweep.hpp"
+#include "draqcore/interrupt.hpp"
 #include "draqcore/random_paths.hpp"
 
 #ifdef DRAQCORE_HAVE_OPENMP
@@ -40,10 +41,53 @@ double draq_ratio(double dtw_cost, double random_cost) {
   return dtw_cost / random_cost;
 }
 
+DraqPairResult draq_pair(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
+                         bool subsequence, bool exact, std::ptrdiff_t k, std::uint64_t seed,
+                         std::uint64_t stream, std::ptrdiff_t radius,
+                         std::vector<std::int64_t>* path, SweepWorkspace& ws,
+                         const std::function<void()>& poll) {
+  check_subsequence_band(subsequence, radius);
+  DraqPairResult r;
+  const float* region = cost;  // the columns the random paths run through
+  std::ptrdiff_t width = m;
+  if (subsequence) {
+    const SweepResult sweep = forward_sweep(cost, n, m, ldc, -1, true, path, false, ws, true);
+    r.dtw_cost = sweep.dtw_cost;
+    r.start_col = sweep.start_col;
+    r.end_col = sweep.end_col;
+    region = cost + sweep.start_col;
+    width = sweep.end_col - sweep.start_col + 1;
+    if (exact) {
+      r.random_cost =
+          forward_sweep(region, n, width, ldc, -1, false, nullptr, true, ws).expected_random;
+    }
+  } else {
+    const SweepResult sweep = forward_sweep(cost, n, m, ldc, radius, true, path, exact, ws);
+    r.dtw_cost = sweep.dtw_cost;
+    r.random_cost = sweep.expected_random;
+    r.end_col = m - 1;
+  }
+  if (!exact) {
+    // As mean_random_path_cost(): path costs summed in path order, then divided by k.
+    double sum = 0.0;
+    for (std::ptrdiff_t p = 0; p < k; ++p) {
+      if ((p & 255) == 255) {
+        if (poll) poll();
+        poll_interrupt();  // Ctrl-C of a single-pair call (a no-op unless installed)
+      }
+      sum += random_path_cost(region, n, width, ldc, seed, stream, std::uint64_t(p));
+    }
+    r.random_cost = sum / double(k);
+  }
+  r.draq = draq_ratio(r.dtw_cost, r.random_cost);
+  return r;
+}
+
 void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
                 const float* const* candidates,
                 const std::int64_t* offsets, std::ptrdiff_t count, const DraqBatchOptions& options,
                 DraqBatchResult& result) {
+  check_subsequence_band(options.subsequence, options.radius);
   std::ptrdiff_t max_m = 0;
   for (std::ptrdiff_t c = 0; c < count; ++c) {
     const std::int64_t len = offsets[c + 1] - offsets[c];
@@ -77,6 +121,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
   result.dtw_cost.assign(static_cast<std::size_t>(count), 0.0);
   result.random_cost.assign(static_cast<std::size_t>(count), 0.0);
   result.draq.assign(static_cast<std::size_t>(count), 0.0);
+  result.spans.assign(2 * static_cast<std::size_t>(count), 0);
   result.paths.assign(options.return_paths ? static_cast<std::size_t>(count) : 0, {});
 
   // Row statistics (and the NaN/Inf check) for every sequence before any pair runs.
@@ -164,69 +209,77 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
         const float* cand = candidates[c];
         const float* cand_scale = cand_scale_all.data() + offsets[c];
         std::vector<std::int64_t>* path = options.return_paths ? &result.paths[c] : nullptr;
-        double dtw_cost, random_cost;
+        DraqPairResult pair;
         if (!streams(n, m)) {
           cost_block_packed(packed_query.data(), query_scale.data(), n, cand, cand_scale, m, d,
                             options.metric, cost.data(), m);
-          const SweepResult sweep =
-              forward_sweep(cost.data(), n, m, m, options.radius, true, path, options.exact, ws);
-          dtw_cost = sweep.dtw_cost;
-          if (options.exact) {
-            random_cost = sweep.expected_random;
-          } else {
-            // As mean_random_path_cost(): path costs summed in path order, then divided by k.
-            double sum = 0.0;
-            for (std::ptrdiff_t p = 0; p < options.k; ++p) {
-              if ((p & 255) == 255) poll();
-              sum += random_path_cost(cost.data(), n, m, m, options.seed, std::uint64_t(c),
-                                      std::uint64_t(p));
-            }
-            random_cost = sum / double(options.k);
-          }
+          pair = draq_pair(cost.data(), n, m, m, options.subsequence, options.exact, options.k,
+                           options.seed, std::uint64_t(c), options.radius, path, ws, poll);
         } else {
           // Blocks of rows start at multiples of the panel width, so the packed query can be
-          // entered at row r0 directly.
-          auto block = [&](std::ptrdiff_t r0) {
+          // entered at row r0 directly. Columns [j0, j0 + width) of the candidate, row stride
+          // width.
+          auto block = [&](std::ptrdiff_t r0, std::ptrdiff_t j0, std::ptrdiff_t width) {
             const std::ptrdiff_t rows = std::min(block_rows, n - r0);
-            cost_block_packed(packed_query.data() + r0 * d, query_scale.data() + r0, rows, cand,
-                              cand_scale, m, d, options.metric, cost.data(), m);
+            cost_block_packed(packed_query.data() + r0 * d, query_scale.data() + r0, rows,
+                              cand + j0 * d, cand_scale + j0, width, d, options.metric,
+                              cost.data(), width);
             return rows;
           };
-          ForwardSweep sweep(n, m, options.radius, true, path != nullptr, options.exact, ws);
+          // Ordinary mode: DTW and expected cost in one pass over all columns. Subsequence
+          // mode: the DTW pass finds the span, a second pass over its columns the expected cost.
+          const bool one_pass = !options.subsequence;
+          ForwardSweep sweep(n, m, options.radius, true, path != nullptr,
+                             options.exact && one_pass, ws, options.subsequence);
           for (std::ptrdiff_t r0 = 0; r0 < n; r0 += block_rows) {
             poll();
-            const std::ptrdiff_t rows = block(r0);
+            const std::ptrdiff_t rows = block(r0, 0, m);
             for (std::ptrdiff_t r = 0; r < rows; ++r) sweep.push_row(cost.data() + r * m);
           }
           const SweepResult res = sweep.finish(path);
-          dtw_cost = res.dtw_cost;
-          random_cost = res.expected_random;
+          pair.dtw_cost = res.dtw_cost;
+          pair.random_cost = res.expected_random;
+          pair.start_col = res.start_col;
+          pair.end_col = res.end_col;
+          const std::ptrdiff_t j0 = res.start_col, width = res.end_col - res.start_col + 1;
+          if (options.exact && !one_pass) {
+            ForwardSweep expected(n, width, -1, false, false, true, ws);
+            for (std::ptrdiff_t r0 = 0; r0 < n; r0 += block_rows) {
+              poll();
+              const std::ptrdiff_t rows = block(r0, j0, width);
+              for (std::ptrdiff_t r = 0; r < rows; ++r) expected.push_row(cost.data() + r * width);
+            }
+            pair.random_cost = expected.finish(nullptr).expected_random;
+          }
           if (!options.exact) {
             // The random paths run from the last row to the first: feed them the blocks in
             // reverse. Each path sums its cells in the same order as the whole-matrix sampler.
             std::vector<RandomPathWalker> walkers;
             walkers.reserve(static_cast<std::size_t>(options.k));
             for (std::ptrdiff_t p = 0; p < options.k; ++p)
-              walkers.emplace_back(n, m, options.seed, std::uint64_t(c), std::uint64_t(p));
+              walkers.emplace_back(n, width, options.seed, std::uint64_t(c), std::uint64_t(p));
             std::vector<double> totals(static_cast<std::size_t>(options.k), 0.0);
             for (std::ptrdiff_t r0 = (n - 1) / block_rows * block_rows; r0 >= 0; r0 -= block_rows) {
               poll();
-              block(r0);
+              block(r0, j0, width);
               for (std::ptrdiff_t p = 0; p < options.k; ++p) {
                 double& total = totals[p];
                 walkers[p].advance(r0 + 1, [&](std::ptrdiff_t i, std::ptrdiff_t j) {
-                  total += double(cost[static_cast<std::size_t>((i - 1 - r0) * m + (j - 1))]);
+                  total += double(cost[static_cast<std::size_t>((i - 1 - r0) * width + (j - 1))]);
                 });
               }
             }
             double sum = 0.0;
             for (double t : totals) sum += t;
-            random_cost = sum / double(options.k);
+            pair.random_cost = sum / double(options.k);
           }
+          pair.draq = draq_ratio(pair.dtw_cost, pair.random_cost);
         }
-        result.dtw_cost[c] = dtw_cost;
-        result.random_cost[c] = random_cost;
-        result.draq[c] = draq_ratio(dtw_cost, random_cost);
+        result.dtw_cost[c] = pair.dtw_cost;
+        result.random_cost[c] = pair.random_cost;
+        result.draq[c] = pair.draq;
+        result.spans[2 * c] = pair.start_col;
+        result.spans[2 * c + 1] = pair.end_col;
       } catch (...) {
 #ifdef DRAQCORE_HAVE_OPENMP
 #pragma omp critical(draqcore_batch_error)

@@ -88,10 +88,17 @@ double dtw_working_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radi
 }
 
 double dtw(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
-           std::ptrdiff_t radius, std::vector<std::int64_t>* path) {
+           std::ptrdiff_t radius, std::vector<std::int64_t>* path, bool subsequence,
+           std::ptrdiff_t* span) {
+  check_subsequence_band(subsequence, radius);
   check_memory(dtw_working_bytes(n, m, radius, path != nullptr), "dtw");
   SweepWorkspace ws;
-  return forward_sweep(cost, n, m, ldc, radius, true, path, false, ws).dtw_cost;
+  const SweepResult r = forward_sweep(cost, n, m, ldc, radius, true, path, false, ws, subsequence);
+  if (span != nullptr) {
+    span[0] = r.start_col;
+    span[1] = r.end_col;
+  }
+  return r.dtw_cost;
 }
 
 }  // namespace draqcore

@@ -52,11 +52,35 @@ void expected_prepass(const float* c, const double* gprev, double* g_partial, do
   }
 }
 
+// The same for a subsequence sweep, which also carries each cell's start column: the start
+// of the better of the diagonal and the upper predecessor.
+DRAQCORE_CLONES_AVX2
+void dtw_prepass_subsequence(const double* prev, const std::int64_t* sprev, double* best_prev,
+                             std::int64_t* best_start, unsigned char* dir, std::ptrdiff_t j0,
+                             std::ptrdiff_t j1) {
+  for (std::ptrdiff_t j = j0; j < j1; ++j) {
+    const double diag = prev[j - 1], up = prev[j];
+    const bool from_up = up < diag;
+    best_prev[j] = std::min(diag, up);
+    best_start[j] = from_up ? sprev[j] : sprev[j - 1];
+    dir[j] = static_cast<unsigned char>(from_up);
+  }
+}
+
 }  // namespace
+
+void check_subsequence_band(bool subsequence, std::ptrdiff_t radius) {
+  if (subsequence && radius >= 0) {
+    throw std::invalid_argument(
+        "band: cannot be combined with subsequence=True (the Sakoe-Chiba band is defined around "
+        "the line from (0, 0) to (n-1, m-1), and a subsequence match has no fixed start or end)");
+  }
+}
 
 double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
                            bool with_path) {
-  double bytes = 7.0 * double(m + n + 2) * sizeof(double) + 3.0 * double(n) * sizeof(std::ptrdiff_t);
+  // Rows or diagonals of doubles, plus the start columns of a subsequence sweep.
+  double bytes = 10.0 * double(m + n + 2) * sizeof(double) + 3.0 * double(n) * sizeof(std::ptrdiff_t);
   if (with_path) {
     bytes += double(band_cell_count(n, m, radius));        // traceback, 1 byte per cell
     bytes += 2.0 * double(n + m) * sizeof(std::int64_t);  // the path itself
@@ -65,9 +89,16 @@ double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ra
 }
 
 ForwardSweep::ForwardSweep(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
-                           bool want_dtw, bool with_path, bool want_expected, SweepWorkspace& ws)
+                           bool want_dtw, bool with_path, bool want_expected, SweepWorkspace& ws,
+                           bool subsequence)
     : n_(n), m_(m), want_dtw_(want_dtw), with_path_(want_dtw && with_path),
-      want_expected_(want_expected), ws_(ws) {
+      want_expected_(want_expected), subsequence_(subsequence && want_dtw), ws_(ws) {
+  check_subsequence_band(subsequence, radius);
+  if (subsequence_ && want_expected) {
+    // The random paths of a subsequence match run through the columns it spans, known only
+    // after this sweep: the caller runs a second sweep for them.
+    throw std::logic_error("ForwardSweep: a subsequence sweep computes the DTW only");
+  }
   const std::size_t row = static_cast<std::size_t>(m + 1);
   row_ = row;
   ensure(ws.lo, std::size_t(n));
@@ -92,6 +123,10 @@ ForwardSweep::ForwardSweep(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ra
   if (want_dtw_) {
     ws.d_rows.assign(2 * row, kInf);
     ensure(ws.best_prev, row);
+  }
+  if (subsequence_) {
+    ensure(ws.s_rows, 2 * row);
+    ensure(ws.best_start, row);
   }
   if (want_expected_) {
     ensure(ws.g_rows, 2 * row);
@@ -124,6 +159,40 @@ void ForwardSweep::push_row(const float* c) {
     const double* prev = ws.d_rows.data() + ((i + 1) & 1) * row + 1;
     if (i >= 2) std::fill(cur + lo[i - 2], cur + hi[i - 2] + 1, kInf);
     dir = with_path ? tb + ws.tb_offset[i] : ws.tb.data();
+    if (subsequence_) {
+      // The whole row (no band), its start columns carried along (see forward_sweep()).
+      std::int64_t* scur = ws.s_rows.data() + (i & 1) * row + 1;
+      const std::int64_t* sprev = ws.s_rows.data() + ((i + 1) & 1) * row + 1;
+      double left = kInf;
+      std::int64_t sleft = 0;
+      if (i == 0) {
+        // Free start: D(0, j) = C(0, j) + min(0, D(0, j-1)); starting here wins ties.
+        for (std::ptrdiff_t j = 0; j < m; ++j) {
+          const bool take_left = left < 0.0;
+          left = double(c[j]) + std::min(0.0, left);
+          sleft = take_left ? sleft : std::int64_t(j);
+          cur[j] = left;
+          scur[j] = sleft;
+          dir[j] = take_left ? kLeft : detail::kStart;
+        }
+        return;
+      }
+      std::int64_t* best_start = ws.best_start.data();
+      best_prev[0] = prev[0];
+      best_start[0] = sprev[0];
+      dir[0] = kUp;
+      if (m > 1) dtw_prepass_subsequence(prev, sprev, best_prev, best_start, dir, 1, m);
+      for (std::ptrdiff_t j = 0; j < m; ++j) {
+        const double bp = best_prev[j];
+        const bool take_left = left < bp;
+        left = double(c[j]) + std::min(bp, left);
+        sleft = take_left ? sleft : best_start[j];
+        cur[j] = left;
+        scur[j] = sleft;
+        dir[j] = static_cast<unsigned char>(dir[j] | (static_cast<unsigned char>(take_left) << 1));
+      }
+      return;
+    }
     // Part 1 (no dependency along the row): the better of the diagonal and the upper
     // predecessor, the diagonal winning ties.
     if (i == 0) {
@@ -201,12 +270,24 @@ SweepResult ForwardSweep::finish(std::vector<std::int64_t>* path) {
   const unsigned char* tb = ws.tb.data();
   if (i_ != n) throw std::logic_error("ForwardSweep::finish: not every row was pushed");
   SweepResult result;
+  result.end_col = m - 1;
   if (want_dtw) result.dtw_cost = ws.d_rows[std::size_t(((n - 1) & 1) * row + 1 + (m - 1))];
   if (want_expected) result.expected_random = ws.g_rows[std::size_t(((n - 1) & 1) * row + 1 + (m - 1))];
+  if (subsequence_) {
+    // min_j D(n-1, j), the smallest j on ties.
+    const double* last = ws.d_rows.data() + ((n - 1) & 1) * row + 1;
+    std::ptrdiff_t best = 0;
+    for (std::ptrdiff_t j = 1; j < m; ++j) {
+      if (last[j] < last[best]) best = j;
+    }
+    result.dtw_cost = last[best];
+    result.end_col = best;
+    result.start_col = std::ptrdiff_t(ws.s_rows[std::size_t(((n - 1) & 1) * row + 1 + best)]);
+  }
 
   if (with_path) {
     detail::trace_path(n, m, [&](std::ptrdiff_t i, std::ptrdiff_t j) { return tb[ws.tb_offset[i] + j]; },
-                       *path);
+                       *path, result.end_col);
   }
   return result;
 }
@@ -215,9 +296,10 @@ SweepResult ForwardSweep::finish(std::vector<std::int64_t>* path) {
 SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                           std::ptrdiff_t ldc, std::ptrdiff_t radius, bool want_dtw,
                           std::vector<std::int64_t>* path, bool want_expected,
-                          SweepWorkspace& ws) {
+                          SweepWorkspace& ws, bool subsequence) {
+  check_subsequence_band(subsequence, radius);
   if (radius < 0 || band_cell_count(n, m, radius) == n * m) {
-    return diagonal_sweep(cost, n, m, ldc, want_dtw, path, want_expected, ws);
+    return diagonal_sweep(cost, n, m, ldc, want_dtw, path, want_expected, ws, subsequence);
   }
   ForwardSweep sweep(n, m, radius, want_dtw, path != nullptr, want_expected, ws);
   for (std::ptrdiff_t i = 0; i < n; ++i) {

@@ -17,6 +17,7 @@ from .config import memory_limit, set_memory_limit, show_config
 from .context import contextualize
 from .cost import METRICS, cost_matrix
 from .draq import METHODS, DraqBatchResult, draq, draq_batch
+from .diagnostics import MIN_DRAQ_FRAMES, ShortSequenceWarning
 from .dtw import DtwResult, dtw, warp
 from .random_paths import expected_random_cost, random_path, random_path_costs
 
@@ -53,9 +54,11 @@ __all__ = [
     "retime_video",
     "METHODS",
     "METRICS",
+    "MIN_DRAQ_FRAMES",
     "DraqBatchResult",
     "DtwResult",
     "MemoryLimitError",
+    "ShortSequenceWarning",
     "contextualize",
     "cost_matrix",
     "draq",

@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 from . import _core
 from ._validate import as_band, as_cost, as_nonnegative_int, as_seed, as_sequence, as_threads
 from .cost import Metric, check_metric
+from .diagnostics import MIN_DRAQ_FRAMES, warn_short_draq
 
 __all__ = ["DraqBatchResult", "draq", "draq_batch", "METHODS"]
 
@@ -24,14 +25,35 @@ def _check_method(method: object) -> bool:
     return method == "exact"
 
 
-def draq(cost: ArrayLike, method: Method = "exact", k: int = 100, seed: int = 0, *, stream: int = 0) -> float:
-    """DRAQ of one cost matrix: ``D(n, m) / Cost_random`` (paper Eq. 6). Lower = more alignable.
+def draq(
+    cost: ArrayLike,
+    method: Method = "exact",
+    k: int = 100,
+    seed: int = 0,
+    *,
+    stream: int = 0,
+    subsequence: bool = False,
+) -> float:
+    """DRAQ of one cost matrix: ``D / Cost_random`` (paper Eq. 6). Lower = more alignable.
 
-    ``D(n, m)`` is the optimal DTW cost (:func:`draqcore.dtw`); ``Cost_random`` is
+    ``D`` is the optimal DTW cost (:func:`draqcore.dtw`); ``Cost_random`` is
     :func:`draqcore.expected_random_cost` for ``method="exact"`` (deterministic) or the mean of
     ``k`` sampled paths (:func:`draqcore.random_path_costs` with ``seed`` and ``stream``) for
     ``method="sampled"``. When ``Cost_random`` is 0 every cell a random path can visit costs 0;
     DRAQ is then 1.0 if ``D`` is 0 too.
+
+    With ``subsequence=True`` the query (rows) is matched whole into the best contiguous run of
+    columns ``j0 .. j1`` (``dtw(cost, subsequence=True)``), and the DRAQ of that match is
+
+        ``draq(cost, subsequence=True) == draq(cost[:, j0:j1+1])``
+
+    ``D`` is the subsequence cost, which for non-negative costs equals the ordinary DTW cost of
+    ``cost[:, j0:j1+1]``, and the random paths run from ``(0, j0)`` to ``(n-1, j1)`` through
+    exactly those columns. The paper's baseline must cover the region the optimal path aligns:
+    random paths across all ``m`` columns would wander through the parts of a long video that
+    the query does not match, so a short query in a long video would get a random cost that
+    says nothing about the match and a DRAQ near 1.0 however good the match is (and the
+    numerator and denominator would compare paths of very different lengths).
 
     Parameters
     ----------
@@ -42,6 +64,8 @@ def draq(cost: ArrayLike, method: Method = "exact", k: int = 100, seed: int = 0,
         Sampled paths (``method="sampled"``), ``k >= 1``.
     seed, stream : int
         Random stream of the sampled paths.
+    subsequence : bool
+        DRAQ of the best subsequence match (see above).
 
     Returns
     -------
@@ -51,12 +75,25 @@ def draq(cost: ArrayLike, method: Method = "exact", k: int = 100, seed: int = 0,
     ------
     ValueError
         Bad shape, empty, NaN/Inf, negative costs, unknown method, ``k < 1``.
+
+    Warns
+    -----
+    ShortSequenceWarning
+        When ``cost`` has fewer than :data:`draqcore.MIN_DRAQ_FRAMES` rows or columns: a clip
+        that short leaves almost no random paths to compare with (DRAQ is exactly 1.0 for one
+        row or one column, whatever the costs). A subsequence match that collapses onto a few
+        columns of a long clip (the query frozen on a few frames of it) is not warned about:
+        its DRAQ is near or exactly 1.0, which is the right verdict — not alignable.
     """
     exact = _check_method(method)
     k = as_nonnegative_int(k, "k", minimum=1)
     seed = as_seed(seed, "seed")
     stream = as_seed(stream, "stream")
-    return float(_core.draq(as_cost(cost), exact, k, seed, stream))
+    c = as_cost(cost)
+    value = float(_core.draq(c, exact, k, seed, stream, bool(subsequence)))
+    if c.shape[0] < MIN_DRAQ_FRAMES or c.shape[1] < MIN_DRAQ_FRAMES:
+        warn_short_draq(c.shape[0], [c.shape[1]], "draq")
+    return value
 
 
 @dataclass  # not frozen: a frozen dataclass costs ~0.4 us more to build, felt by small calls
@@ -72,13 +109,18 @@ class DraqBatchResult:
     draq : ndarray of shape (N,), float64
         ``dtw_cost / random_cost`` (Eq. 6).
     paths : list of ndarray of shape (L_c, 2), int64, or None
-        Optimal paths (query frame, candidate frame) from (0, 0), when ``return_paths=True``.
+        Optimal paths (query frame, candidate frame) in order from start to end, when
+        ``return_paths=True``: from (0, 0), or from (0, j0) with ``subsequence=True``.
+    spans : ndarray of shape (N, 2), int64
+        ``(j0, j1)`` per candidate: the candidate frames (inclusive) the optimal path spans;
+        ``(0, T_c - 1)`` unless ``subsequence=True``.
     """
 
     dtw_cost: np.ndarray
     random_cost: np.ndarray
     draq: np.ndarray
     paths: Optional[list[np.ndarray]]
+    spans: np.ndarray
 
     def __len__(self) -> int:
         return len(self.draq)
@@ -136,6 +178,7 @@ def draq_batch(
     band: Optional[int] = None,
     return_paths: bool = False,
     threads: Optional[int] = None,
+    subsequence: bool = False,
 ) -> DraqBatchResult:
     """DTW cost, random cost and DRAQ of one query against many candidates, in parallel.
 
@@ -147,6 +190,12 @@ def draq_batch(
     bit-identical for any ``threads``: sampled paths of candidate ``c`` draw from the stream
     keyed by ``(seed, c, path index)``. Features are used as given: contextualize them first
     (:func:`draqcore.contextualize`) to follow the paper.
+
+    With ``subsequence=True`` the query is matched whole into the best contiguous part of each
+    candidate (``dtw(C_c, subsequence=True)``, span ``(j0, j1)`` in ``spans``) and the DRAQ is
+    that of the match, ``draq(C_c[:, j0:j1+1])``: the random paths run through the candidate
+    frames the optimal path spans (see :func:`draqcore.draq`). Results equal a per-pair loop
+    of ``draq(C_c, ..., subsequence=True)``, with the same determinism guarantees.
 
     Parameters
     ----------
@@ -162,10 +211,12 @@ def draq_batch(
     seed : int
     band : int, optional
         Sakoe-Chiba radius of the DTW (see :func:`draqcore.dtw`); the random paths are not
-        banded.
+        banded. Not with ``subsequence=True``.
     return_paths : bool
     threads : int, optional
         OpenMP threads; ``None`` = all cores.
+    subsequence : bool
+        Subsequence DRAQ per candidate (see above).
 
     Returns
     -------
@@ -175,19 +226,31 @@ def draq_batch(
     ------
     ValueError
         Bad shapes, empty sequences, mismatched feature dimensions, NaN/Inf (naming ``query`` or
-        ``candidates[c]``), unknown metric or method, ``k < 1``, negative band.
+        ``candidates[c]``), unknown metric or method, ``k < 1``, negative band, ``band``
+        together with ``subsequence=True``.
     TypeError
         Non-numeric dtypes, candidates not a list.
     MemoryError
         When the per-thread working memory would exceed :func:`draqcore.memory_limit`.
     KeyboardInterrupt
         Ctrl-C is honoured between pairs.
+
+    Warns
+    -----
+    ShortSequenceWarning
+        Once per call, when the query or some candidate has fewer than
+        :data:`draqcore.MIN_DRAQ_FRAMES` frames (see :func:`draqcore.draq`).
     """
     metric = check_metric(metric)
     exact = _check_method(method)
     k = as_nonnegative_int(k, "k", minimum=1)
     seed = as_seed(seed, "seed")
     radius = as_band(band)
+    if subsequence and radius >= 0:
+        raise ValueError(
+            "band: cannot be combined with subsequence=True (the band is defined around the line "
+            "from (0, 0) to (n-1, m-1); a subsequence match has no fixed start or end)"
+        )
     nthreads = as_threads(threads)
     q = as_sequence(query, "query")
     cands = _candidate_list(candidates, offsets)
@@ -195,7 +258,12 @@ def draq_batch(
         raise ValueError(
             f"candidates: feature dimension {cands[0].shape[1]} differs from the query's {q.shape[1]}"
         )
-    dtw_cost, random_cost, ratio, paths = _core.draq_batch(
-        q, cands, metric, exact, k, seed, radius, bool(return_paths), nthreads
+    dtw_cost, random_cost, ratio, paths, spans = _core.draq_batch(
+        q, cands, metric, exact, k, seed, radius, bool(return_paths), nthreads, bool(subsequence)
     )
-    return DraqBatchResult(dtw_cost=dtw_cost, random_cost=random_cost, draq=ratio, paths=paths)
+    if cands:
+        n = q.shape[0]
+        lengths = [len(cand) for cand in cands]
+        if n < MIN_DRAQ_FRAMES or min(lengths) < MIN_DRAQ_FRAMES:
+            warn_short_draq(n, lengths, "draq_batch")
+    return DraqBatchResult(dtw_cost=dtw_cost, random_cost=random_cost, draq=ratio, paths=paths, spans=spans)

@@ -57,7 +57,7 @@ def random_path_costs(
     return _core.random_path_costs(c, k, seed, stream, as_threads(threads))
 
 
-def expected_random_cost(cost: ArrayLike) -> float:
+def expected_random_cost(cost: ArrayLike, *, subsequence: bool = False) -> float:
     """Exact expected cost of one biased random path — no sampling.
 
     ``E = sum_{i,j} V(i, j) C(i, j)`` where the visit probabilities ``V`` follow from a dynamic
@@ -70,9 +70,15 @@ def expected_random_cost(cost: ArrayLike) -> float:
     always up). ``random_path_costs(cost, k).mean()`` converges to it as ``k`` grows.
     O(n m) time, O(m) memory, float64 accumulation.
 
+    With ``subsequence=True`` the random paths run through the columns ``j0 .. j1`` spanned by
+    the best subsequence match (``dtw(cost, subsequence=True).span``): the result is
+    ``expected_random_cost(cost[:, j0:j1+1])``, the denominator of
+    ``draq(cost, subsequence=True)`` (see :func:`draqcore.draq` for why).
+
     Parameters
     ----------
     cost : array_like of shape (n, m)
+    subsequence : bool
 
     Returns
     -------
@@ -83,7 +89,7 @@ def expected_random_cost(cost: ArrayLike) -> float:
     ValueError
         Bad shape, empty, NaN/Inf.
     """
-    return float(_core.expected_random_cost(as_cost(cost)))
+    return float(_core.expected_random_cost(as_cost(cost), bool(subsequence)))
 
 
 def random_path(shape: tuple[int, int], seed: int = 0, *, stream: int = 0, index: int = 0) -> np.ndarray:

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "draqcore/cost_matrix.hpp"
+#include "draqcore/forward_sweep.hpp"
 
 namespace draqcore {
 
@@ -16,6 +17,30 @@ namespace draqcore {
 /// the ratio is then defined as 1.0 if D is 0 too ("no better than random") and NaN otherwise.
 double draq_ratio(double dtw_cost, double random_cost);
 
+/// Result of draq_pair(): one entry of a batch.
+struct DraqPairResult {
+  double dtw_cost = 0.0, random_cost = 0.0, draq = 0.0;
+  std::ptrdiff_t start_col = 0, end_col = 0;  ///< span (j0, j1) of the optimal path
+};
+
+/// @brief DTW cost, random cost and DRAQ of one cost matrix held in memory: the code every
+/// entry point (draq, expected_random_cost, draq_batch) runs for one pair.
+///
+/// Ordinary mode: D(n, m) (Sakoe-Chiba `radius` < 0 for none) and the random cost of the whole
+/// matrix, in one sweep. Subsequence mode (radius must be < 0): D = min_j D(n-1, j) with a free
+/// start in row 0 (see dtw()) spanning columns [j0, j1], then the random cost of the (n, j1-j0+1)
+/// matrix of those columns — exactly what the ordinary mode computes for cost + j0 with width
+/// j1-j0+1 (the random paths run through the region the optimal path aligns).
+/// Random cost: expected_random_cost() when `exact`, else the mean of k sampled paths of stream
+/// (seed, stream), summed in path order as mean_random_path_cost().
+/// `path`, when not null, receives the optimal path; `poll` (may be empty) is called every 256
+/// sampled paths and may throw to abandon the pair. Memory as forward_sweep(), from `ws`.
+DraqPairResult draq_pair(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
+                         bool subsequence, bool exact, std::ptrdiff_t k, std::uint64_t seed,
+                         std::uint64_t stream, std::ptrdiff_t radius,
+                         std::vector<std::int64_t>* path, SweepWorkspace& ws,
+                         const std::function<void()>& poll = {});
+
 struct DraqBatchOptions {
   Metric metric = Metric::cosine;
   bool exact = true;            ///< expected_random_cost() if true, mean of k sampled paths if false
@@ -23,6 +48,8 @@ struct DraqBatchOptions {
   std::uint64_t seed = 0;
   std::ptrdiff_t radius = -1;   ///< Sakoe-Chiba radius for the DTW, < 0 for none
   bool return_paths = false;
+  /// Subsequence DRAQ per pair (draq_pair()); needs radius < 0.
+  bool subsequence = false;
   int threads = 0;              ///< <= 0: all cores
   /// Polled by the calling thread between pairs (at most every ~50 ms); returning true stops
   /// the batch, which then throws batch_cancelled. May be empty.
@@ -31,6 +58,7 @@ struct DraqBatchOptions {
 
 struct DraqBatchResult {
   std::vector<double> dtw_cost, random_cost, draq;
+  std::vector<std::int64_t> spans;  ///< 2 per candidate: (j0, j1) of the optimal path
   std::vector<std::vector<std::int64_t>> paths;  ///< 2 * L int64 per candidate when requested
 };
 
@@ -54,8 +82,10 @@ class batch_cancelled : public std::exception {
 /// Memory: a pair's cost matrix is computed whole when it takes at most 32 MiB; larger pairs
 /// stream it in blocks of rows through ForwardSweep (and, for sampled paths, a second pass in
 /// reverse), so they need one block of rows plus the DTW traceback — 1 byte per cell inside
-/// the band: O(n * band) with a band. Results are identical either way. Checked against
-/// memory_limit() before anything is allocated.
+/// the band: O(n * band) with a band. A streamed subsequence pair computes its cost blocks
+/// twice: once over all columns for the DTW, once over the spanned columns for the random cost.
+/// Results are identical either way. Checked against memory_limit() before anything is
+/// allocated.
 void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
                 const float* const* candidates,
                 const std::int64_t* offsets, std::ptrdiff_t count, const DraqBatchOptions& options,

@@ -35,12 +35,21 @@ void check_finite(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::pt
 /// from (0, 0) to (n-1, m-1). On exact ties the traceback prefers the diagonal, then (i-1, j),
 /// then (i, j-1). `radius` < 0 means no band (see band_limits()).
 ///
+/// Subsequence DTW (subsequence == true, no band: radius must be < 0): all of the rows are
+/// matched to a contiguous run of columns [j0, j1]:
+///   D(0, j) = C(0, j) + min(0, D(0, j-1))   (free start; = C(0, j) for non-negative costs),
+///   D(i, j) as above for i >= 1, and the result is min_j D(n-1, j) (smallest j1 on ties),
+/// the minimum over every monotone path from any (0, j0) to any (n-1, j1) of its summed cost.
+/// The path then runs from (0, j0) to (n-1, j1).
+/// `span`, when not null, receives (j0, j1): (0, m-1) in the ordinary mode.
+///
 /// Time O(cells). Memory: a few rows of m doubles, 1 byte per band cell for the traceback (only
 /// when a path is requested) and 24 bytes per row; checked against memory_limit() first.
 /// Implemented by forward_sweep().
 /// `cost` is only read.
 double dtw(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
-           std::ptrdiff_t radius, std::vector<std::int64_t>* path);
+           std::ptrdiff_t radius, std::vector<std::int64_t>* path, bool subsequence = false,
+           std::ptrdiff_t* span = nullptr);
 
 /// @brief Bytes of working memory dtw() allocates for this problem.
 double dtw_working_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,

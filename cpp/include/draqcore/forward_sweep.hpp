@@ -16,19 +16,24 @@ struct SweepWorkspace {
   std::vector<float> diag_cost;
   std::vector<std::ptrdiff_t> lo, hi, tb_offset;
   std::vector<unsigned char> tb;
+  std::vector<std::int64_t> s_rows, best_start;  ///< subsequence mode: start column of each cell
 };
 
 struct SweepResult {
-  double dtw_cost = 0.0;        ///< D(n, m), when requested
+  double dtw_cost = 0.0;        ///< D(n, m) (subsequence: min_j D(n-1, j)), when requested
   double expected_random = 0.0;  ///< E[random path cost], when requested
+  /// Columns (j0, j1) where the optimal path starts (row 0) and ends (row n-1): (0, m-1)
+  /// unless the sweep ran in subsequence mode.
+  std::ptrdiff_t start_col = 0, end_col = 0;
 };
 
 /// @brief The sweep of forward_sweep() fed one row of the cost matrix at a time, so a caller
 /// can compute the cost matrix in blocks of rows and never hold all of it.
 class ForwardSweep {
  public:
+  /// subsequence: see forward_sweep(); it needs radius < 0 and want_expected == false.
   ForwardSweep(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius, bool want_dtw,
-               bool with_path, bool want_expected, SweepWorkspace& ws);
+               bool with_path, bool want_expected, SweepWorkspace& ws, bool subsequence = false);
   /// Row rows_done() of the cost matrix: m floats.
   void push_row(const float* row);
   std::ptrdiff_t rows_done() const { return i_; }
@@ -38,7 +43,7 @@ class ForwardSweep {
  private:
   std::ptrdiff_t n_, m_, i_ = 0;
   std::size_t row_ = 0;
-  bool want_dtw_, with_path_, want_expected_, full_rows_ = true;
+  bool want_dtw_, with_path_, want_expected_, full_rows_ = true, subsequence_ = false;
   SweepWorkspace& ws_;
 };
 
@@ -53,11 +58,18 @@ class ForwardSweep {
 /// Each row is done in two parts: a vectorisable pass over the previous row, then the serial
 /// chain along the row.
 ///
+/// Subsequence mode (subsequence == true; DTW only, no band, no expected cost): the path may
+/// start in any column of row 0, D(0, j) = C(0, j) + min(0, D(0, j-1)) (for non-negative costs
+/// simply C(0, j): a free start; a start ties with continuing along row 0 and wins), other rows
+/// as above; the answer is min_j D(n-1, j), the smallest such j on ties (end_col), and the
+/// start column of that path (start_col) is carried along the recurrence (8 bytes per cell of
+/// two rows), so it is known without a traceback. Throws std::invalid_argument with a band.
+///
 /// Time O(n m); memory: four rows of doubles plus, with a path, 1 byte per band cell.
 SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                           std::ptrdiff_t ldc, std::ptrdiff_t radius, bool want_dtw,
                           std::vector<std::int64_t>* path, bool want_expected,
-                          SweepWorkspace& ws);
+                          SweepWorkspace& ws, bool subsequence = false);
 
 /// @brief The same sweep over a whole, unbanded matrix, by anti-diagonals: the cells of one
 /// anti-diagonal i + j = k do not depend on each other, so each diagonal is one vectorised
@@ -67,10 +79,13 @@ SweepResult forward_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
 /// with a path, 1 byte per cell.
 SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                            std::ptrdiff_t ldc, bool want_dtw, std::vector<std::int64_t>* path,
-                           bool want_expected, SweepWorkspace& ws);
+                           bool want_expected, SweepWorkspace& ws, bool subsequence = false);
 
-/// @brief Bytes forward_sweep() needs in its workspace for this problem.
+/// @brief Bytes forward_sweep() needs in its workspace for this problem (either mode).
 double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
                            bool with_path);
+
+/// @brief Throws std::invalid_argument when a subsequence sweep is asked for with a band.
+void check_subsequence_band(bool subsequence, std::ptrdiff_t radius);
 
 }  // namespace draqcore
