@@ -56,6 +56,9 @@ def _path(path: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected an integer array, got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
         raise ValueError(f"{name}: expected shape (L, 2) with L >= 1, got {arr.shape}")
+    # warp() also takes subsequence paths (from (0, j0)); a cycle needs whole-sequence paths.
+    if arr[0, 0] != 0 or arr[0, 1] != 0:
+        raise ValueError(f"{name}: must start at (0, 0), starts at ({arr[0, 0]}, {arr[0, 1]})")
     return arr
 
 
