@@ -169,3 +169,59 @@ def test_write_rejects_duplicates_and_non_labels(tmp_path: Path) -> None:
         write_labels(tmp_path / "l.json", [a, VideoLabel(tmp_path / "sub" / ".." / "a.mp4", "y")])
     with pytest.raises(TypeError, match=r"labels\[1\]"):
         write_labels(tmp_path / "l.json", [a, {"path": "b.mp4"}])  # type: ignore[list-item]
+
+
+def test_csv_quoted_fields_round_trip_whatever_they_hold(tmp_path: Path) -> None:
+    """A real CSV parser: quoted newlines, commas, quotes and CRLF line ends survive a round trip."""
+    names = ["plain.mp4", "with, comma.mp4", 'with "quotes".mp4', "two\nlines.mp4", "crlf\r\nname.mp4", "ünïcödé.mp4"]
+    labels = [VideoLabel(tmp_path / n, f"class {i}") for i, n in enumerate(names)]
+    out = tmp_path / "labels.csv"
+    write_labels(out, labels)
+    back = read_labels(out)
+    assert [p.name for p in back] == names
+    assert [v.class_name for v in back.values()] == [f"class {i}" for i in range(len(names))]
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(b'path,class\r\n"a\r\nb.mp4",x\r\nc.mp4,y\r\n')
+    assert [p.name for p in read_labels(crlf)] == ["a\r\nb.mp4", "c.mp4"]
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ('a.mp4,"swing\n', r"line 1: not valid CSV \(unexpected end of data\)"),     # unterminated quote
+        ('a.mp4,x\nb.mp4,"swing"extra\n', r"line 2: not valid CSV"),                  # text after a quote
+        ("a.mp4,sw\0ing\n", r"line 1: class 'sw\\x00ing' contains control characters"),
+        ("a\0.mp4,swing\n", r"line 1: path 'a\\x00.mp4' contains a NUL"),
+        ("a.mp4,\x1b[31mred\n", r"line 1: class .* contains control characters"),
+        ("a.mp4," + "x" * 200_000 + "\n", r"line 1: not valid CSV \(field larger than field limit"),
+    ],
+)
+def test_csv_refuses_what_a_strict_parser_refuses(tmp_path: Path, text: str, match: str) -> None:
+    file = tmp_path / "bad.csv"
+    file.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=match) as err:
+        read_labels(file)
+    assert str(err.value).startswith(str(file))
+
+
+def test_json_labels_refuse_nesting_nul_and_huge_phases(tmp_path: Path) -> None:
+    file = tmp_path / "labels.json"
+    file.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ValueError, match="nested too deeply") as err:
+        read_labels(file)
+    assert str(err.value).startswith(str(file))
+    for entry, match in [
+        ({"path": "a\0.mp4"}, "NUL"),
+        ({"path": "a.mp4", "class": "a\nb"}, "control characters"),
+        ({"path": "a.mp4", "phases": [0, 10**23]}, "larger than the largest phase label"),
+        ({"path": "a.mp4", "phases": [0, 1e23]}, "must be an integer"),
+    ]:
+        file.write_text(json.dumps({"format": FORMAT, "version": 1, "videos": [entry]}), encoding="utf-8")
+        with pytest.raises(ValueError, match=match):
+            read_labels(file)
+
+
+@pytest.mark.parametrize("values", [[1e23], [2**70], np.array([2**63], dtype=np.uint64), 5, np.float64(3.0)])
+def test_phase_labels_refuse_what_int64_cannot_hold_and_scalars(values: object) -> None:
+    with pytest.raises(ValueError, match="phase label|1-D sequence|Python objects"):
+        VideoLabel("x.mp4", "c", values)  # type: ignore[arg-type]

@@ -35,6 +35,9 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 
 import numpy as np
 
+from ._json import load_json_text
+from ._text import shown
+
 __all__ = ["FORMAT", "VERSION", "VideoLabel", "read_labels", "write_labels"]
 
 FORMAT: str = "draqcore-labels"
@@ -44,6 +47,8 @@ VERSION: int = 1
 """Version of the JSON labels format written and read by this module."""
 
 _ENTRY_KEYS = ("path", "class", "phases")
+#: Largest phase label accepted (phases are small class indices; this bound keeps int64 exact).
+_MAX_PHASE = 2**53
 _TOP_KEYS = ("format", "version", "videos")
 
 
@@ -91,12 +96,19 @@ def phase_labels(values: Any, what: str) -> np.ndarray:
     Integral floats (labels saved as float by another tool) are accepted; ``what`` names the
     source in error messages. Shared by this module and :mod:`draqcore.evaluation.datasets`.
     """
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"{what}: cannot be read as a sequence of phase labels ({exc})") from None
     if arr.ndim != 1:
         raise ValueError(f"{what}: expected a 1-D sequence of phase labels, got shape {arr.shape}")
     if arr.size and arr.dtype.kind not in "iu":
         if not (arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all()):
             raise ValueError(f"{what}: expected integer phase labels (non-negative integers), got dtype {arr.dtype}")
+    if arr.dtype.kind == "O":
+        raise ValueError(f"{what}: expected integer phase labels, got Python objects (e.g. integers beyond 64 bits)")
+    if arr.size and arr.dtype.kind in "fu" and float(arr.max()) > _MAX_PHASE:
+        raise ValueError(f"{what}: phase label {arr.max().item()!r} is larger than the largest phase label {_MAX_PHASE}")
     out = np.array(arr, dtype=np.int64)  # always a copy
     if out.size and out.min() < 0:
         raise ValueError(f"{what}: phase labels must be >= 0, got {int(out.min())}")
@@ -120,11 +132,7 @@ def _resolve(file: Path, entry_path: str) -> Path:
 
 
 def _read_json(file: Path, text: str) -> List[VideoLabel]:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        raise _fail(file, "", f"not valid JSON ({exc.msg} at {where})") from None
+    doc = load_json_text(text, str(file))
     if not isinstance(doc, dict):
         raise _fail(file, "", f"expected a JSON object at the top level, got {type(doc).__name__}")
     extra = sorted(set(doc) - set(_TOP_KEYS))
@@ -149,10 +157,12 @@ def _read_json(file: Path, text: str) -> List[VideoLabel]:
         path = entry.get("path")
         if not isinstance(path, str) or not path.strip():
             raise _fail(file, where, f'"path" must be a non-empty string, got {path!r}')
-        where = f"videos[{i}] ({path})"
+        _check_path(file, where, path)
+        where = f"videos[{i}] ({shown(path)})"
         cls = entry.get("class")
         if cls is not None and not isinstance(cls, str):
             raise _fail(file, where, f'"class" must be a string or null, got {cls!r}')
+        _check_class(file, where, cls)
         phases = entry.get("phases")
         if phases is not None:
             if not isinstance(phases, list):
@@ -163,16 +173,41 @@ def _read_json(file: Path, text: str) -> List[VideoLabel]:
                     raise _fail(file, where, f'"phases"[{j}] must be an integer, got {v!r}')
                 if v < 0:
                     raise _fail(file, where, f'"phases"[{j}] must be >= 0, got {v}')
+                if v > _MAX_PHASE:
+                    raise _fail(file, where, f'"phases"[{j}] is {v}, larger than the largest phase label {_MAX_PHASE}')
             phases = np.asarray(phases, dtype=np.int64) if phases else np.zeros(0, dtype=np.int64)
         out.append(VideoLabel(_resolve(file, path), cls, phases))
     return out
 
 
+def _check_path(file: Path, where: str, path: str) -> None:
+    if "\0" in path:
+        raise _fail(file, where, f"path {path!r} contains a NUL character (no file can have that name)")
+
+
+def _check_class(file: Path, where: str, cls: Optional[str]) -> None:
+    # Class names are printed in tables and reports: control characters (NUL, newlines, ANSI
+    # escapes) would corrupt them, and no real class name needs one.
+    if cls is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in cls):
+        raise _fail(file, where, f"class {cls!r} contains control characters")
+
+
 def _read_csv(file: Path, text: str) -> List[VideoLabel]:
+    """Rows of a real CSV parser (quoted fields may hold commas, quotes and newlines); anything
+    it refuses in strict mode (an unterminated quote, text after a closing quote, an over-long
+    field) is refused with the line it starts on."""
     out: List[VideoLabel] = []
-    rows = csv.reader(text.splitlines())
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     first = True
-    for line_no, row in enumerate(rows, start=1):
+    line_no = 1
+    while True:
+        line_no = reader.line_num + 1  # the row about to be read starts on this line
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise _fail(file, f"line {line_no}", f"not valid CSV ({exc})") from None
         if not row or all(not cell.strip() for cell in row):
             continue
         cells = [cell.strip() for cell in row]
@@ -186,6 +221,8 @@ def _read_csv(file: Path, text: str) -> List[VideoLabel]:
         path, cls = cells
         if not path:
             raise _fail(file, where, "empty path")
+        _check_path(file, where, path)
+        _check_class(file, where, cls)
         out.append(VideoLabel(_resolve(file, path), cls or None, None))
     return out
 
@@ -213,7 +250,9 @@ def read_labels(path: Union[str, "os.PathLike[str]"]) -> Dict[Path, VideoLabel]:
     """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        # newline="": a CSV field may hold a quoted line break, which the parser must see as is.
+        with open(file, encoding="utf-8", newline="") as fh:
+            text = fh.read()
     except UnicodeDecodeError as exc:
         raise _fail(file, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if file.suffix.lower() == ".csv":

@@ -260,3 +260,16 @@ def test_leftovers_of_interrupted_saves(tmp_path: Path, rng: np.random.Generator
     assert leftovers(root) == []
     (root / "ann.json").write_text("{damaged")  # which generation is current is unknown: keep all
     assert leftovers(root) == [] and len([p for p in root.iterdir() if p.is_dir()]) == 1
+
+
+def test_deeply_nested_or_non_utf8_manifest_is_a_clear_error(tmp_path: Path, rng: np.random.Generator) -> None:
+    from draqcore.store.ann_index import leftovers
+
+    manifest, _, _ = _saved(tmp_path, rng)
+    manifest.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ValueError, match="ann.json: not a valid document .*nested too deeply"):
+        AnnIndex.load(tmp_path / "index")
+    assert leftovers(tmp_path / "index") == []
+    manifest.write_bytes(b'{"format": "\xff"}')
+    with pytest.raises(ValueError, match="ann.json: not UTF-8"):
+        AnnIndex.load(tmp_path / "index")

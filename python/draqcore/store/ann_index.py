@@ -47,6 +47,7 @@ import hnswlib
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._json import load_json_text
 from .hnsw_graph import GraphError, graph_index, level0_strongly_connected, parse_graph
 from .npy import read_npy
 from .testhooks import kill_point
@@ -167,7 +168,7 @@ def leftovers(directory: Union[str, os.PathLike[str]]) -> list[Path]:
     if manifest.exists():
         try:
             current = json.loads(manifest.read_bytes().decode("utf-8")).get("directory")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass
         if not isinstance(current, str):  # a damaged manifest: which generation is current is unknown
             return _temp_manifests(root)
@@ -440,7 +441,7 @@ class AnnIndex:
         if manifest_path.exists():
             try:
                 generation = int(json.loads(manifest_path.read_bytes().decode("utf-8"))["generation"]) + 1
-            except (ValueError, KeyError, TypeError, OSError):
+            except (ValueError, KeyError, TypeError, OSError, RecursionError):
                 generation = 1
         while (root / f"g{generation:06d}").exists():
             generation += 1
@@ -513,9 +514,10 @@ class AnnIndex:
         if not manifest_path.is_file():
             raise FileNotFoundError(f"ANN index {manifest_path}: no such file")
         try:
-            man = json.loads(manifest_path.read_bytes().decode("utf-8"))
-        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-            raise ValueError(f"ANN index {manifest_path}: not valid JSON ({exc})") from None
+            text = manifest_path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"ANN index {manifest_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        man = load_json_text(text, f"ANN index {manifest_path}")
 
         def fail(what: str) -> ValueError:
             return ValueError(f"ANN index {manifest_path}: {what}")

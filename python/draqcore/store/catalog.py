@@ -526,9 +526,9 @@ class Catalog:
         text = self._meta_value("extractor")
         try:
             value = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise ValueError(
-                f"catalog {self._path}: meta 'extractor' is not valid JSON ({exc}): {text[:200]!r}"
+                f"catalog {self._path}: meta 'extractor' is not valid JSON ({type(exc).__name__}: {exc}): {text[:200]!r}"
             ) from None
         if not isinstance(value, dict):
             raise ValueError(
