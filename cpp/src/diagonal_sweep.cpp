@@ -42,9 +42,12 @@ inline __attribute__((always_inline)) void dtw_diagonal_body(
 
 // The subsequence DTW on rows [ilo, ihi] (ilo >= 1) of anti-diagonal k: the same expressions,
 // and each cell's start column (s2, s1, s0 like d2, d1, d0) taken from the predecessor chosen.
+// The buffers never overlap (__restrict: with this many pointers the vectoriser would otherwise
+// need more runtime overlap checks than it is willing to emit, and stay scalar).
 inline __attribute__((always_inline)) void dtw_subsequence_diagonal_body(
-    const float* c, const double* d2, const double* d1, double* d0, const std::int64_t* s2,
-    const std::int64_t* s1, std::int64_t* s0, unsigned char* dir, std::ptrdiff_t ilo,
+    const float* __restrict c, const double* __restrict d2, const double* __restrict d1,
+    double* __restrict d0, const std::int64_t* __restrict s2, const std::int64_t* __restrict s1,
+    std::int64_t* __restrict s0, unsigned char* __restrict dir, std::ptrdiff_t ilo,
     std::ptrdiff_t ihi) {
   for (std::ptrdiff_t i = ilo; i <= ihi; ++i) {
     const double diag = d2[i - 1], up = d1[i - 1], left = d1[i];
@@ -52,8 +55,13 @@ inline __attribute__((always_inline)) void dtw_subsequence_diagonal_body(
     const bool from_up = up < diag;
     const bool take_left = left < best_prev;
     d0[i] = double(c[i]) + std::min(best_prev, left);
-    const std::int64_t best_start = from_up ? s1[i - 1] : s2[i - 1];
-    s0[i] = take_left ? s1[i] : best_start;
+    // Both candidates loaded unconditionally and blended with masks (a conditional load is
+    // control flow, which stops the vectoriser).
+    const std::int64_t s_up = s1[i - 1], s_diag = s2[i - 1], s_left = s1[i];
+    const std::int64_t up_mask = -static_cast<std::int64_t>(from_up);
+    const std::int64_t left_mask = -static_cast<std::int64_t>(take_left);
+    const std::int64_t best_start = s_diag ^ ((s_diag ^ s_up) & up_mask);
+    s0[i] = best_start ^ ((best_start ^ s_left) & left_mask);
     dir[i - ilo] = static_cast<unsigned char>(static_cast<unsigned char>(from_up) |
                                               (static_cast<unsigned char>(take_left) << 1));
   }

@@ -55,14 +55,15 @@ void expected_prepass(const float* c, const double* gprev, double* g_partial, do
 // The same for a subsequence sweep, which also carries each cell's start column: the start
 // of the better of the diagonal and the upper predecessor.
 DRAQCORE_CLONES_AVX2
-void dtw_prepass_subsequence(const double* prev, const std::int64_t* sprev, double* best_prev,
-                             std::int64_t* best_start, unsigned char* dir, std::ptrdiff_t j0,
-                             std::ptrdiff_t j1) {
+void dtw_prepass_subsequence(const double* __restrict prev, const std::int64_t* __restrict sprev,
+                             double* __restrict best_prev, std::int64_t* __restrict best_start,
+                             unsigned char* __restrict dir, std::ptrdiff_t j0, std::ptrdiff_t j1) {
   for (std::ptrdiff_t j = j0; j < j1; ++j) {
     const double diag = prev[j - 1], up = prev[j];
     const bool from_up = up < diag;
     best_prev[j] = std::min(diag, up);
-    best_start[j] = from_up ? sprev[j] : sprev[j - 1];
+    const std::int64_t s_up = sprev[j], s_diag = sprev[j - 1];  // blended, as in diagonal_sweep
+    best_start[j] = s_diag ^ ((s_diag ^ s_up) & -static_cast<std::int64_t>(from_up));
     dir[j] = static_cast<unsigned char>(from_up);
   }
 }
