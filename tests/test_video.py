@@ -325,3 +325,72 @@ def test_bad_sample_rate_type(tmp_path: Path) -> None:
         iter_sampled_frames(path, True)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="sample_fps"):
         iter_sampled_frames(path, "10")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------
+# frame sizes: one size per video, and a pixel limit checked before decoding
+
+
+@pytest.mark.parametrize("where", [1, 4])
+def test_every_reader_refuses_frames_of_another_size(tmp_path: Path, where: int) -> None:
+    """Streaming readers too (rendering, features): a folder of mixed sizes is an error wherever
+    the odd frame is, never a video with frames dropped or stretched."""
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(mixed / f"{i}.png"), frame_for(i, size=(80, 60) if i == where else (W, H)))
+    for call in (lambda p: read_sampled(p, None), lambda p: list(iter_sampled_frames(p, None)),
+                 lambda p: list(iter_sampled_frames(p, 5.0, image_fps=25.0))):
+        with pytest.raises(VideoReadError, match=rf"frame {where} is 80x60, the first frame {W}x{H}") as err:
+            call(mixed)
+        assert str(mixed) in str(err.value)
+
+
+def _forge_png_size(path: Path, width: int, height: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[16:20] = width.to_bytes(4, "big")
+    data[20:24] = height.to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("size", [(60000, 60000), (20000, 20000), (7681, 4320)])
+def test_images_above_the_pixel_limit_are_refused_before_decoding(tmp_path: Path, size: tuple[int, int]) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0.png"), frame_for(0))
+    _forge_png_size(folder / "0.png", *size)  # a header that claims the size; decoding would fail or explode
+    tracemalloc.start()
+    try:
+        with pytest.raises(VideoReadError, match=rf"{size[0]}x{size[1]} = .* megapixels, more than the limit") as err:
+            read_sampled(folder, None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(folder / "0.png") in str(err.value)
+    assert peak < 50_000_000
+
+
+def test_a_real_image_above_the_limit_and_one_at_it(tmp_path: Path) -> None:
+    from draqcore.video import MAX_FRAME_PIXELS
+
+    assert MAX_FRAME_PIXELS == 7680 * 4320
+    for ext in (".png", ".jpg", ".bmp", ".webp"):
+        big = tmp_path / f"big{ext}"
+        big.mkdir()
+        cv2.imwrite(str(big / f"0{ext}"), np.zeros((4320, 7681), dtype=np.uint8))  # real pixels, one column too many
+        with pytest.raises(VideoReadError, match="7681x4320"):
+            read_sampled(big, None)
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    cv2.imwrite(str(ok / "0.png"), np.zeros((4320, 7680), dtype=np.uint8))
+    assert read_sampled(ok, None).frames.shape == (1, 4320, 7680, 3)
+
+
+def test_a_video_above_the_limit_is_refused_from_its_container_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_video(tmp_path / "v.avi", "MJPG", 3)
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", W * H - 1)
+    with pytest.raises(VideoReadError, match=rf"{W}x{H} = .* megapixels, more than the limit") as err:
+        list(iter_sampled_frames(path))
+    assert str(path) in str(err.value)
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", W * H)
+    assert len(list(iter_sampled_frames(path, None))) == 3

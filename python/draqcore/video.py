@@ -23,6 +23,14 @@ that never reports timestamps therefore yields ``index / fps``. :func:`iter_samp
 :func:`read_sampled` and :func:`native_timeline` apply the same rule, so they agree frame by
 frame.
 
+Frame size
+----------
+All frames of one input have the same size: a frame whose size differs from the first one's (an
+image folder of mixed sizes, a stream that changes resolution) is an error, not a frame to be
+rescaled or dropped later. A frame may have at most :data:`MAX_FRAME_PIXELS` pixels; larger ones
+are refused *before* they are decoded (from the container's frame size, or from the image file's
+header for PNG, JPEG, BMP, WebP and PNM), so a 60000x60000 PNG costs nothing but an error message.
+
 Errors
 ------
 Every failure to read an input raises :class:`VideoReadError` (a ``ValueError``) whose message
@@ -49,6 +57,7 @@ __all__ = [
     "DEFAULT_IMAGE_FPS",
     "DEFAULT_SAMPLE_FPS",
     "IMAGE_SUFFIXES",
+    "MAX_FRAME_PIXELS",
     "SampledFrame",
     "SampledVideo",
     "VideoReadError",
@@ -73,6 +82,13 @@ so 10 samples per second keep several frames per phase, while typical 25-60 fps 
 DEFAULT_IMAGE_FPS: float = 25.0
 """Frame rate, frames per second, assumed for a folder of images (PAL video rate), and the
 fallback for a video container that reports no usable frame rate."""
+
+MAX_FRAME_PIXELS: int = 7680 * 4320
+"""Largest frame accepted, in pixels (width x height): 8K UHD, 33.2 megapixels.
+
+A decoded frame takes ``3 * W * H`` bytes and every step after decoding (resizing, features,
+rendering) holds a few copies: larger frames are refused before decoding with a
+:class:`VideoReadError` naming the file and its size. Scale such images down first."""
 
 IMAGE_SUFFIXES: Tuple[str, ...] = (
     ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
@@ -289,6 +305,10 @@ class _VideoFileSource:
         if fourcc.to_bytes(4, "little") == b"ansi":  # FFmpeg's text-as-video "tty" demuxer
             cap.release()
             raise VideoReadError(f"{name}: is a text file, not a video")
+        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if width * height > MAX_FRAME_PIXELS:
+            cap.release()
+            raise VideoReadError(_too_large(name, width, height))
         self._cap = cap
         fps = float(cap.get(cv2.CAP_PROP_FPS))
         self.container_fps: Optional[float] = fps if _plausible_fps(fps) else None
@@ -348,12 +368,36 @@ class _ImageFolderSource:
         self.container_fps: Optional[float] = image_fps
         self._step = 1.0 / image_fps
         self.index = -1
+        self._first_size: Optional[Tuple[int, Tuple[int, int]]] = None
 
     def advance(self) -> Optional[float]:
         if self.index + 1 >= len(self.files):
             return None
         self.index += 1
+        self._check_header(self.files[self.index])
         return self.index * self._step
+
+    def _check_header(self, file: str) -> None:
+        """Size from the file's header, for every file (sampled or not): a folder of mixed
+        sizes or a huge image is refused whichever frames a sampling rate keeps."""
+        try:
+            with open(file, "rb") as fh:
+                head = fh.read(_HEADER_PEEK)
+        except OSError as exc:
+            raise VideoReadError(f"{file}: cannot be read ({exc.strerror or exc})") from None
+        size = _image_size(head)
+        if size is None:
+            return  # a format not parsed here: checked when decoded
+        if size[0] * size[1] > MAX_FRAME_PIXELS:
+            raise VideoReadError(_too_large(file, *size))
+        if self._first_size is None:
+            self._first_size = (self.index, size)
+        elif size != self._first_size[1]:
+            first, (w, h) = self._first_size
+            raise VideoReadError(
+                f"{self.name}: frame {self.index} is {size[0]}x{size[1]}, the first frame {w}x{h}; "
+                f"all frames of a video must have one size ({file})"
+            )
 
     def image(self) -> np.ndarray:
         file = self.files[self.index]
@@ -362,7 +406,16 @@ class _ImageFolderSource:
                 data = np.frombuffer(fh.read(), dtype=np.uint8)
         except OSError as exc:
             raise VideoReadError(f"{file}: cannot be read ({exc.strerror or exc})") from None
-        img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        size = _image_size(data[:_HEADER_PEEK].tobytes())
+        if size is not None and size[0] * size[1] > MAX_FRAME_PIXELS:
+            raise VideoReadError(_too_large(file, *size))
+        try:
+            img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        except cv2.error as exc:  # e.g. OpenCV's own pixel limit for formats not parsed above
+            msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise VideoReadError(f"{file}: OpenCV cannot decode it ({msg})") from None
+        if img is not None and img.shape[0] * img.shape[1] > MAX_FRAME_PIXELS:
+            raise VideoReadError(_too_large(file, img.shape[1], img.shape[0]))
         if img is None:
             raise VideoReadError(
                 f"{file}: not a readable image (frame {self.index} of folder {self.name})"
@@ -371,6 +424,56 @@ class _ImageFolderSource:
 
     def close(self) -> None:
         pass
+
+
+def _too_large(name: str, width: int, height: int) -> str:
+    return (
+        f"{name}: frames are {width}x{height} = {width * height / 1e6:.1f} megapixels, more than the "
+        f"limit of {MAX_FRAME_PIXELS / 1e6:.1f} (MAX_FRAME_PIXELS, 8K UHD); scale it down first"
+    )
+
+
+# Bytes of an image file read to find its size (JPEG markers may come after EXIF data).
+_HEADER_PEEK = 1 << 16
+
+
+def _image_size(head: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) from an image file's header without decoding it; None if not known."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head[:2] == b"BM" and len(head) >= 26:
+        return abs(int.from_bytes(head[18:22], "little", signed=True)), abs(int.from_bytes(head[22:26], "little", signed=True))
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
+        kind = head[12:16]
+        if kind == b"VP8X":
+            return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+        if kind == b"VP8L" and len(head) >= 25:
+            bits = int.from_bytes(head[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if kind == b"VP8 ":
+            return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    if head[:2] == b"\xff\xd8":
+        pos = 2
+        while pos + 9 <= len(head):
+            if head[pos] != 0xFF:
+                return None
+            marker = head[pos + 1]
+            if marker == 0xFF:  # fill byte
+                pos += 1
+                continue
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                pos += 2
+                continue
+            length = int.from_bytes(head[pos + 2 : pos + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(head[pos + 7 : pos + 9], "big"), int.from_bytes(head[pos + 5 : pos + 7], "big")
+            pos += 2 + length
+        return None
+    if head[:1] == b"P" and head[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6"):
+        fields = re.sub(rb"#[^\n]*", b" ", head[2:256]).split()
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            return int(fields[0]), int(fields[1])
+    return None
 
 
 _Source = Union[_VideoFileSource, _ImageFolderSource]
@@ -422,6 +525,7 @@ class _Decode:
         self._clock = _Clock(source.container_fps or DEFAULT_IMAGE_FPS)
         self._sampler = _Sampler(sample_fps)
         self._start, self._end = start, end
+        self._shape: Optional[Tuple[int, ...]] = None
 
     def __iter__(self) -> Iterator[SampledFrame]:
         try:
@@ -434,7 +538,16 @@ class _Decode:
                 if t > self._end:
                     break
                 if t >= self._start and self._sampler.keep(t):
-                    yield SampledFrame(index=self.source.index, time=t, image=self.source.image())
+                    image = self.source.image()
+                    if self._shape is None:
+                        self._shape = image.shape
+                    elif image.shape != self._shape:
+                        raise VideoReadError(
+                            f"{self.source.name}: frame {self.source.index} is {image.shape[1]}x{image.shape[0]}, "
+                            f"the first frame {self._shape[1]}x{self._shape[0]}; all frames of a video must have "
+                            "one size"
+                        )
+                    yield SampledFrame(index=self.source.index, time=t, image=image)
         finally:
             self.source.close()
         if self.count == 0:
