@@ -44,3 +44,38 @@ def warped_alignment(warped_pair):
     from draqcore.align import align_videos
 
     return align_videos(warped_pair.a, warped_pair.b)
+
+
+def _bikes(footage, frames: int) -> list:
+    with av.open(str(footage("bikes"))) as c:
+        source = []
+        for f in c.decode(video=0):
+            source.append(f.to_ndarray(format="bgr24")[::2, ::2])  # 320 x 136
+            if len(source) == frames:
+                break
+    return source
+
+
+def long_b_source_time(t_b):
+    """Source seconds B shows at B-time: half speed for 2 s, double for 2 s, then normal speed."""
+    t_b = np.asarray(t_b, dtype=np.float64)
+    return np.where(t_b < 2.0, 0.5 * t_b, np.where(t_b < 4.0, 1.0 + 2.0 * (t_b - 2.0), 5.0 + (t_b - 4.0)))
+
+
+@pytest.fixture(scope="session")
+def long_pair(tmp_path_factory, footage) -> tuple[Path, Path]:
+    """8 s of real footage (A, H.264 MP4 with audio) and a 7 s warped version (B) stored as
+    Motion-JPEG AVI, which browsers do not play (the viewer must make a copy)."""
+    import cv2
+
+    source = _bikes(footage, 200)
+    root = tmp_path_factory.mktemp("long")
+    a = write_clip(root / "street_a.mp4", source, TONE_A_HZ)
+    idx = np.clip(np.round(long_b_source_time(np.arange(7 * FPS) / FPS) * FPS).astype(int), 0, len(source) - 1)
+    b = root / "street_b.avi"
+    h, w = source[0].shape[:2]
+    writer = cv2.VideoWriter(str(b), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (w, h))
+    for i in idx:
+        writer.write(source[i])
+    writer.release()
+    return a, b

@@ -18,6 +18,7 @@ def write_alignment_outputs(
     video: bool = True,
     plot: bool = True,
     timeline: bool = True,
+    viewer: bool = True,
     height: Optional[int] = None,
     sample_fps: Optional[float] = None,
     progress: bool = False,
@@ -26,13 +27,14 @@ def write_alignment_outputs(
 
     ``alignment.csv`` (always: one row per decoded frame of A), ``alignment.json``
     (:func:`~draqcore.outputs.alignment_json.alignment_summary`), and unless switched off
-    ``side_by_side.mp4`` (H.264/AAC, labelled, A's audio), ``cost_matrix.png`` and ``timeline.otio``
-    (OpenTimelineIO, :mod:`draqcore.outputs.otio`).
+    ``side_by_side.mp4`` (H.264/AAC, labelled, A's audio), ``cost_matrix.png``, ``timeline.otio``
+    (OpenTimelineIO, :mod:`draqcore.outputs.otio`) and ``viewer.html`` (:mod:`draqcore.outputs.viewer`,
+    with ``media/`` copies of videos a browser cannot play).
 
     Returns
     -------
     dict of str to Path
-        Keys ``csv``, ``json`` and ``video``, ``plot``, ``timeline`` when written.
+        Keys ``csv``, ``json`` and ``video``, ``plot``, ``timeline``, ``viewer`` when written.
     """
     from ..video import native_timeline
     from .alignment_json import write_alignment_json
@@ -55,6 +57,10 @@ def write_alignment_outputs(
         from .otio import write_timeline
 
         written["timeline"] = write_timeline(alignment, out / "timeline.otio", timeline_a=timeline_a, timeline_b=timeline_b)
+    if viewer:
+        from .viewer import write_viewer
+
+        written["viewer"] = write_viewer(alignment, out / "viewer.html", plot=written.get("plot"), progress=progress)
     path = out / "alignment.json"
     files = dict(written)
     files["json"] = path
