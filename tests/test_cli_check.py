@@ -7,6 +7,7 @@ or exit status 1 with a message from the CLI), never a traceback and never a wro
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -151,7 +152,7 @@ DAMAGE: list[tuple[Callable[[Path], None], str, Optional[str]]] = [
     (_clip_means_modified, "does not match its recorded SHA-256", "delete"),
     (_graph_modified, "ann.hnsw does not match its recorded SHA-256", "delete"),
     (_manifest_not_json, "not valid JSON", "not valid JSON"),
-    (_manifest_not_utf8, "not valid JSON", "not valid JSON"),
+    (_manifest_not_utf8, "not UTF-8 text", "not UTF-8 text"),
     (_catalog_garbage, "catalog.sqlite: cannot be opened", "catalog"),
     (_catalog_cut, "catalog.sqlite", "catalog"),
     (_frame_times_damaged, "frame times/indices do not hold", None),
@@ -211,3 +212,45 @@ def test_check_of_something_that_is_no_collection(tmp_path: Path, capsys: pytest
     with pytest.raises(SystemExit):
         main(["check", "--help"])
     assert "usage: draq check" in capsys.readouterr().out
+
+
+def _set_identity(d: Path, change: Callable[[dict], None]) -> None:
+    db = sqlite3.connect(str(d / "catalog.sqlite"))
+    ident = json.loads(db.execute("SELECT value FROM meta WHERE key = 'extractor'").fetchone()[0])
+    change(ident)
+    with db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'extractor'", (json.dumps(ident),))
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda i: i.update(name="someone-elses-extractor"), "which this draqcore does not know"),
+        (lambda i: i.update(name="bad\x1b[2Jname"), r"'bad\\x1b\[2Jname', which this draqcore does not know"),
+        (lambda i: i.update(version="0.0-old"), "computes version"),
+        (lambda i: i.update(dim=i["dim"] + 1), "the extractor identity says dimension"),
+        (lambda i: i.pop("params"), "identity is unusable"),
+    ],
+)
+def test_a_collection_that_cannot_be_opened_is_not_ok(coll: Path, capsys: pytest.CaptureFixture[str],
+                                                       change: Callable[[dict], None], message: str) -> None:
+    _set_identity(coll, change)
+    with pytest.raises(ValueError):
+        Collection.open(coll)
+    code, lines = _check(coll, capsys)
+    assert code == 1
+    assert any(line.startswith("problem: catalog.sqlite: ") and re.search(message, line) for line in lines), lines
+    assert lines[-1].startswith(f"damaged: {coll}")
+    assert "\x1b" not in "\n".join(lines)
+
+
+def test_a_collection_that_needs_its_model_passed_in_is_a_note(coll: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from draqcore.features import registered_extractors
+
+    torch_names = [n for n in registered_extractors() if "torch" in n]
+    if not torch_names:
+        pytest.skip("no PyTorch extractor registered")
+    _set_identity(coll, lambda i: i.update(name=torch_names[0], params={"model_sha256": "0" * 64}))
+    report = check_collection(coll)
+    assert any("needs its extractor passed in" in n for n in report.notes), report.notes

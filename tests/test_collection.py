@@ -169,6 +169,11 @@ def test_search_arguments_are_validated(data: Dataset, built: Path, tmp_path: Pa
             coll.search(np.full((5, coll.dim), np.nan))
         with pytest.raises(ValueError, match="query_times: expected shape"):
             coll.search(np.ones((5, coll.dim)), query_times=np.arange(4.0))
+        for times in ([0.0, 0.1, 0.1, 0.3, 0.4], [0.0, 0.2, 0.1, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1, 0.0]):
+            with pytest.raises(ValueError, match="query_times: must strictly increase"):
+                coll.search(np.ones((5, coll.dim)), query_times=np.array(times))
+        with pytest.raises(ValueError, match="query_times: expected shape"):
+            coll.search(np.ones((1, coll.dim)), query_times=np.float64(0.0))  # a 0-d scalar is not a sequence
         with pytest.raises(ValueError, match="query_times: only for"):
             coll.search(query, query_times=np.arange(4.0))
         with pytest.raises(FileNotFoundError, match="query"):

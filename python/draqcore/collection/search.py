@@ -57,6 +57,12 @@ class _Search(_Maintenance):
                 raise ValueError(f"query_times: expected shape ({feats.shape[0]},), got {times.shape}")
             if not np.isfinite(times).all():
                 raise ValueError("query_times: contains NaN/Inf")
+            if times.size > 1 and not (np.diff(times) > 0).all():
+                bad = int(np.flatnonzero(np.diff(times) <= 0)[0]) + 1
+                raise ValueError(
+                    f"query_times: must strictly increase (frame {bad} is at {times[bad]!r} s, frame {bad - 1} at "
+                    f"{times[bad - 1]!r} s)"
+                )
         return feats, times
 
     def search(
@@ -100,7 +106,7 @@ class _Search(_Maintenance):
         band : int, optional
             Sakoe-Chiba radius of the DTW, in sampled frames.
         query_times : array_like of shape (T,), optional
-            Seconds of the query frames when ``query`` is an array; default ``arange(T) /
+            Seconds of the query frames, strictly increasing when ``query`` is an array; default ``arange(T) /
             sample_fps``.
 
         Returns

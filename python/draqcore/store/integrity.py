@@ -31,6 +31,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from .._text import shown
 from .ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, leftovers
 from .catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord
 from .feature_store import FEATURES_FILENAME
@@ -154,9 +155,44 @@ def check_collection(directory: Union[str, "os.PathLike[str]"]) -> CheckReport:
     return report
 
 
+def _check_extractor(catalog: Catalog, report: CheckReport) -> None:
+    """Can the collection be opened: is its stored extractor identity one this draqcore knows?"""
+    from ..features.base import _REGISTRY, _checked_identity, same_identity
+
+    try:
+        ident = _checked_identity(catalog.extractor_identity, "extractor identity")
+    except (ValueError, TypeError) as exc:
+        report.problems.append(f"{CATALOG_FILENAME}: the stored feature extractor identity is unusable ({exc}); "
+                               "the collection cannot be opened")
+        return
+    name = ident["name"]
+    if ident["dim"] != catalog.feature_dim:
+        report.problems.append(f"{CATALOG_FILENAME}: the extractor identity says dimension {ident['dim']}, "
+                               f"the catalog stores {catalog.feature_dim}-dimensional features")
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        report.problems.append(
+            f"{CATALOG_FILENAME}: features were computed by extractor {shown(name)!s}, which this draqcore does not "
+            f"know (known: {', '.join(sorted(_REGISTRY))}); the collection cannot be opened or searched"
+        )
+        return
+    try:
+        extractor = factory(ident["params"])
+    except (ValueError, TypeError) as exc:
+        # E.g. a PyTorch model, which an identity does not contain: opening needs extractor=.
+        report.notes.append(f"{CATALOG_FILENAME}: opening it needs its extractor passed in ({exc})")
+        return
+    if not same_identity(extractor.identity(), ident):
+        report.problems.append(
+            f"{CATALOG_FILENAME}: features were computed by {shown(name)} version {ident['version']}; this draqcore "
+            f"computes version {extractor.identity()['version']}: queries would not be comparable (re-index)"
+        )
+
+
 def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
     problems, notes = report.problems, report.notes
     problems.extend(catalog.verify())
+    _check_extractor(catalog, report)
     dim = catalog.feature_dim
     row_bytes = dim * _DTYPE.itemsize
     try:
