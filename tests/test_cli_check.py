@@ -74,7 +74,7 @@ def test_a_healthy_collection_passes(coll: Path, capsys: pytest.CaptureFixture[s
 
 
 def _cut_features(d: Path) -> None:
-    f = d / "features.f32"
+    f = d / "features/000000.f32"
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
 
 
@@ -87,14 +87,14 @@ def _rows_overlap(d: Path) -> None:
 
 
 def _features_modified(d: Path) -> None:
-    f = d / "features.f32"
+    f = d / "features/000000.f32"
     data = np.fromfile(f, dtype="<f4")
     data[len(data) // 2 : len(data) // 2 + 600] += 0.5  # same size, other values
     data.tofile(f)
 
 
 def _features_nan(d: Path) -> None:
-    f = d / "features.f32"
+    f = d / "features/000000.f32"
     data = np.fromfile(f, dtype="<f4")
     data[7] = np.nan
     data.tofile(f)
@@ -134,7 +134,7 @@ def _meta_rows_garbage(d: Path) -> None:
 
 
 def _features_missing(d: Path) -> None:
-    (d / "features.f32").unlink()
+    (d / "features/000000.f32").unlink()
 
 
 def _catalog_missing(d: Path) -> None:
@@ -145,10 +145,10 @@ def _catalog_missing(d: Path) -> None:
 # works and searching gives the error)
 DAMAGE: list[tuple[Callable[[Path], None], str, Optional[str]]] = [
     (_cut_features, "the file was cut short", "cut short"),
-    (_row_beyond_features, "videos beyond its end", "cut short"),
+    (_row_beyond_features, "videos beyond its end", None),  # opening reads no row range: searching fails
     (_rows_overlap, "share feature rows", None),
-    (_features_modified, "differ from the mean of their features", None),
-    (_features_nan, "NaN/Inf features", None),
+    (_features_modified, "do not match their recorded checksum", None),
+    (_features_nan, "do not match their recorded checksum", None),
     (_clip_means_modified, "does not match its recorded SHA-256", "delete"),
     (_graph_modified, "ann.hnsw does not match its recorded SHA-256", "delete"),
     (_manifest_not_json, "not valid JSON", "not valid JSON"),
@@ -157,7 +157,7 @@ DAMAGE: list[tuple[Callable[[Path], None], str, Optional[str]]] = [
     (_catalog_cut, "catalog.sqlite", "catalog"),
     (_frame_times_damaged, "frame times/indices do not hold", None),
     (_meta_rows_garbage, "meta 'feature_rows'", "meta 'feature_rows'"),
-    (_features_missing, "features.f32: missing", "missing"),
+    (_features_missing, "features/000000.f32: missing", "missing"),
     (_catalog_missing, "not a draqcore collection", "not a draqcore collection"),
 ]
 
@@ -187,13 +187,13 @@ def test_damage_is_reported_and_refused(built: tuple[Path, list[Path]], coll: Pa
 
 def test_leftovers_of_an_interrupted_write_are_notes_not_problems(built: tuple[Path, list[Path]], coll: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    with open(coll / "features.f32", "ab") as fh:
+    with open(coll / "features/000000.f32", "ab") as fh:
         fh.write(b"\x01" * 1000)  # appended, never committed
     stray = coll / "index" / "g999999"
     stray.mkdir()  # a generation whose save was killed
     code, lines = _check(coll, capsys)
     assert code == 0, lines
-    assert any(line.startswith("note: features.f32: 1000 bytes beyond") for line in lines)
+    assert any(line.startswith("note: features/000000.f32: 1000 bytes beyond") for line in lines)
     assert any(line.startswith("note: index/g999999: left by an interrupted index save") for line in lines)
     with Collection.open(coll, write=True):  # a writer repairs both
         pass

@@ -328,12 +328,12 @@ def test_create_and_open_errors(built: Path, tmp_path: Path) -> None:
 
 def test_on_disk_layout(built: Path) -> None:
     names = sorted(p.name for p in built.iterdir())
-    assert names == [".lock", "catalog.sqlite", "features.f32", "index"]  # .lock: the writer lock
+    assert names == [".lock", "catalog.sqlite", "features", "index"]  # .lock: the writer lock
     manifest = json.loads((built / "index" / "ann.json").read_text())
     assert sorted(p.name for p in (built / "index" / manifest["directory"]).iterdir()) == sorted(manifest["files"])
     with Collection.open(built) as coll:
         rows = sum(r.num_frames for r in coll.videos() if r.ok)
-        assert (built / "features.f32").stat().st_size == rows * coll.dim * 4
+        assert (built / "features/000000.f32").stat().st_size == rows * coll.dim * 4
         for r in coll.videos():
             assert Path(r.path).is_absolute() and len(r.sha256 or "") == 64
             assert r.sample_fps == coll.sample_fps and r.native_fps and r.duration
@@ -383,8 +383,9 @@ def test_a_tampered_index_is_refused_with_a_remedy(data: Dataset, tmp_path: Path
     meta = json.loads(manifest.read_text())
     meta["dim"] = meta["dim"] + 1
     manifest.write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="delete .*index and reopen") as info:
-        Collection.open(directory)
+    with Collection.open(directory) as coll:  # opening reads no index: the first search does
+        with pytest.raises(ValueError, match="delete .*index and reopen") as info:
+            coll.search(data.queries["action00"], top=3)
     assert "ann.json" in str(info.value)
     shutil.rmtree(directory / "index")
     with Collection.open(directory) as coll:
@@ -396,15 +397,15 @@ def test_orphan_feature_rows_are_ignored_and_overwritten(data: Dataset, tmp_path
     with Collection.create(directory) as coll:
         coll.add(data.indexed[:2])
         dim = coll.dim
-    size = (directory / "features.f32").stat().st_size
-    with open(directory / "features.f32", "ab") as fh:  # a crash after appending, before the commit
+    size = (directory / "features/000000.f32").stat().st_size
+    with open(directory / "features/000000.f32", "ab") as fh:  # a crash after appending, before the commit
         fh.write(np.ones((7, dim), dtype="<f4").tobytes() + b"\x00\x01")
     with Collection.open(directory) as coll:
         hits = coll.search(data.indexed[0], top=2)
         assert Path(hits[0].path) == data.indexed[0].resolve()
         coll.add(data.indexed[2:3])
         rows = sum(r.num_frames for r in coll.videos())
-    assert (directory / "features.f32").stat().st_size == rows * dim * 4 > size
+    assert (directory / "features/000000.f32").stat().st_size == rows * dim * 4 > size
     with Collection.open(directory) as coll:
         np.testing.assert_array_equal(coll.features(data.indexed[2]),
-                                      np.fromfile(directory / "features.f32", dtype="<f4").reshape(-1, dim)[-len(coll.frame_times(data.indexed[2])):])
+                                      np.fromfile(directory / "features/000000.f32", dtype="<f4").reshape(-1, dim)[-len(coll.frame_times(data.indexed[2])):])

@@ -208,7 +208,7 @@ def _cli(argv: list[str], kill_at: Optional[str] = None, kill_after: Optional[fl
     proc = subprocess.Popen([sys.executable, "-m", "draqcore.cli", *argv], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if kill_after is not None:
-        features = Path(argv[argv.index("--collection") + 1]) / "features.f32"
+        features = Path(argv[argv.index("--collection") + 1]) / "features/000000.f32"
         start, give_up = _size(features), time.monotonic() + 60
         while proc.poll() is None and _size(features) <= max(start, 0) and time.monotonic() < give_up:
             time.sleep(0.001)
@@ -247,7 +247,7 @@ def _content(coll: Path, queries: list[Path]) -> dict[str, Any]:
     return {
         "rows": rows,
         "hits": hits,
-        "features_file": (coll / "features.f32").read_bytes(),
+        "features_file": (coll / "features/000000.f32").read_bytes(),
         "index": sorted((path_of[int(v)], m.tobytes()) for v, m in zip(index.ids, index.clip_means)),
         "index_stats": (index.mean.tobytes(), index.scale.tobytes()),
     }
@@ -307,16 +307,16 @@ def test_orphans_are_cut_by_a_writer_and_left_alone_by_a_reader(videos: Path, tm
     coll = tmp_path / "coll"
     assert main(_argv(videos, 1, coll)) == 0
     assert _cli(_argv(videos, 2, coll), kill_at="append:2") == -signal.SIGKILL
-    size = (coll / "features.f32").stat().st_size
+    size = (coll / "features/000000.f32").stat().st_size
     index_files = sorted(p.name for p in (coll / "index").rglob("*"))
     with Collection.open(coll) as c:  # a reader sees the 4 committed videos, touches nothing
         rows = sum(r.num_frames for r in c.videos() if r.ok)
         assert size > rows * c.dim * 4  # the 5th video's rows: appended, never committed
         assert len(c) == 4 and len(c.search(_good(videos)[0], top=4)) == 4
-    assert (coll / "features.f32").stat().st_size == size
+    assert (coll / "features/000000.f32").stat().st_size == size
     assert sorted(p.name for p in (coll / "index").rglob("*")) == index_files  # stale, not rebuilt
     with Collection.open(coll, write=True) as c:  # a writer cuts the orphans on open
-        assert (coll / "features.f32").stat().st_size == rows * c.dim * 4
+        assert (coll / "features/000000.f32").stat().st_size == rows * c.dim * 4
     assert check_collection(coll).notes == ["index/: stale: holds 3 videos, the catalog 4 ok (1 not indexed yet, "
                                             "0 no longer ok); the next writer rebuilds it, searches build an "
                                             "up-to-date one in memory"]
@@ -399,7 +399,7 @@ def test_an_interrupted_create_does_not_block_the_next(tmp_path: Path) -> None:
     (coll / "catalog.sqlite.0123456789ab.tmp").write_bytes(b"half a catalog")
     with Collection.create(coll) as c:
         assert len(c) == 0
-    assert sorted(p.name for p in coll.iterdir()) == [".lock", "catalog.sqlite", "features.f32"]
+    assert sorted(p.name for p in coll.iterdir()) == [".lock", "catalog.sqlite", "features"]
 
 
 def test_readers_search_while_a_process_writes(videos: Path, tmp_path: Path) -> None:

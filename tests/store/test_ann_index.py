@@ -161,12 +161,15 @@ def test_modified_files_are_refused(tmp_path: Path, rng: np.random.Generator) ->
     np.save(gen / "std_mean.npy", mean + 1.0, allow_pickle=False)
     with pytest.raises(ValueError, match="std_mean.npy does not match its recorded SHA-256"):
         AnnIndex.load(tmp_path / "index")
-    # Even with a matching checksum, statistics that do not fit the clip means are refused.
+    # Even with a matching checksum, statistics that cannot standardise are refused (frozen
+    # statistics may legitimately differ from those of the stored clip means: AnnIndex.add).
     import hashlib
 
+    np.save(gen / "std_mean.npy", np.full_like(mean, np.nan), allow_pickle=False)
     meta["files"]["std_mean.npy"]["sha256"] = hashlib.sha256((gen / "std_mean.npy").read_bytes()).hexdigest()
+    meta["files"]["std_mean.npy"]["bytes"] = (gen / "std_mean.npy").stat().st_size
     manifest.write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="do not match the statistics"):
+    with pytest.raises(ValueError, match="must be finite"):
         AnnIndex.load(tmp_path / "index")
     (gen / "ann.hnsw").unlink()
     with pytest.raises(ValueError, match="ann.hnsw is missing"):

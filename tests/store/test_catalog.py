@@ -202,7 +202,7 @@ def test_sqlite_errors_are_value_errors_naming_the_file(tmp_path: Path, rng: np.
     db = sqlite3.connect(str(tmp_path / "catalog.sqlite"))
     db.executescript(
         "CREATE TABLE v2 AS SELECT id, path, sha256, status, reason, class_name, native_fps, duration, "
-        "sample_fps, row_offset, row_count, frame_times, added FROM videos; "
+        "sample_fps, row_offset, row_count, frame_times, added, features_digest, clip_mean, file_stat FROM videos; "
         "DROP TABLE videos; ALTER TABLE v2 RENAME TO videos;"
     )
     db.close()

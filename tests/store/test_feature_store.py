@@ -25,7 +25,7 @@ def test_append_read_and_reopen(tmp_path: Path, rng: np.random.Generator) -> Non
 
     view = store.read(3, 1)
     assert view.dtype == np.float32 and view.shape == (1, 5)
-    assert not view.flags.writeable and not view.flags.owndata and view.flags.c_contiguous
+    assert not view.flags.writeable and view.flags.c_contiguous
     with pytest.raises(ValueError):
         view[0, 0] = 1.0
     store.close()

@@ -105,10 +105,86 @@ def _index_inputs(paths: Iterable[str], skip: Iterable[Path] = ()) -> tuple[list
     return unique, ignored
 
 
+def _feature_files(directory: str) -> list[Path]:
+    """The ``.npy`` clip files of a features folder (not ``*.times.npy``), sorted by name."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise CommandError(f"--features {root}: not a folder")
+    files = sorted(f for f in root.iterdir()
+                   if f.suffix == ".npy" and not f.name.endswith(".times.npy") and not f.name.startswith(".")
+                   and f.is_file())
+    if not files:
+        raise CommandError(f"--features {root}: holds no .npy files (one (T, d) array per clip)")
+    return files
+
+
+def _load(f: Path, what: str):
+    import numpy as np
+
+    try:
+        return np.load(f, allow_pickle=False)  # never unpickle
+    except (ValueError, OSError, EOFError) as exc:
+        raise CommandError(f"{f}: not a readable .npy {what} ({exc})") from None
+
+
+def _clips(files: list[Path]):
+    """``(name, features, times, None)`` for every file, loaded one at a time."""
+    for f in files:
+        stem = f.name[: -len(".npy")]
+        times_file = f.with_name(stem + ".times.npy")
+        times = _load(times_file, "times file") if times_file.is_file() else None
+        yield stem, _load(f, "features file"), times, None
+
+
+def _run_features(args: argparse.Namespace) -> int:
+    """``draq index --features DIR``: add precomputed features (one .npy per clip)."""
+    from ..collection import Collection
+    from ..features import Precomputed
+
+    files = _feature_files(args.features)
+    directory = Path(args.collection)
+    if (directory / "catalog.sqlite").is_file():
+        coll = Collection.open(directory, write=True)
+        if not isinstance(coll.extractor, Precomputed):
+            coll.close()
+            raise CommandError(f"{directory}: holds videos embedded with {coll.extractor.name!r}, not precomputed features")
+        if args.features_name is not None and coll.extractor.features_name != args.features_name:
+            name = coll.extractor.features_name
+            coll.close()
+            raise CommandError(f"{directory}: holds features {name!r}, not --features-name {args.features_name!r}")
+    else:
+        if args.features_name is None:
+            raise CommandError("--features-name NAME is needed to create a collection of precomputed features "
+                               "(it says which backbone made them, e.g. resnet50-imagenet)")
+        first = _load(files[0], "features file")
+        if first.ndim != 2:
+            raise CommandError(f"{files[0]}: expected a (T, d) array, got shape {first.shape}")
+        coll = Collection.create(directory, extractor=Precomputed(dim=int(first.shape[1]), name=args.features_name),
+                                 sample_fps=args.sample_fps, feature_dtype=args.feature_dtype)
+    with coll:
+        started = time.perf_counter()
+        report = coll.add_features_batch(_clips(files), progress=not args.quiet)
+        elapsed = time.perf_counter() - started
+        total = len(coll)
+    print(
+        f"indexed {len(report.added)} new, skipped {len(report.skipped)} unchanged, "
+        f"{len(report.replaced)} replaced in {elapsed:.1f} s; the collection holds {total} clips"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..collection import Collection
     from ..labels import read_labels
 
+    if args.features is not None:
+        if args.paths:
+            raise CommandError("give either video PATHs or --features DIR, not both")
+        return _run_features(args)
+    if not args.paths:
+        raise CommandError("nothing to index: give video PATHs or --features DIR")
+    if args.features_name is not None:
+        raise CommandError("--features-name goes with --features DIR")
     videos, ignored = _index_inputs(args.paths, [Path(args.labels)] if args.labels else [])
     if not videos:
         raise CommandError("nothing to index in the given paths")
@@ -123,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
     coll = None
     if not exists:
         try:
-            coll = Collection.create(directory, extractor=extractor, sample_fps=args.sample_fps)
+            coll = Collection.create(directory, extractor=extractor, sample_fps=args.sample_fps,
+                                     feature_dtype=args.feature_dtype)
         except FileExistsError:
             if not (directory / "catalog.sqlite").is_file():
                 raise
@@ -159,7 +236,14 @@ def register(sub) -> None:
     from ..video import DEFAULT_SAMPLE_FPS
 
     p = sub.add_parser("index", help="add videos to a collection (created if needed)")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="video files, image-sequence folders, or folders to scan")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="video files, image-sequence folders, or folders to scan")
+    p.add_argument("--features", metavar="DIR", default=None,
+                   help="add precomputed features instead of videos: one (T, d) .npy file per clip (name = file "
+                        "stem), optional NAME.times.npy (seconds) beside it")
+    p.add_argument("--features-name", metavar="NAME", default=None,
+                   help="which backbone made the --features (required when creating; checked afterwards)")
+    p.add_argument("--feature-dtype", choices=("float32", "float16"), default=None,
+                   help="storage dtype of features when creating (default float32; float16 halves the disk)")
     p.add_argument("--collection", required=True, metavar="DIR", help="collection directory")
     p.add_argument("--labels", metavar="FILE", help="labels file (JSON or CSV path,class; see docs/video.md)")
     p.add_argument("--sample-fps", type=float, default=None, help=f"frames per second sampled for features when creating (default {DEFAULT_SAMPLE_FPS})")

@@ -6,14 +6,14 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from . import align, check, config, demo, footage, index, retime, search
+from . import align, check, config, demo, footage, index, reindex, retime, search
 from . import eval as eval_command
 from .common import CommandError
 
 __all__ = ["build_parser", "main"]
 
 #: Subcommand modules in the order ``draq --help`` lists them.
-SUBCOMMANDS = (index, check, search, align, retime, demo, eval_command, footage, config)
+SUBCOMMANDS = (index, reindex, check, search, align, retime, demo, eval_command, footage, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

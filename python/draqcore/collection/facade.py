@@ -21,13 +21,18 @@ from ..store.testhooks import kill_point
 from .._validate import as_nonnegative_int as _int_arg
 from .inputs import PathLike
 from .ingest import _Ingest
+from .feature_ingest import _FeatureIngest
+from ..store.feature_store import FEATURE_DTYPES, shard_rows_for
 from .search import _Search
 from .state import VideoRef
 
-__all__ = ["Collection"]
+__all__ = ["Collection", "DEFAULT_FEATURE_DTYPE"]
+
+#: Storage dtype of new collections' frame features (see docs/collection.md, "float16").
+DEFAULT_FEATURE_DTYPE = "float32"
 
 
-class Collection(_Ingest, _Search):
+class Collection(_Ingest, _FeatureIngest, _Search):
     """A directory of indexed videos that can be searched for alignable videos.
 
     Create one with :meth:`create`, reopen it with :meth:`open`; add videos with :meth:`add` (any
@@ -64,6 +69,8 @@ class Collection(_Ingest, _Search):
         extractor: Optional[FrameFeatureExtractor] = None,
         sample_fps: Optional[float] = None,
         exist_ok: bool = False,
+        feature_dtype: Optional[str] = None,
+        shard_bytes: Optional[int] = None,
     ) -> "Collection":
         """Create an empty collection in ``directory`` and take its writer lock.
 
@@ -83,6 +90,12 @@ class Collection(_Ingest, _Search):
             If ``directory`` already holds a collection, open it for writing
             (``open(write=True)``) instead of failing -- provided it was made with the same
             extractor (and ``sample_fps``, when given).
+        feature_dtype : {"float32", "float16"}, optional
+            Storage dtype of frame features (default :data:`DEFAULT_FEATURE_DTYPE`). float16
+            halves the disk; docs/collection.md measures its effect on DRAQ rankings.
+        shard_bytes : int, optional
+            Bytes per feature shard file (default
+            :data:`draqcore.store.feature_store.SHARD_BYTES`).
 
         Returns
         -------
@@ -117,6 +130,13 @@ class Collection(_Ingest, _Search):
             if root.is_dir() and not cls._empty_for_create(root):
                 raise FileExistsError(f"collection {root}: directory is not empty and holds no collection")
             dim = _int_arg(ext.dim, "extractor.dim", 1)
+            dtype = DEFAULT_FEATURE_DTYPE if feature_dtype is None else feature_dtype
+            if dtype not in FEATURE_DTYPES:
+                raise ValueError(f"feature_dtype: expected one of {sorted(FEATURE_DTYPES)}, got {feature_dtype!r}")
+            if shard_bytes is None:
+                shard_rows = shard_rows_for(dim, dtype)
+            else:
+                shard_rows = shard_rows_for(dim, dtype, _int_arg(shard_bytes, "shard_bytes", 1))
             root.mkdir(parents=True, exist_ok=True)
             lock = WriterLock.acquire(root)
             try:
@@ -125,7 +145,7 @@ class Collection(_Ingest, _Search):
                         if TEMP_CATALOG.fullmatch(entry.name):  # of a create that was killed
                             entry.unlink()
                     Catalog.create(catalog_path, extractor_identity=ext.identity(), feature_dim=dim,
-                                   sample_fps=fps).close()
+                                   sample_fps=fps, feature_dtype=dtype, shard_rows=shard_rows).close()
                     kill_point("create")
                     return cls._open(root, ext, lock)
             except BaseException:

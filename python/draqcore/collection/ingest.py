@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 
 from ..store.catalog import _text
 from ..store.testhooks import kill_point
 from .inputs import PathLike, _catalog_key, _content_hash, _failure_reason, _resolve
 from .results import AddReport
 from .maintenance import _Maintenance
+from .state import _clip_mean
+from ..store.feature_store import features_digest
+
+
+def _file_stat(path: Path) -> Optional[str]:
+    """``"size:mtime_ns:inode:dev"`` of a regular file (None otherwise: folders are always hashed)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_dev}"
 
 
 class _Ingest(_Maintenance):
@@ -29,10 +42,12 @@ class _Ingest(_Maintenance):
         """Decode, embed and index videos.
 
         Takes the writer lock first (if this collection does not hold it yet). For every path
-        (resolved to an absolute path): the file's SHA-256 is computed; a file already in the
-        collection with the same hash and status ``"ok"`` is skipped; otherwise it is decoded at
-        :attr:`sample_fps`, embedded, its features appended to ``features.f32`` (and
-        ``fsync``-ed) and then its catalog row committed, replacing the row of a file whose
+        (resolved to an absolute path): a regular file already in the collection with status
+        ``"ok"`` and the same size, modification time (ns), inode and device as when it was
+        hashed is skipped without reading it; otherwise the file's SHA-256 is computed and a file
+        with the same hash is skipped; otherwise it is decoded at :attr:`sample_fps`, embedded,
+        its features appended to the feature shards (and ``fsync``-ed) with their checksum, and
+        then its catalog row committed, replacing the row of a file whose
         content changed. Each video is committed on its own, so an interrupted ``add`` keeps
         every video committed before it and the same call run again resumes after them.
 
@@ -42,8 +57,9 @@ class _Ingest(_Maintenance):
         are not valid UTF-8, FIFOs/sockets/devices (never opened), and any error the decoder or
         extractor raises (e.g. ``MemoryError``; the reason then names the exception type).
         Errors of the collection itself (a full disk, a damaged catalog) stop ``add``: what was
-        committed stays. Finally, if the saved index does not hold exactly the ok videos, it is
-        rebuilt from all clip means and saved.
+        committed stays. Finally the ANN index is brought up to date (see
+        :mod:`draqcore.collection.maintenance`: small collections are rebuilt, large ones grow
+        incrementally).
 
         Parameters
         ----------
@@ -94,6 +110,12 @@ class _Ingest(_Maintenance):
             if name_problem is not None:
                 reason = name_problem
             else:
+                fstat = _file_stat(path)
+                if existing is not None and existing.ok and fstat is not None and existing.file_stat == fstat:
+                    if class_name != existing.class_name:
+                        cat.set_class_name(existing.id, class_name)
+                    report.skipped.append(key)  # unchanged size, mtime, inode: not re-hashed
+                    continue
                 try:
                     digest = _content_hash(path)
                 except OSError as exc:
@@ -109,12 +131,19 @@ class _Ingest(_Maintenance):
                     except Exception as exc:  # one bad video must not stop an overnight run
                         reason = _failure_reason(exc)
                     else:
-                        offset = store.append(feats)
+                        stored = store.prepare(feats)
+                        before = store.rows
+                        offset = store.append_prepared([stored])[0]
                         kill_point("append")
                         duration = float(times[-1]) + 1.0 / nfps
-                        cat.add_ok(key, sha256=digest, class_name=class_name, native_fps=nfps, duration=duration,
-                                   sample_fps=self._sample_fps, row_offset=offset, frame_times=times,
-                                   frame_indices=indices)
+                        try:
+                            cat.add_ok(key, sha256=digest, class_name=class_name, native_fps=nfps, duration=duration,
+                                       sample_fps=self._sample_fps, row_offset=offset, frame_times=times,
+                                       frame_indices=indices, features_digest=features_digest(stored),
+                                       clip_mean=_clip_mean(stored), file_stat=fstat)
+                        except BaseException:
+                            store.forget(before)
+                            raise
                         kill_point("commit")
                         report.added.append(key)
                         if existing is not None and existing.sha256 != digest:
@@ -126,9 +155,5 @@ class _Ingest(_Maintenance):
             report.failed.append((key, reason))
             if existing is not None and existing.sha256 != digest:
                 report.replaced.append(key)
-        ids = cat.ok_ids()
-        if ids.size == 0:
-            self._drop_index()
-        elif self._index is None or not np.array_equal(self._index.ids, ids):
-            self.rebuild_index()
+        self._update_index()
         return report

@@ -1,27 +1,57 @@
-"""Maintenance of a collection: building, saving, reloading and dropping the ANN index."""
+"""Maintenance of a collection: the ANN index over clip vectors, kept up to date incrementally.
+
+The retrieval stage (paper Sec. 3) ranks clips by cosine similarity of standardised clip
+vectors ``z = (F_bar - mu) / sigma``. A collection keeps them in three places:
+
+* the catalog: every ok row stores its clip vector ``F_bar`` (``clip_mean``);
+* the saved hnswlib index (``index/``, :class:`~draqcore.store.ann_index.AnnIndex`): a graph over
+  the ok clips with ids up to some id, and the statistics ``mu, sigma`` it was built with;
+* the *tail*: ok clips committed after the saved index (ids above its largest id), read from
+  the catalog by an index range scan and searched exhaustively at query time.
+
+Statistics policy (measured in docs/benchmarks.md):
+
+* while the collection holds at most :data:`REBUILD_MAX` ok clips, every change rebuilds the
+  index from all clip vectors with freshly computed statistics (cheap at that size), and a
+  search over a stale index recomputes them: small collections always use exact statistics;
+* beyond that the statistics are **frozen**: clips added later are standardised with the
+  statistics of the last full build and inserted into the graph in O(k log N) once
+  :data:`TAIL_MAX` of them are pending (until then they are searched exhaustively, O(k d));
+  nothing is ever rebuilt implicitly, and no write scans the whole collection;
+* :meth:`Collection.rebuild_index` (``draq reindex``) refreshes the statistics from all clips
+  and rebuilds the graph (O(N log N)); worth doing after the collection has grown several-fold
+  or changed in kind.
+
+Replaced and removed clips stay in the graph until the next full build; searches drop them
+(every candidate is looked up in the catalog) and ask the graph for more.
+"""
 
 from __future__ import annotations
 
 import shutil
+from typing import Optional
 
 import numpy as np
 
 from ..store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams
-from ..store.catalog import VideoRecord
-from ..store.feature_store import FEATURES_FILENAME
 from .state import _clip_mean, _CollectionState
+
+#: Collections with at most this many ok clips are rebuilt with fresh statistics on every change.
+REBUILD_MAX = 2000
+#: Clips committed after the saved index that are inserted into it at the end of a write.
+TAIL_MAX = 4096
 
 
 class _Maintenance(_CollectionState):
     """The ANN index of the ok videos (mixin of :class:`~draqcore.collection.Collection`)."""
 
     def rebuild_index(self) -> None:
-        """Rebuild the ANN index from all ok videos and save it under ``index/``.
+        """Rebuild the ANN index from all ok clips with fresh statistics and save it (``draq reindex``).
 
-        Takes the writer lock first (if this collection does not hold it yet). Clip means of
-        videos already in the current index are reused (an id always names the same features);
-        the others are computed from ``features.f32``. Standardisation statistics are
-        recomputed over all videos.
+        Takes the writer lock first (if this collection does not hold it yet). Clip vectors come
+        from the catalog (rows written before they were stored there are computed from their
+        features). Standardisation statistics are recomputed over all clips: see the module
+        docstring for when that matters.
 
         Raises
         ------
@@ -33,37 +63,112 @@ class _Maintenance(_CollectionState):
         self._begin_write()
         cat = self._cat
         with cat.snapshot():
-            ids = cat.ok_ids()
+            ids, means = self._all_clip_means()
             if ids.size == 0:
                 raise ValueError(f"collection {self._directory}: has no videos to index")
-            index = self._build_index(ids)
+        params = self._index.params if self._index is not None else AnnParams()
+        index = AnnIndex.build(ids, means, params)
         index.save(self._directory / INDEX_DIRNAME)
         self._index = index
+        self._index_loaded = True
 
-    def _build_index(self, ids: np.ndarray) -> AnnIndex:
-        """An index of these ok ids (in memory), reusing the clip means the current one caches."""
-        means = np.empty((ids.size, self._dim), dtype=np.float32)
-        known: dict[int, int] = {}
-        params = AnnParams()
-        if self._index is not None:
-            known = {int(v): i for i, v in enumerate(self._index.ids)}
-            params = self._index.params
-        missing = [int(v) for v in ids if int(v) not in known]
-        records = self._cat.get_many(missing)
-        for row, vid in enumerate(ids):
-            slot = known.get(int(vid))
-            if slot is not None:
-                means[row] = self._index.clip_means[slot]  # type: ignore[union-attr]
+    def _all_clip_means(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and clip vectors of all ok rows (inside a snapshot)."""
+        ids, means, ranges = self._cat.clip_means(0)
+        self._fill_missing_means(ids, means, ranges)
+        return ids, means
+
+    def _fill_missing_means(self, ids: np.ndarray, means: np.ndarray, ranges: np.ndarray) -> None:
+        """Compute the clip vectors a catalog row does not hold (rows of schema 1), in place."""
+        missing = np.flatnonzero(np.isnan(means[:, 0])) if means.size else np.empty(0, dtype=np.intp)
+        if missing.size == 0:
+            return
+        recs = self._cat.get_many([int(ids[i]) for i in missing])
+        for i in missing:
+            rec = recs.get(int(ids[i]))
+            if rec is None:
+                raise ValueError(f"collection {self._directory}: video id {int(ids[i])} vanished from the catalog")
+            means[i] = _clip_mean(self._read(rec))
+
+    def _tail(self, index: Optional[AnnIndex]) -> tuple[np.ndarray, np.ndarray]:
+        """Ok clips above the saved index's largest id (all of them without an index)."""
+        after = int(index.ids[-1]) if index is not None else 0
+        ids, means, ranges = self._cat.clip_means(after)
+        self._fill_missing_means(ids, means, ranges)
+        return ids, means
+
+    def _loaded_index(self) -> Optional[AnnIndex]:
+        """The saved index, loaded on first use (and reloaded by a reader when a writer saved
+        a newer one); None when there is none."""
+        if not (self._lock is not None and self._lock.held):  # a reader (or a forked child of the writer)
+            if not self._index_loaded or self._manifest_bytes() != self._manifest_seen:
+                self._index = self._load_index(writer=False)
+                self._index_loaded = True
+        elif not self._index_loaded:
+            self._index = self._load_index(writer=True)
+            self._index_loaded = True
+        return self._index
+
+    def _update_index(self) -> None:
+        """After a write: bring the saved index up to date with the catalog (writer only).
+
+        Small collections (<= :data:`REBUILD_MAX` ok clips) are rebuilt with fresh statistics
+        whenever the ok set changed; larger ones get the pending tail inserted once it reaches
+        :data:`TAIL_MAX` clips (frozen statistics, no full scan).
+        """
+        cat = self._cat
+        index = self._loaded_index()
+        with cat.snapshot():
+            tail_ids, tail_means = self._tail(index)
+            indexed = index.count if index is not None else 0
+            if indexed + tail_ids.size <= REBUILD_MAX:
+                ids = cat.ok_ids()  # small: a scan of at most REBUILD_MAX + replaced rows
+                if ids.size == 0:
+                    self._drop_index()
+                    return
+                if index is not None and np.array_equal(index.ids, ids):
+                    return
+                means = self._means_for(ids, index, tail_ids, tail_means)
+                rebuilt = AnnIndex.build(ids, means, index.params if index is not None else AnnParams())
+            elif index is None:
+                if tail_ids.size == 0:
+                    return
+                rebuilt = AnnIndex.build(tail_ids, tail_means, AnnParams())
+            elif tail_ids.size >= TAIL_MAX:
+                rebuilt = index.add(tail_ids, tail_means)
             else:
-                rec = records.get(int(vid))
-                if rec is None or not rec.ok:
-                    raise ValueError(f"collection {self._directory}: video id {int(vid)} vanished from the catalog")
-                means[row] = _clip_mean(self._read(rec))
-        return AnnIndex.build(ids, means, params)
+                return
+        rebuilt.save(self._directory / INDEX_DIRNAME)
+        self._index = rebuilt
+        self._index_loaded = True
+
+    def _means_for(self, ids: np.ndarray, index: Optional[AnnIndex], tail_ids: np.ndarray,
+                   tail_means: np.ndarray) -> np.ndarray:
+        """Clip vectors of ``ids`` from the index, the tail or the catalog (small collections)."""
+        pool_ids = [tail_ids]
+        pool_means = [tail_means]
+        if index is not None:
+            pool_ids.insert(0, index.ids)
+            pool_means.insert(0, index.clip_means)
+        all_ids = np.concatenate(pool_ids)
+        all_means = np.concatenate(pool_means, axis=0)
+        order = np.argsort(all_ids, kind="stable")
+        all_ids, all_means = all_ids[order], all_means[order]
+        pos = np.searchsorted(all_ids, ids)
+        pos = np.minimum(pos, max(all_ids.size - 1, 0))
+        found = all_ids.size > 0 and bool(np.all(all_ids[pos] == ids)) if ids.size else True
+        if found:
+            return np.ascontiguousarray(all_means[pos])
+        # Rows below the index's largest id that it does not hold (e.g. a crash before a save):
+        # ask the catalog for all of them.
+        cat_ids, cat_means = self._all_clip_means()
+        pos = np.searchsorted(cat_ids, ids)
+        return np.ascontiguousarray(cat_means[pos])
 
     def _drop_index(self) -> None:
         """No ok video is left: remove the saved index (the manifest first)."""
         self._index = None
+        self._index_loaded = True
         index_dir = self._directory / INDEX_DIRNAME
         try:
             (index_dir / MANIFEST_FILENAME).unlink()
@@ -72,34 +177,64 @@ class _Maintenance(_CollectionState):
         if index_dir.is_dir():
             shutil.rmtree(index_dir, ignore_errors=True)
 
-    def _current_index(self, ids: np.ndarray) -> AnnIndex:
-        """An index of exactly ``ids`` (the ok videos of the current snapshot)."""
-        if self._index is not None and np.array_equal(self._index.ids, ids):
-            return self._index
-        if self._lock is not None and self._lock.held:
-            # Never built, or stale (e.g. a crash after a catalog commit): the catalog decides.
-            self.rebuild_index()
-        else:
-            # A reader changes no file. A writer may have saved a newer index since we loaded ours.
-            if self._manifest_bytes() != self._manifest_seen:
-                saved = self._load_index(writer=False)
-                if saved is not None:
-                    self._index = saved
-            if self._index is None or not np.array_equal(self._index.ids, ids):
-                self._index = self._build_index(ids)
-        assert self._index is not None
-        return self._index
+    def _retrieve(self, clip_vector: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``candidates`` ok clips most similar to a raw clip vector (inside a snapshot).
 
-    def _check_clip_means(self, index: AnnIndex, records: list[VideoRecord], feats: list[np.ndarray]) -> None:
-        """Refuse features that are not the ones the index was built from (a modified file)."""
-        slots = np.searchsorted(index.ids, [r.id for r in records])
-        for rec, f, slot in zip(records, feats, slots):
-            want = index.clip_means[slot]
-            got = _clip_mean(f)
-            tol = 1e-5 * (1.0 + float(np.abs(want).max()))
-            if not np.allclose(got, want, rtol=1e-5, atol=tol):
-                raise ValueError(
-                    f"collection {self._directory}: the features of video {rec.id} ({rec.path}) in "
-                    f"{FEATURES_FILENAME} do not match the clip vector its index holds: a collection file "
-                    f"was modified or damaged; run `draq check {self._directory}`"
-                )
+        Returns ids and cosine similarities of the standardised vectors, most similar first;
+        only ids that are ok in the current snapshot (checked in the catalog, O(k log N)).
+        """
+        cat = self._cat
+        index = self._loaded_index()
+        tail_ids, tail_means = self._tail(index)
+        indexed = index.count if index is not None else 0
+        if indexed + tail_ids.size <= REBUILD_MAX:
+            # Small: exact similarities with statistics of exactly the current clips.
+            if index is not None:
+                pool_ids = np.concatenate([index.ids, tail_ids])
+                pool_means = np.concatenate([index.clip_means, tail_means], axis=0)
+            else:
+                pool_ids, pool_means = tail_ids, tail_means
+            ok = cat.get_many(pool_ids.tolist())
+            keep = np.array([int(v) in ok and ok[int(v)].ok for v in pool_ids], dtype=bool)
+            pool_ids, pool_means = pool_ids[keep], pool_means[keep]
+            if pool_ids.size == 0:
+                return pool_ids, np.empty(0)
+            from ..store.ann_index import standardization_stats
+
+            mean, scale = standardization_stats(pool_means)
+            sims = _cosine((pool_means - mean) / scale, (clip_vector - mean) / scale)
+            order = np.lexsort((pool_ids, -sims))[:candidates]
+            return pool_ids[order], sims[order]
+        assert index is not None
+        mean, scale = index.mean, index.scale
+        if tail_ids.size:
+            tail_sims = _cosine((tail_means - mean) / scale, (clip_vector - mean) / scale)
+        else:
+            tail_sims = np.empty(0)
+        want = candidates
+        while True:
+            g_ids, g_sims = index.query(clip_vector, min(want, index.count))
+            ids = np.concatenate([g_ids, tail_ids])
+            sims = np.concatenate([g_sims, tail_sims])
+            order = np.lexsort((ids, -sims))
+            ids, sims = ids[order], sims[order]
+            found = cat.get_many(ids[: want + tail_ids.size].tolist())
+            keep = np.array([int(v) in found and found[int(v)].ok for v in ids], dtype=bool)
+            # Replaced/removed clips still in the graph are dropped; ask for more if needed.
+            if keep.sum() >= candidates or g_ids.size >= index.count:
+                ids, sims = ids[keep][:candidates], sims[keep][:candidates]
+                return ids, sims
+            want *= 2
+
+
+def _cosine(rows: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every row of ``rows`` (n, d) with ``v`` (d,), float64 (0 for zero norms)."""
+    r = np.asarray(rows, dtype=np.float64)
+    q = np.asarray(v, dtype=np.float64)
+    rn = np.linalg.norm(r, axis=1)
+    qn = float(np.linalg.norm(q))
+    denom = rn * qn
+    dots = r @ q
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(denom > 0, dots / np.where(denom > 0, denom, 1.0), 0.0)
+    return out

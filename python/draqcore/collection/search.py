@@ -14,6 +14,7 @@ from .inputs import PathLike, _catalog_key, _content_hash, _resolve
 from .results import SearchHit, _readonly
 from .maintenance import _Maintenance
 from .state import _clip_mean
+from ..features.precomputed import Precomputed
 
 _METHODS = ("exact", "sampled")
 
@@ -21,7 +22,30 @@ _METHODS = ("exact", "sampled")
 class _Search(_Maintenance):
     """:meth:`search` (mixin of :class:`~draqcore.collection.Collection`)."""
 
+    def _stored_query(self, query: Any, query_times: Optional[Any]) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """A query naming a clip of a precomputed-features collection: its stored features."""
+        if not isinstance(self._extractor, Precomputed):
+            return None
+        with self._cat.snapshot():
+            rec = self._cat.find(str(query))
+            if rec is None or not rec.ok:
+                if str(query).lower().endswith(".npy"):
+                    return None
+                raise ValueError(
+                    f"query: {str(query)!r} names no clip of this precomputed-features collection; pass a "
+                    f"(T, {self._dim}) array, a .npy file, or the name of a stored clip"
+                )
+            if query_times is not None:
+                raise ValueError("query_times: only for a query given as a feature array (a stored clip has its own times)")
+            return np.array(self._read(rec), dtype=np.float32), self._cat.frames(rec.id)[0]
+
     def _query_features(self, query: Any, query_times: Optional[Any]) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(query, (str, os.PathLike)):
+            stored = self._stored_query(query, query_times)
+            if stored is not None:
+                return stored
+            if str(query).lower().endswith(".npy"):
+                query = _load_npy(_resolve(query))
         if isinstance(query, (str, os.PathLike)):
             if query_times is not None:
                 raise ValueError("query_times: only for a query given as a feature array (a video has its own times)")
@@ -141,26 +165,20 @@ class _Search(_Maintenance):
         if band is not None:
             band = _int_arg(band, "band", 0)
         cat = self._cat
-        if cat.count("ok") == 0:
+        if not cat.has_ok():
             raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
         q_feats, q_times = self._query_features(query, query_times)
+        if self._lock is not None and self._lock.held:
+            self._update_index()  # a writer repairs a stale index (e.g. after a crash) before using it
         # One read transaction: the index, the records and their frames all come from the same
         # committed state, whatever a concurrent writer commits meanwhile.
         with cat.snapshot():
-            ok_ids = cat.ok_ids()
-            if ok_ids.size == 0:
+            ids, sims = self._retrieve(_clip_mean(q_feats), candidates)
+            if ids.size == 0:
                 raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
-            index = self._current_index(ok_ids)
-            ids, sims = index.query(_clip_mean(q_feats), candidates)
             found = cat.get_many(ids)
-            records = []
-            for vid in ids:
-                rec = found.get(int(vid))
-                if rec is None or not rec.ok:  # cannot happen: the index was checked against the catalog
-                    raise ValueError(f"collection {self._directory}: index names video id {int(vid)} that is not ok")
-                records.append(rec)
+            records = [found[int(v)] for v in ids]  # _retrieve returns ok ids of this snapshot only
             feats = [self._read(r) for r in records]
-            self._check_clip_means(index, records, feats)
             cand = [draqcore.contextualize(f) for f in feats]
             result = draqcore.draq_batch(draqcore.contextualize(q_feats), cand, metric="cosine", method=method,
                                          k=k, seed=seed, band=band, return_paths=True)
@@ -186,3 +204,13 @@ class _Search(_Maintenance):
                     )
                 )
         return hits
+
+
+def _load_npy(path: Any) -> np.ndarray:
+    """A (T, d) features file saved with ``numpy.save`` (never unpickled)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"query: no such file {path}") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"query: {path} is not a readable .npy features file ({exc})") from None

@@ -16,7 +16,7 @@ from .. import video as _video
 from ..features import FrameFeatureExtractor
 from ..store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, remove_leftovers
 from ..store.catalog import CATALOG_FILENAME, Catalog, VideoRecord
-from ..store.feature_store import FEATURES_FILENAME, FeatureStore
+from ..store.feature_store import FEATURES_DIRNAME, FEATURES_FILENAME, FeatureStore, features_digest
 from ..store.lock import CollectionLockedError, WriterLock
 from .inputs import PathLike, _resolve
 
@@ -42,16 +42,26 @@ class _CollectionState:
         self._dim = catalog.feature_dim
         self._store: Optional[FeatureStore] = None
         self._index: Optional[AnnIndex] = None
+        self._index_loaded = False  # the saved index is loaded on first use, not at open
         self._manifest_seen: Optional[bytes] = None  # ann.json as last loaded (readers)
 
     def _load_state(self, catalog: Catalog, writer: bool) -> tuple[FeatureStore, Optional[AnnIndex]]:
-        """The feature store (orphan rows cut, for a writer) and the saved index, if any."""
-        store = FeatureStore(self._directory / FEATURES_FILENAME, self._dim, catalog.feature_rows(),
-                             readonly=not writer)
+        """The feature store (orphan rows cut, for a writer); the saved index is loaded lazily.
+
+        Opening reads O(1) catalog values and stats the shard files: nothing scales with N.
+        """
+        shard_rows = catalog.shard_rows
+        if shard_rows is None:  # a collection made before shards: one float32 file
+            store = FeatureStore(self._directory / FEATURES_FILENAME, self._dim, catalog.feature_rows(),
+                                 readonly=not writer)
+        else:
+            store = FeatureStore(self._directory / FEATURES_DIRNAME, self._dim, catalog.feature_rows(),
+                                 readonly=not writer, dtype=catalog.feature_dtype, shard_rows=shard_rows)
         if writer:
             store.truncate_orphans()  # appended by a writer that died before committing them
             remove_leftovers(self._directory / INDEX_DIRNAME)  # of an index save that was killed
-        return store, self._load_index(writer)
+        self._index_loaded = False
+        return store, None
 
     def _manifest_bytes(self) -> Optional[bytes]:
         try:
@@ -120,6 +130,7 @@ class _CollectionState:
         if self._store is not None:
             self._store.close()
         self._catalog, self._store, self._index, self._lock = catalog, store, index, lock
+        self._index_loaded = False
 
 
     @property
@@ -145,25 +156,45 @@ class _CollectionState:
             if rec is None:
                 raise KeyError(f"collection {self._directory}: no video with id {int(video)}")
         else:
-            path = str(_resolve(video))
-            rec = cat.find(path)
+            rec = cat.find(str(video)) if isinstance(video, str) else None  # a clip name as stored
             if rec is None:
-                raise KeyError(f"collection {self._directory}: no video {path!r}")
+                path = str(_resolve(video))
+                rec = cat.find(path)
+                if rec is None:
+                    raise KeyError(f"collection {self._directory}: no video {path!r}")
         if not rec.ok:
             raise ValueError(f"video {rec.path}: failed to index ({rec.reason}), it has no features")
         return rec
 
     def _read(self, rec: VideoRecord) -> np.ndarray:
-        """The feature rows of an ok record (a read-only view)."""
+        """The feature rows of an ok record as float32 (a new read-only array), checksum verified.
+
+        Raises ``ValueError`` (naming the file) when the rows cannot be read in full, or do not
+        match the checksum recorded when they were written (any change of a stored value).
+        """
         store = self._features
         if store.readonly and rec.row_offset + rec.num_frames > store.rows:
             store.extend(self._cat.feature_rows())  # committed by a writer since we looked
-        rows = store.read(rec.row_offset, rec.num_frames)
+        try:
+            stored = store.read_stored(rec.row_offset, rec.num_frames)
+        except ValueError as exc:
+            raise ValueError(
+                f"collection {self._directory}: the features of video {rec.id} ({rec.path}) cannot be read: "
+                f"{exc}; run `draq check {self._directory}`"
+            ) from None
+        if rec.features_digest is not None and features_digest(stored) != rec.features_digest:
+            raise ValueError(
+                f"collection {self._directory}: the features of video {rec.id} ({rec.path}) in "
+                f"{store.path.name}/ do not match their recorded checksum: a feature file was modified "
+                f"or damaged; run `draq check {self._directory}`"
+            )
+        rows = stored.astype(np.float32) if stored.dtype != np.float32 else stored
         if not np.isfinite(rows).all():  # appended rows are checked: only damage gets here
             raise ValueError(
                 f"collection {self._directory}: the features of video {rec.id} ({rec.path}) in "
-                f"{FEATURES_FILENAME} contain NaN/Inf: the file is damaged; run `draq check {self._directory}`"
+                f"{store.path.name} contain NaN/Inf: the file is damaged; run `draq check {self._directory}`"
             )
+        rows.setflags(write=False)
         return rows
 
     def _extract(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -5,6 +5,8 @@ An extractor maps the sampled frames of one video, ``(H, W, 3)`` uint8 BGR array
 
 - :class:`OpenCVDescriptorExtractor` (the default, :func:`default_extractor`): HOG, colour
   layout and optical-flow histograms; needs no model weights.
+- :class:`Precomputed`: features computed elsewhere (any backbone), added with
+  :meth:`draqcore.Collection.add_features`; it only carries their identity.
 - :class:`TorchImageExtractor` and :class:`TorchClipExtractor`: adapters for PyTorch image
   and clip backbones (``torch`` is imported only when one of them is built).
 - :class:`PoseExtractor` (``"mediapipe-pose"``): MediaPipe's 33 body landmarks, normalised
@@ -28,6 +30,7 @@ from .base import (
 from .mirror import mirror_invariant_features
 from .opencv_descriptor import OpenCVDescriptorExtractor
 from .pose import POSE_EXTRACTOR_NAME, PoseExtractor
+from .precomputed import Precomputed
 from .torch_backbone import TorchClipExtractor, TorchImageExtractor
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "OpenCVDescriptorExtractor",
     "POSE_EXTRACTOR_NAME",
     "PoseExtractor",
+    "Precomputed",
     "TorchClipExtractor",
     "TorchImageExtractor",
     "default_extractor",

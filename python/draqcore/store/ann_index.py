@@ -10,9 +10,10 @@ Standard deviation floor: a dimension whose standard deviation over the collecti
 divided by 1 instead: it is centred to (about) zero and adds nothing to the cosine, instead of
 blowing rounding noise up by ``1 / sigma``.
 
-Because ``mu`` and ``sigma`` change whenever videos are added, the index is rebuilt from all raw
-clip means (not updated in place); building hnswlib over N vectors of dimension d is cheap next
-to decoding and embedding the videos.
+Statistics policy. :meth:`AnnIndex.build` computes ``mu`` and ``sigma`` from the clips it is
+built from (or takes them, ``stats=``); :meth:`AnnIndex.add` inserts more clips standardised with
+the *same, frozen* statistics in O(k log N), without rebuilding the graph. How a collection
+chooses between the two is described in :mod:`draqcore.collection.maintenance`.
 
 On-disk layout (``directory`` is e.g. ``<collection>/index``)::
 
@@ -296,8 +297,9 @@ class AnnIndex:
         params: Optional[AnnParams] = None,
         *,
         threads: Optional[int] = None,
+        stats: Optional[tuple[np.ndarray, np.ndarray]] = None,
     ) -> "AnnIndex":
-        """Standardise clip means by their own statistics and build the hnswlib graph.
+        """Standardise clip means by their own statistics (or ``stats``) and build the hnswlib graph.
 
         Parameters
         ----------
@@ -310,6 +312,9 @@ class AnnIndex:
             Threads for hnswlib insertion; ``None`` = all cores. With more than one thread the
             graph (hence which approximate neighbours are found) can differ between builds; a
             saved index always answers the same.
+        stats : (mean, scale), optional
+            Frozen standardisation statistics, each of shape (d,); default: those of
+            ``clip_means`` (:func:`standardization_stats`).
 
         Raises
         ------
@@ -340,9 +345,55 @@ class AnnIndex:
             m32 = np.ascontiguousarray(means[order], dtype=np.float32)  # a new array: caller's untouched
         if not np.isfinite(m32).all():
             raise ValueError("clip_means: contains NaN/Inf")
-        mean, scale = standardization_stats(m32)
+        if stats is None:
+            mean, scale = standardization_stats(m32)
+        else:
+            mean, scale = (np.array(s, dtype=np.float64) for s in stats)
+            if mean.shape != (m32.shape[1],) or scale.shape != mean.shape or not np.isfinite(mean).all() \
+                    or not (np.isfinite(scale).all() and (scale > 0).all()):
+                raise ValueError(f"stats: expected finite mean and positive scale of shape ({m32.shape[1]},)")
         index = cls._make_graph(id64, m32, mean, scale, p, threads)
         return cls(index, id64, m32, mean, scale, p)
+
+    def add(self, ids: ArrayLike, clip_means: ArrayLike, *, threads: Optional[int] = None) -> "AnnIndex":
+        """A new index: this one plus more clips, standardised with the frozen statistics.
+
+        The hnswlib graph is grown in place (``resize_index`` + ``add_items``: O(k log N) for k
+        clips, no rebuild); this object must not be used afterwards.
+
+        Parameters
+        ----------
+        ids : array_like of shape (k,), int
+            New distinct ids, all larger than every id already held.
+        clip_means : array_like of shape (k, d)
+            Their raw clip vectors.
+        threads : int, optional
+            Threads for hnswlib insertion (None = all cores).
+
+        Raises
+        ------
+        ValueError
+            Shapes, NaN/Inf, or ids not above the current ones.
+        """
+        id64 = np.asarray(ids, dtype=np.int64).reshape(-1)
+        with np.errstate(over="ignore"):
+            m32 = np.ascontiguousarray(clip_means, dtype=np.float32)
+        if m32.shape != (id64.shape[0], self.dim):
+            raise ValueError(f"clip_means: expected shape ({id64.shape[0]}, {self.dim}), got {m32.shape}")
+        if id64.size == 0:
+            return self
+        if (np.diff(id64) <= 0).any() or id64[0] <= self._ids[-1]:
+            raise ValueError("ids: must be ascending and above the ids already indexed")
+        if not np.isfinite(m32).all():
+            raise ValueError("clip_means: contains NaN/Inf")
+        z = ((m32.astype(np.float64) - self._mean) / self._scale).astype(np.float32)
+        self._index.resize_index(self.count + int(id64.size))
+        nthreads = -1 if threads is None else _int_at_least(threads, "threads", 1)
+        self._index.add_items(z, id64.astype(np.uint64), num_threads=nthreads)
+        ids_all = np.concatenate([self._ids, id64])
+        means_all = np.concatenate([self._clip_means, m32], axis=0)
+        return AnnIndex(self._index, ids_all, means_all, self._mean.copy(), self._scale.copy(), self._params,
+                        exhaustive=self._exhaustive)
 
     @staticmethod
     def _make_graph(
@@ -500,7 +551,9 @@ class AnnIndex:
         Checks: the manifest is valid JSON of this format; every file exists with the recorded
         size and SHA-256; array shapes and dtypes agree with ``dim``/``count``; ids are distinct
         and ascending; the stored ``mu``/``sigma`` equal the statistics of the stored clip means;
-        the hnswlib graph holds exactly the ids, with the recorded dimension and parameters.
+        the statistics are finite with ``sigma >= STD_FLOOR`` or exactly 1 (they may be frozen
+        statistics of fewer clips, see :meth:`add`); the hnswlib graph holds exactly the ids,
+        with the recorded dimension and parameters.
 
         Raises
         ------
@@ -578,9 +631,10 @@ class AnnIndex:
             raise fail("clip_ids.npy must hold distinct non-negative ids in ascending order")
         if not np.isfinite(means).all():
             raise fail("clip_means.npy holds NaN/Inf")
-        want_mean, want_scale = standardization_stats(means)
-        if not (np.allclose(mean, want_mean, rtol=1e-9, atol=1e-12) and np.allclose(scale, want_scale, rtol=1e-9, atol=1e-12)):
-            raise fail("std_mean.npy/std_scale.npy do not match the statistics of clip_means.npy")
+        # The statistics may be frozen ones of fewer clips (AnnIndex.add), so they need not be
+        # those of clip_means.npy; the graph check below ties them to the graph's vectors.
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all() and ((scale >= STD_FLOOR) | (scale == 1.0)).all()):
+            raise fail("std_mean.npy/std_scale.npy must be finite with scale >= std_floor")
         graph_path = gen_dir / "ann.hnsw"
         try:
             graph = parse_graph(graph_bytes, dim=dim, count=count, M=params.M, ef_construction=params.ef_construction)

@@ -7,11 +7,14 @@ video ids differ from the catalog's ``ok`` rows is stale and gets rebuilt.
 Schema (version :data:`SCHEMA_VERSION`)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)
-        schema_version   "1"
+        schema_version   "2"
         extractor        JSON of FrameFeatureExtractor.identity()
         feature_dim      "d"
         sample_fps       "2.0"                 (frames per second the videos are sampled at)
         created          ISO 8601 UTC time
+        feature_dtype    "float32" or "float16" (storage dtype of the feature shards)
+        shard_rows       rows per feature shard file (absent: the single features.f32 file
+                         of a collection made before shards)
 
     videos(id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: an id names fixed features
            path TEXT UNIQUE,                       -- absolute, resolved
@@ -22,9 +25,19 @@ Schema (version :data:`SCHEMA_VERSION`)::
            native_fps REAL, duration REAL,         -- seconds
            sample_fps REAL,
            row_offset INTEGER, row_count INTEGER,  -- rows in the feature store (ok only)
-           frame_times BLOB,                       -- (row_count,) float64 little-endian, seconds
-           frame_indices BLOB,                     -- (row_count,) int64 little-endian, native index
-           added TEXT)                             -- ISO 8601 UTC time
+           frame_times BLOB,                       -- (row_count,) float64 little-endian, seconds;
+                                                   --   NULL = arange(T) / sample_fps
+           frame_indices BLOB,                     -- (row_count,) int64 little-endian, native index;
+                                                   --   NULL = arange(T)
+           added TEXT,                             -- ISO 8601 UTC time
+           features_digest TEXT,                   -- BLAKE2b-128 hex of the stored feature bytes
+           clip_mean BLOB,                         -- (d,) float32 little-endian clip vector
+           file_stat TEXT)                         -- "size:mtime_ns:inode:dev" of the input file
+    index videos_status(status, id)                -- ok rows by id: O(log N) tail and existence
+
+Schema version 1 (draqcore before shards) lacks the last three columns and the index; a writer
+upgrades such a catalog in place (the new columns are NULL for old rows: their features are then
+not checksummed until re-indexed).
 
 The meta table may also hold ``feature_rows``, the high-water mark of feature rows ever
 committed (raised in the transaction that commits an ``ok`` row; older catalogs lack it and the
@@ -63,7 +76,7 @@ import numpy as np
 
 __all__ = ["Catalog", "VideoRecord", "SCHEMA_VERSION", "CATALOG_FILENAME"]
 
-SCHEMA_VERSION: int = 1
+SCHEMA_VERSION: int = 2
 CATALOG_FILENAME: str = "catalog.sqlite"
 
 _STATUSES = ("ok", "failed")
@@ -95,15 +108,26 @@ CREATE TABLE videos (
     frame_times   BLOB,
     frame_indices BLOB,
     added         TEXT NOT NULL,
-    CHECK (status = 'failed' OR (row_offset >= 0 AND row_count >= 1
-                                 AND frame_times IS NOT NULL AND frame_indices IS NOT NULL)),
+    features_digest TEXT,
+    clip_mean     BLOB,
+    file_stat     TEXT,
+    CHECK (status = 'failed' OR (row_offset >= 0 AND row_count >= 1)),
     CHECK (status = 'ok' OR reason IS NOT NULL)
 );
+CREATE INDEX videos_status ON videos(status, id);
 """
+
+_UPGRADE_1_TO_2 = (
+    "ALTER TABLE videos ADD COLUMN features_digest TEXT",
+    "ALTER TABLE videos ADD COLUMN clip_mean BLOB",
+    "ALTER TABLE videos ADD COLUMN file_stat TEXT",
+    "CREATE INDEX IF NOT EXISTS videos_status ON videos(status, id)",
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+)
 
 _COLUMNS = (
     "id, path, sha256, status, reason, class_name, native_fps, duration, sample_fps, "
-    "row_offset, row_count, added"
+    "row_offset, row_count, added, features_digest, file_stat"
 )
 
 
@@ -140,6 +164,11 @@ class VideoRecord:
         feature store (both 0 for failed videos).
     added : str
         ISO 8601 UTC time the row was written.
+    features_digest : str or None
+        BLAKE2b-128 (hex) of the video's stored feature bytes (None for failed rows and rows
+        written before checksums).
+    file_stat : str or None
+        ``"size:mtime_ns:inode:dev"`` of the input file when it was hashed (videos only).
     """
 
     id: int
@@ -154,6 +183,8 @@ class VideoRecord:
     row_offset: int
     num_frames: int
     added: str
+    features_digest: Optional[str] = None
+    file_stat: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -175,11 +206,12 @@ class VideoRecord:
             "row_offset": self.row_offset,
             "num_frames": self.num_frames,
             "added": self.added,
+            "features_digest": self.features_digest,
         }
 
 
 def _record(row: tuple[Any, ...]) -> VideoRecord:
-    (vid, path, sha, status, reason, cls, nfps, dur, sfps, off, cnt, added) = row
+    (vid, path, sha, status, reason, cls, nfps, dur, sfps, off, cnt, added, digest, fstat) = row
     return VideoRecord(
         id=int(vid),
         path=str(path),
@@ -193,6 +225,8 @@ def _record(row: tuple[Any, ...]) -> VideoRecord:
         row_offset=0 if off is None else int(off),
         num_frames=0 if cnt is None else int(cnt),
         added=str(added),
+        features_digest=None if digest is None else str(digest),
+        file_stat=None if fstat is None else str(fstat),
     )
 
 
@@ -267,6 +301,8 @@ class Catalog:
         extractor_identity: dict[str, Any],
         feature_dim: int,
         sample_fps: float,
+        feature_dtype: str = "float32",
+        shard_rows: Optional[int] = None,
     ) -> "Catalog":
         """Create a new catalog file with its meta table, atomically.
 
@@ -283,6 +319,10 @@ class Catalog:
             Frame feature dimension ``d`` (>= 1).
         sample_fps : float
             Frames per second the videos are sampled at (> 0).
+        feature_dtype : {"float32", "float16"}, default "float32"
+            Storage dtype of the feature shards.
+        shard_rows : int, optional
+            Rows per feature shard file; None records the single-file layout (float32 only).
 
         Raises
         ------
@@ -311,6 +351,15 @@ class Catalog:
             identity_json = json.dumps(extractor_identity, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"extractor_identity: not JSON-serialisable ({exc})") from None
+        if feature_dtype not in ("float32", "float16"):
+            raise ValueError(f"feature_dtype: expected 'float32' or 'float16', got {feature_dtype!r}")
+        layout: list[tuple[str, str]] = [("feature_dtype", feature_dtype)]
+        if shard_rows is not None:
+            if isinstance(shard_rows, bool) or operator.index(shard_rows) < 1:
+                raise ValueError(f"shard_rows: must be a positive integer, got {shard_rows!r}")
+            layout.append(("shard_rows", str(operator.index(shard_rows))))
+        elif feature_dtype != "float32":
+            raise ValueError("feature_dtype: float16 needs the sharded layout (shard_rows)")
         tmp = str(p.parent / f"{p.name}.{secrets.token_hex(6)}.tmp")
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # empty = an empty database
         try:
@@ -330,6 +379,7 @@ class Catalog:
                         ("sample_fps", repr(fps)),
                         ("created", _utc_now()),
                         ("feature_rows", "0"),
+                        *layout,
                     ],
                 )
                 db.execute("COMMIT")
@@ -380,6 +430,8 @@ class Catalog:
             raise ValueError(f"catalog {p}: cannot be opened as SQLite ({exc})") from None
         catalog = cls(p, db, readonly)
         try:
+            if not readonly:
+                catalog._upgrade()
             catalog._check_meta()
             if not readonly:
                 try:
@@ -504,15 +556,37 @@ class Catalog:
             if key not in meta:
                 raise ValueError(f"catalog {self._path}: meta table lacks {key!r}")
         if meta["schema_version"] != str(SCHEMA_VERSION):
+            hint = ""
+            if meta["schema_version"] == "1":
+                hint = "; open it once for writing (`draq index` or Collection.open(write=True)) to upgrade it"
             raise ValueError(
                 f"catalog {self._path}: schema version {meta['schema_version']!r}, "
-                f"this draqcore reads version {SCHEMA_VERSION}"
+                f"this draqcore reads version {SCHEMA_VERSION}{hint}"
             )
         # Parse once so a damaged value is reported at open time, naming the key.
         self.extractor_identity  # noqa: B018
         self.feature_dim  # noqa: B018
         self.sample_fps  # noqa: B018
+        self.feature_dtype  # noqa: B018
+        self.shard_rows  # noqa: B018
         self.feature_rows()
+        self._one(f"SELECT {_COLUMNS} FROM videos WHERE id = 0")  # the table and its columns (O(log N))
+
+    def _upgrade(self) -> None:
+        """Upgrade a schema-1 catalog in place (one transaction; a writer only)."""
+        row = self._one("SELECT value FROM meta WHERE key = 'schema_version'") if self._has_meta() else None
+        if row is None or str(row[0]) != "1":
+            return
+        with self._transaction() as db:
+            for statement in _UPGRADE_1_TO_2:
+                db.execute(statement)
+
+    def _has_meta(self) -> bool:
+        try:
+            return self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is not None
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"catalog {self._path}: not a draqcore catalog ({exc})") from None
 
     def _meta_value(self, key: str) -> str:
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -561,6 +635,26 @@ class Catalog:
         return fps
 
     @property
+    def feature_dtype(self) -> str:
+        """Storage dtype of the feature files: ``"float32"`` or ``"float16"``."""
+        row = self._one("SELECT value FROM meta WHERE key = 'feature_dtype'")
+        value = "float32" if row is None else str(row[0])
+        if value not in ("float32", "float16"):
+            raise ValueError(f"catalog {self._path}: meta 'feature_dtype' must be float32 or float16, got {value!r}")
+        return value
+
+    @property
+    def shard_rows(self) -> Optional[int]:
+        """Rows per feature shard file; None for the single ``features.f32`` of older collections."""
+        row = self._one("SELECT value FROM meta WHERE key = 'shard_rows'")
+        if row is None:
+            return None
+        text = str(row[0])
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"catalog {self._path}: meta 'shard_rows' must be a positive integer, got {text!r}")
+        return int(text)
+
+    @property
     def created(self) -> str:
         """ISO 8601 UTC creation time."""
         return self._meta_value("created")
@@ -582,14 +676,74 @@ class Catalog:
     def feature_rows(self) -> int:
         """Feature rows ever committed: the valid length of the feature store.
 
-        The larger of the meta ``feature_rows`` high-water mark and :meth:`rows_end` (rows of
-        replaced videos stay below the mark as dead space; rows beyond it are orphans).
+        The meta ``feature_rows`` high-water mark (rows of replaced videos stay below it as
+        dead space; rows beyond it are orphans). Every commit of an ok row raises the mark, so it
+        is read in O(1); only a catalog without a mark takes :meth:`rows_end` (a scan).
         """
         with self.snapshot():
             mark = self._feature_rows_mark()
-            return max(mark or 0, self.rows_end())
+            return mark if mark is not None else self.rows_end()
 
     # -- rows ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def ok_values(
+        *,
+        sha256: str,
+        class_name: Optional[str],
+        native_fps: Optional[float],
+        duration: Optional[float],
+        sample_fps: float,
+        row_offset: int,
+        row_count: int,
+        frame_times: Optional[np.ndarray],
+        frame_indices: Optional[np.ndarray],
+        features_digest: Optional[str] = None,
+        clip_mean: Optional[np.ndarray] = None,
+        file_stat: Optional[str] = None,
+    ) -> dict[str, Any]:
+        """Validated column values of an ok row (for :meth:`add_ok` and :meth:`add_many`).
+
+        ``frame_times``/``frame_indices`` None store the defaults ``arange(T) / sample_fps``
+        and ``arange(T)`` in no space.
+        """
+        count = int(row_count)
+        if count < 1:
+            raise ValueError(f"row_count: must be >= 1, got {row_count}")
+        times_blob = idx_blob = None
+        if frame_times is not None:
+            times = np.ascontiguousarray(frame_times, dtype="<f8")
+            if times.shape != (count,):
+                raise ValueError(f"frame_times: expected shape ({count},), got {np.shape(frame_times)}")
+            if not np.isfinite(times).all():
+                raise ValueError("frame_times: contains NaN/Inf")
+            times_blob = times.tobytes()
+        if frame_indices is not None:
+            idx = np.ascontiguousarray(frame_indices, dtype="<i8")
+            if idx.shape != (count,):
+                raise ValueError(f"frame_indices: expected shape ({count},), got {np.shape(frame_indices)}")
+            idx_blob = idx.tobytes()
+        if int(row_offset) < 0:
+            raise ValueError(f"row_offset: must be >= 0, got {row_offset}")
+        mean_blob = None
+        if clip_mean is not None:
+            mean_blob = np.ascontiguousarray(clip_mean, dtype="<f4").tobytes()
+        return dict(
+            sha256=sha256,
+            status="ok",
+            reason=None,
+            class_name=class_name,
+            native_fps=_optional_finite(native_fps, "native_fps"),
+            duration=_optional_finite(duration, "duration"),
+            sample_fps=float(sample_fps),
+            row_offset=int(row_offset),
+            row_count=count,
+            frame_times=times_blob,
+            frame_indices=idx_blob,
+            features_digest=features_digest,
+            clip_mean=mean_blob,
+            file_stat=file_stat,
+        )
 
     def add_ok(
         self,
@@ -603,6 +757,9 @@ class Catalog:
         row_offset: int,
         frame_times: np.ndarray,
         frame_indices: np.ndarray,
+        features_digest: Optional[str] = None,
+        clip_mean: Optional[np.ndarray] = None,
+        file_stat: Optional[str] = None,
     ) -> VideoRecord:
         """Record an indexed video, replacing any earlier row of the same path (one transaction).
 
@@ -611,44 +768,61 @@ class Catalog:
         Parameters
         ----------
         path : str
-            Absolute, resolved path.
+            Absolute, resolved path (or a clip name, for precomputed features).
         frame_times : ndarray of shape (T,), float
             Seconds of the sampled frames; ``T >= 1`` is the number of feature rows.
         frame_indices : ndarray of shape (T,), int
             Native frame index of every sampled frame.
         row_offset : int
             First row of the video in the feature store.
+        features_digest : str, optional
+            Checksum of the stored feature rows (:func:`draqcore.store.feature_store.features_digest`).
+        clip_mean : ndarray of shape (d,), optional
+            The clip vector, kept for the ANN index.
+        file_stat : str, optional
+            ``"size:mtime_ns:inode:dev"`` of the input file.
 
         Returns
         -------
         VideoRecord
             The new row (with a new id).
         """
-        times = np.ascontiguousarray(frame_times, dtype="<f8")
-        idx = np.ascontiguousarray(frame_indices, dtype="<i8")
+        times = np.asarray(frame_times)
+        idx = np.asarray(frame_indices)
         if times.ndim != 1 or times.shape[0] == 0 or idx.shape != times.shape:
             raise ValueError(
                 f"frame_times/frame_indices: expected two equal (T,) arrays with T >= 1, "
                 f"got shapes {np.shape(frame_times)} and {np.shape(frame_indices)}"
             )
-        if not np.isfinite(times).all():
-            raise ValueError("frame_times: contains NaN/Inf")
-        if int(row_offset) < 0:
-            raise ValueError(f"row_offset: must be >= 0, got {row_offset}")
-        return self._replace(
-            path,
-            sha256=sha256,
-            status="ok",
-            reason=None,
-            class_name=class_name,
-            native_fps=_optional_finite(native_fps, "native_fps"),
-            duration=_optional_finite(duration, "duration"),
-            sample_fps=float(sample_fps),
-            row_offset=int(row_offset),
-            row_count=int(times.shape[0]),
-            frame_times=times.tobytes(),
-            frame_indices=idx.tobytes(),
-        )
+        values = self.ok_values(sha256=sha256, class_name=class_name, native_fps=native_fps, duration=duration,
+                                sample_fps=sample_fps, row_offset=row_offset, row_count=times.shape[0],
+                                frame_times=times, frame_indices=idx, features_digest=features_digest,
+                                clip_mean=clip_mean, file_stat=file_stat)
+        return self._replace(path, **values)
+
+    def add_many(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+        """Record many ok rows (``(path, ok_values(...))``) in one transaction; returns their ids.
+
+        Each replaces any earlier row of its path; the ``feature_rows`` mark is raised once.
+        """
+        ids: list[int] = []
+        if not rows:
+            return ids
+        for path, _ in rows:
+            if _text(path) != path:
+                raise ValueError(f"path: {_text(path)!r} is not valid UTF-8 (escape it before storing it)")
+        with self._transaction() as db:
+            end = 0
+            for path, values in rows:
+                ids.append(self._insert(db, path, values))
+                end = max(end, values["row_offset"] + values["row_count"])
+            if end > (self._feature_rows_mark() or 0):
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('feature_rows', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (str(end),),
+                )
+        return ids
 
     def add_failed(
         self,
@@ -678,34 +852,44 @@ class Catalog:
             row_count=None,
             frame_times=None,
             frame_indices=None,
+            features_digest=None,
+            clip_mean=None,
+            file_stat=None,
         )
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, path: str, values: dict[str, Any]) -> int:
+        db.execute("DELETE FROM videos WHERE path = ?", (path,))
+        cur = db.execute(
+            "INSERT INTO videos(path, sha256, status, reason, class_name, native_fps, duration, "
+            "sample_fps, row_offset, row_count, frame_times, frame_indices, added, features_digest, "
+            "clip_mean, file_stat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                path,
+                values["sha256"],
+                values["status"],
+                values["reason"],
+                _text(values["class_name"]),
+                values["native_fps"],
+                values["duration"],
+                values["sample_fps"],
+                values["row_offset"],
+                values["row_count"],
+                values["frame_times"],
+                values["frame_indices"],
+                _utc_now(),
+                values.get("features_digest"),
+                values.get("clip_mean"),
+                values.get("file_stat"),
+            ),
+        )
+        return int(cur.lastrowid)  # type: ignore[arg-type]
 
     def _replace(self, path: str, **values: Any) -> VideoRecord:
         if _text(path) != path:
             raise ValueError(f"path: {_text(path)!r} is not valid UTF-8 (escape it before storing it)")
         with self._transaction() as db:
-            db.execute("DELETE FROM videos WHERE path = ?", (path,))
-            cur = db.execute(
-                "INSERT INTO videos(path, sha256, status, reason, class_name, native_fps, duration, "
-                "sample_fps, row_offset, row_count, frame_times, frame_indices, added) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    path,
-                    values["sha256"],
-                    values["status"],
-                    values["reason"],
-                    _text(values["class_name"]),
-                    values["native_fps"],
-                    values["duration"],
-                    values["sample_fps"],
-                    values["row_offset"],
-                    values["row_count"],
-                    values["frame_times"],
-                    values["frame_indices"],
-                    _utc_now(),
-                ),
-            )
-            vid = cur.lastrowid
+            vid = self._insert(db, path, values)
             if values["status"] == "ok":
                 end = values["row_offset"] + values["row_count"]
                 if end > (self._feature_rows_mark() or 0):
@@ -714,7 +898,7 @@ class Catalog:
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                         (str(end),),
                     )
-        record = self.get(int(vid))  # type: ignore[arg-type]
+        record = self.get(int(vid))
         assert record is not None
         return record
 
@@ -772,6 +956,42 @@ class Catalog:
         rows = self._rows("SELECT id FROM videos WHERE status = 'ok' ORDER BY id")
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def has_ok(self) -> bool:
+        """True when at least one row is ok (an index lookup, O(log N))."""
+        return self._one("SELECT 1 FROM videos WHERE status = 'ok' LIMIT 1") is not None
+
+    def max_id(self) -> int:
+        """The largest id ever given out (0 for none): ids above it are new (O(1))."""
+        row = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'videos'")
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def clip_means(self, after_id: int = 0, upto_id: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ids, stored clip vectors and row ranges of the ok rows with ``after_id < id <= upto_id``.
+
+        A range scan of the ``videos_status`` index: O(log N + k) for the k rows returned.
+
+        Returns
+        -------
+        ids : ndarray of shape (k,), int64, ascending
+        means : ndarray of shape (k, d), float32
+            NaN rows for rows that hold no clip vector (written before schema 2).
+        ranges : ndarray of shape (k, 2), int64
+            ``row_offset, row_count`` of each.
+        """
+        hi = (1 << 62) if upto_id is None else int(upto_id)
+        rows = self._rows(
+            "SELECT id, clip_mean, row_offset, row_count FROM videos "
+            "WHERE status = 'ok' AND id > ? AND id <= ? ORDER BY id", (int(after_id), hi))
+        dim = self.feature_dim
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        means = np.full((len(rows), dim), np.nan, dtype=np.float32)
+        ranges = np.empty((len(rows), 2), dtype=np.int64)
+        for i, (_, blob, off, cnt) in enumerate(rows):
+            if isinstance(blob, bytes) and len(blob) == 4 * dim:
+                means[i] = np.frombuffer(blob, dtype="<f4")
+            ranges[i] = (off, cnt)
+        return ids, means, ranges
+
     def count(self, status: Optional[str] = "ok") -> int:
         """Number of rows (with ``status``; ``None`` counts all)."""
         if status is None:
@@ -809,6 +1029,10 @@ class Catalog:
         times_blob, idx_blob, count, status = row
         if status != "ok":
             raise ValueError(f"catalog {self._path}: video {video_id} has status {status!r}, no frames")
+        if times_blob is None:
+            times_blob = (np.arange(count, dtype="<f8") / self.sample_fps).tobytes()
+        if idx_blob is None:
+            idx_blob = np.arange(count, dtype="<i8").tobytes()
         try:
             times = np.frombuffer(times_blob, dtype="<f8").astype(np.float64)
             idx = np.frombuffer(idx_blob, dtype="<i8").astype(np.int64)
@@ -866,6 +1090,10 @@ class Catalog:
                 problems.append(f"{where}: invalid sha256 {sha!r}")
             if not isinstance(sfps, (int, float)) or float(sfps) != fps:
                 problems.append(f"{where}: sampled at {sfps!r} fps, the collection samples at {fps!r}")
+            if times_blob is None:
+                times_blob = (np.arange(cnt, dtype="<f8") / fps).tobytes()
+            if idx_blob is None:
+                idx_blob = np.arange(cnt, dtype="<i8").tobytes()
             if not isinstance(times_blob, bytes) or not isinstance(idx_blob, bytes) \
                     or len(times_blob) != 8 * cnt or len(idx_blob) != 8 * cnt:
                 problems.append(f"{where}: frame times/indices do not hold {cnt} values each")

@@ -17,9 +17,9 @@ notes
     rows beyond the committed ones, an index that is stale or missing (readers build one in
     memory meanwhile), unreferenced index generations and temporary files. ``ok`` stays True.
 
-Feature values themselves carry no checksum: they are verified through the clip vectors
-(per-video mean features) that the index stores, so a modified value is found for every video
-the saved index holds.
+Every video's stored feature bytes carry a checksum (BLAKE2b-128, in the catalog), so any change
+of a stored value is found; the clip vectors the catalog and the index keep are checked against
+the mean of the features. ``check`` reads every committed feature row: O(total rows).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 from .._text import shown
 from .ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, leftovers
 from .catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord
-from .feature_store import FEATURES_FILENAME
+from .feature_store import FEATURES_DIRNAME, FEATURES_FILENAME, FeatureStore, features_digest
 
 __all__ = ["CheckReport", "check_collection"]
 
@@ -194,7 +194,6 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
     problems.extend(catalog.verify())
     _check_extractor(catalog, report)
     dim = catalog.feature_dim
-    row_bytes = dim * _DTYPE.itemsize
     try:
         records = catalog.records()
     except ValueError as exc:
@@ -206,46 +205,88 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
     rows = catalog.feature_rows()
     report.feature_rows = rows
 
-    # -- the feature file ----------------------------------------------------------------------
-    features_path = root / FEATURES_FILENAME
+    # -- the feature files ---------------------------------------------------------------------
     means: dict[int, np.ndarray] = {}
-    if not features_path.exists():
-        if rows:
-            problems.append(f"{FEATURES_FILENAME}: missing, but the catalog references {rows} rows")
-        file_rows = 0
-    elif not features_path.is_file():
-        problems.append(f"{FEATURES_FILENAME}: is not a regular file")
-        file_rows = 0
-    else:
-        size = features_path.stat().st_size
-        file_rows = size // row_bytes
-        if size < rows * row_bytes:
-            beyond = [r for r in ok if r.row_offset + r.num_frames > file_rows]
+    try:
+        shard_rows = catalog.shard_rows
+        dtype = catalog.feature_dtype
+    except ValueError as exc:
+        problems.append(str(exc))
+        return
+    base = root / (FEATURES_FILENAME if shard_rows is None else FEATURES_DIRNAME)
+    try:
+        store = FeatureStore(base, dim, 0, readonly=True, dtype=dtype, shard_rows=shard_rows)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return
+    row_bytes = store.row_bytes
+    files = store.shards_for(rows)
+    short: set[int] = set()
+    for k, f in enumerate(files):
+        name = f.relative_to(root).as_posix()
+        want = max(0, min(store.shard_rows or rows, rows - k * (store.shard_rows or rows)))
+        if not f.exists():
+            problems.append(f"{name}: missing, but the catalog references {want} rows in it")
+            short.add(k)
+            continue
+        if not f.is_file():
+            problems.append(f"{name}: is not a regular file")
+            short.add(k)
+            continue
+        size = f.stat().st_size
+        if size < want * row_bytes:
+            first = k * (store.shard_rows or 0) + size // row_bytes
+            beyond = [r for r in ok if r.row_offset + r.num_frames > first]
             problems.append(
-                f"{FEATURES_FILENAME}: holds {file_rows} rows of dimension {dim} ({size} bytes), but the "
-                f"catalog references {rows}: the file was cut short or belongs to another collection"
+                f"{name}: holds {size // row_bytes} rows of dimension {dim} ({size} bytes), but the "
+                f"catalog references {want}: the file was cut short or belongs to another collection"
                 + (f"; videos beyond its end: {_names(beyond)}" if beyond else "")
             )
-        elif size > rows * row_bytes:
-            notes.append(
-                f"{FEATURES_FILENAME}: {size - rows * row_bytes} bytes beyond the {rows} committed rows "
-                "(appended by an interrupted write, never committed; the next writer cuts them off)"
-            )
-        readable = min(file_rows, rows)
-        if readable:
-            data = np.memmap(features_path, dtype=_DTYPE, mode="r", shape=(readable, dim))
-            not_finite = []
-            for r in ok:
-                if r.row_offset + r.num_frames > readable:
-                    continue
-                block = np.asarray(data[r.row_offset : r.row_offset + r.num_frames])
-                if not np.isfinite(block).all():
-                    not_finite.append(r)
-                    continue
-                means[r.id] = _clip_mean(block)
-            del data
-            if not_finite:
-                problems.append(f"{FEATURES_FILENAME}: NaN/Inf features of videos {_names(not_finite)}")
+            short.add(k)
+    store._rows = rows  # check every committed row (this store only reads)
+    extra = store.orphan_bytes()
+    if extra:
+        notes.append(
+            f"{_rel(store, root, rows)}: {extra} bytes beyond the {rows} committed rows "
+            "(appended by an interrupted write, never committed; the next writer cuts them off)"
+        )
+    not_finite: list[VideoRecord] = []
+    changed: list[VideoRecord] = []
+    unreadable: list[VideoRecord] = []
+    stored_means = _stored_means(catalog, dim)
+    mean_differs: list[VideoRecord] = []
+    for r in ok:
+        try:
+            block = store.read_stored(r.row_offset, r.num_frames)
+        except ValueError:
+            unreadable.append(r)
+            continue
+        if r.features_digest is not None and features_digest(block) != r.features_digest:
+            changed.append(r)
+            continue
+        block32 = block.astype(np.float32)
+        if not np.isfinite(block32).all():
+            not_finite.append(r)
+            continue
+        means[r.id] = _clip_mean(block32)
+        want_mean = stored_means.get(r.id)
+        if want_mean is not None and not _means_match(means[r.id], want_mean):
+            mean_differs.append(r)
+    store.close()
+    if unreadable and not short:
+        problems.append(f"features: the rows of videos {_names(unreadable)} cannot be read in full (videos beyond its end)")
+    if changed:
+        problems.append(
+            f"features: the stored features of videos {_names(changed)} do not match their recorded checksum "
+            "(a feature file was modified or damaged)"
+        )
+    if not_finite:
+        problems.append(f"features: NaN/Inf features of videos {_names(not_finite)}")
+    if mean_differs:
+        problems.append(
+            f"{CATALOG_FILENAME}: the clip vectors of videos {_names(mean_differs)} differ from the mean of their "
+            "features (the catalog or the feature files were modified)"
+        )
 
     # -- the index -------------------------------------------------------------------------------
     index = _load_index(root, report)
@@ -275,7 +316,7 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
             differ.append(by_id[vid])
     if differ:
         problems.append(
-            f"{INDEX_DIRNAME}/ and {FEATURES_FILENAME} disagree: the clip vectors of videos {_names(differ)} "
+            f"{INDEX_DIRNAME}/ and the feature files disagree: the clip vectors of videos {_names(differ)} "
             "differ from the mean of their features (the feature file or the catalog's row ranges were "
             "modified, or the index belongs to another collection)"
         )
@@ -319,3 +360,16 @@ def _check_index_alone(root: Path, report: CheckReport) -> None:
         _load_index(root, report)
     except Exception as exc:
         report.problems.append(f"{INDEX_DIRNAME}/: unexpected {type(exc).__name__}: {exc}")
+
+
+def _rel(store: FeatureStore, root: Path, rows: int) -> str:
+    """How to name the feature file(s) in a note."""
+    if store.shard_rows is None:
+        return store.path.relative_to(root).as_posix()
+    files = store.shards_for(rows) or [store.shard_path(0)]
+    return files[-1].relative_to(root).as_posix()
+
+
+def _stored_means(catalog: Catalog, dim: int) -> dict[int, np.ndarray]:
+    ids, means, _ = catalog.clip_means(0)
+    return {int(v): means[i] for i, v in enumerate(ids) if not np.isnan(means[i, 0])}
