@@ -100,6 +100,25 @@ def test_dtw_property(data):
 
 @SETTINGS
 @given(data=st.data())
+def test_subsequence_dtw_property(data):
+    # Any dtype and sign, shapes small enough to enumerate every subsequence path.
+    n = data.draw(st.integers(1, 4))
+    m = data.draw(st.integers(1, 6))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64, np.int16]))
+    elements = st.integers(-5, 9) if dtype is np.int16 else st.floats(-5, 10, allow_nan=False, width=32)
+    cost = data.draw(hnp.arrays(dtype, (n, m), elements=elements))
+    before = cost.copy()
+    res = draqcore.dtw(cost, subsequence=True)
+    c32 = cost.astype(np.float32).astype(np.float64)
+    assert res.cost == pytest.approx(reference.brute_force_subsequence_dtw(c32), rel=1e-9, abs=1e-9)
+    want_cost, want_path, want_span = reference.subsequence_dtw_with_ties(c32)
+    assert res.cost == want_cost and res.span == want_span
+    np.testing.assert_array_equal(res.path, want_path)
+    np.testing.assert_array_equal(cost, before)
+
+
+@SETTINGS
+@given(data=st.data())
 def test_exact_random_cost_property(data):
     n = data.draw(st.integers(1, 5))
     m = data.draw(st.integers(1, 5))
