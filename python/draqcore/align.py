@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from .refine import refine_mapping
 from .sequence import FeatureSequence, load_sequence
 from .video import DEFAULT_SAMPLE_FPS, native_timeline
 
-__all__ = ["Alignment", "NativeMapping", "align_sequences", "align_videos"]
+__all__ = ["Alignment", "NativeMapping", "Segment", "align_sequences", "align_videos"]
 
 PathLike = Union[str, Path]
 
@@ -52,6 +52,39 @@ class NativeMapping:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """The part of ``b`` that the whole of ``a`` matches (subsequence alignment).
+
+    Attributes
+    ----------
+    start, end : float
+        Times in ``b`` of the frames matched to the first and the last frame of ``a``, seconds
+        (the native-rate match when the alignment was refined, else the sampled one).
+    start_frame, end_frame : int
+        The same two frames as native frame indices of ``b``.
+    span : tuple of (int, int)
+        ``(j0, j1)``: the sampled frames of ``b`` the sampled DTW path spans (inclusive), as
+        :func:`draqcore.dtw` ``.span``.
+    """
+
+    start: float
+    end: float
+    start_frame: int
+    end_frame: int
+    span: Tuple[int, int]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``start``, ``end`` (s), ``start_frame``, ``end_frame``, ``span``."""
+        return {
+            "start": round(float(self.start), 6),
+            "end": round(float(self.end), 6),
+            "start_frame": int(self.start_frame),
+            "end_frame": int(self.end_frame),
+            "span": [int(self.span[0]), int(self.span[1])],
+        }
+
+
+@dataclass(frozen=True)
 class Alignment:
     """The DTW alignment of two videos' sampled frames.
 
@@ -70,6 +103,9 @@ class Alignment:
     refined : NativeMapping or None
         The native-rate mapping of :func:`draqcore.refine.refine_mapping` (frame-accurate), when
         :func:`align_videos` refined the alignment; :meth:`native_mapping` returns it.
+    segment : Segment or None
+        For a subsequence alignment (``subsequence=True``): where in ``b`` the whole of ``a``
+        lies. ``None`` when ``a`` and ``b`` were aligned end to end.
     """
 
     a: FeatureSequence
@@ -81,11 +117,14 @@ class Alignment:
     draq: float
     contextualized: bool
     refined: Optional[NativeMapping] = None
+    segment: Optional[Segment] = None
 
     def match(self, keep: int = 0) -> np.ndarray:
         """Keep sequence ``keep`` unwarped: for each of its sampled frames, the matched sampled
         frame of the other (see :func:`draqcore.warp`)."""
-        return warp(self.path, keep=keep)
+        p = np.asarray(self.path, dtype=np.int64)
+        origin = p[0].copy()  # (0, j0) for a subsequence path
+        return warp(p - origin, keep=keep) + origin[1 - keep]
 
     def native_mapping(
         self, timeline_a: Optional[np.ndarray] = None, timeline_b: Optional[np.ndarray] = None
@@ -137,13 +176,22 @@ def align_sequences(
     method: Method = "exact",
     k: int = 100,
     seed: int = 0,
+    subsequence: bool = False,
 ) -> Alignment:
     """Align two feature sequences: contextualize (Eq. 2-3), cosine cost (Eq. 4), DTW (Eq. 5)
-    and DRAQ (Eq. 6), through one :func:`draqcore.draq_batch` call."""
+    and DRAQ (Eq. 6), through one :func:`draqcore.draq_batch` call.
+
+    With ``subsequence=True`` the whole of ``a`` is matched to the best contiguous part of ``b``
+    (:mod:`draqcore.segments`: subsequence DTW on plain features finds the part, which is then
+    scored as a clip of its own); ``segment`` says where it lies, ``cost`` is the plain-feature
+    cost matrix against all of ``b`` and ``path`` runs from ``(0, j0)`` to ``(n-1, j1)``."""
+    if subsequence:
+        return _align_segment(a, b, contextualize=contextualize, band=band, method=method, k=k, seed=seed)
     fa = contextualize_features(a.features) if contextualize else a.features
     fb = contextualize_features(b.features) if contextualize else b.features
     res = draq_batch(fa, [fb], method=method, k=k, seed=seed, band=band, return_paths=True)
     assert res.paths is not None
+    segment = None
     return Alignment(
         a=a,
         b=b,
@@ -153,6 +201,25 @@ def align_sequences(
         random_cost=float(res.random_cost[0]),
         draq=float(res.draq[0]),
         contextualized=contextualize,
+        segment=segment,
+    )
+
+
+def _align_segment(
+    a: FeatureSequence, b: FeatureSequence, *, contextualize: bool, band: Optional[int], method: Method, k: int,
+    seed: int,
+) -> Alignment:
+    from .segments import match_segments
+
+    m = match_segments(a.features, [b.features], contextualize=contextualize, method=method, k=k, seed=seed, band=band)[0]
+    j0, j1 = m.span
+    segment = Segment(
+        start=float(b.times[j0]), end=float(b.times[j1]), start_frame=int(b.indices[j0]), end_frame=int(b.indices[j1]),
+        span=(j0, j1),
+    )
+    return Alignment(
+        a=a, b=b, cost=cost_matrix(a.features, b.features), path=m.path, dtw_cost=m.dtw_cost,
+        random_cost=m.random_cost, draq=m.draq, contextualized=contextualize, segment=segment,
     )
 
 
@@ -168,6 +235,7 @@ def align_videos(
     k: int = 100,
     seed: int = 0,
     refine: bool = True,
+    subsequence: bool = False,
 ) -> Alignment:
     """Decode two videos, extract frame features and align them with DTW.
 
@@ -191,6 +259,12 @@ def align_videos(
         sampled path (:mod:`draqcore.refine`), so that :meth:`Alignment.native_mapping` follows
         the true speed curve to about a frame. Decodes both videos a second time. ``False``
         interpolates the sampled path instead.
+    subsequence : bool, default False
+        Match the whole of ``a`` (the query) to the best-matching contiguous part of ``b`` (a
+        longer video) instead of end to end: open begin and end in ``b`` (subsequence DTW,
+        :func:`draqcore.dtw`), DRAQ of the spanned columns. The found part is
+        ``Alignment.segment`` (start and end times in ``b``); refinement then decodes only that
+        part of ``b`` (plus 0.5 s) at the native rate.
 
     Returns
     -------
@@ -204,7 +278,9 @@ def align_videos(
     extractor = extractor if extractor is not None else default_extractor()
     seq_a = load_sequence(a, extractor, sample_fps)
     seq_b = load_sequence(b, extractor, sample_fps)
-    alignment = align_sequences(seq_a, seq_b, contextualize=contextualize, band=band, method=method, k=k, seed=seed)
+    alignment = align_sequences(
+        seq_a, seq_b, contextualize=contextualize, band=band, method=method, k=k, seed=seed, subsequence=subsequence
+    )
     if not refine:
         return alignment
     native_a = seq_a if sample_fps is None else None
@@ -212,4 +288,9 @@ def align_videos(
     mapping = NativeMapping(
         frame_a=np.arange(len(frame_b), dtype=np.int64), time_a=ta, frame_b=frame_b, time_b=time_b, exact_time_b=exact
     )
-    return replace(alignment, refined=mapping)
+    segment = alignment.segment
+    if segment is not None:
+        segment = replace(
+            segment, start=float(time_b[0]), end=float(time_b[-1]), start_frame=int(frame_b[0]), end_frame=int(frame_b[-1])
+        )
+    return replace(alignment, refined=mapping, segment=segment)

@@ -20,7 +20,8 @@ recovers a 2x speed-up only to about 0.1 s.
    made unreachable (cost 1e3).
 3. DTW through that matrix (Eq. 5), in chunks of ``a`` of at most 30 s with 3 s of overlap on
    each side, so memory stays bounded for long videos. Each chunk is matched with open begin and
-   end in ``b`` (subsequence DTW) where the kernel offers it, so a chunk boundary pins nothing.
+   end in ``b`` (subsequence DTW, :func:`draqcore.segments.open_end_path`), so neither a chunk
+   boundary nor the edge of the corridor pins the path.
 4. Each frame of ``a`` maps to the mean ``b`` time of the path cells in its row (the centre of
    the run of ``b`` frames it matches, not the first one), averaged with its two neighbours
    (this turns the one-frame steps of a slow-down into a line), then to the nearest decoded
@@ -31,14 +32,13 @@ recovers a 2x speed-up only to about 0.1 s.
 
 from __future__ import annotations
 
-import inspect
 from typing import Optional, Tuple
 
 import numpy as np
 
 from .cost import cost_matrix
-from .dtw import dtw
 from .features import FrameFeatureExtractor
+from .segments import open_end_path
 from .sequence import FeatureSequence, load_sequence
 
 __all__ = ["REFINE_RADIUS_S", "appearance_features", "corridor", "refine_mapping"]
@@ -115,16 +115,6 @@ def corridor(
     return np.maximum.accumulate(lo), np.maximum.accumulate(hi)
 
 
-def _open_ended_dtw() -> bool:
-    return "subsequence" in inspect.signature(dtw).parameters
-
-
-def _chunk_path(cost: np.ndarray, open_ended: bool) -> np.ndarray:
-    if open_ended:
-        return dtw(cost, subsequence=True).path  # type: ignore[call-arg]
-    return dtw(cost).path
-
-
 def refine_mapping(
     path: np.ndarray,
     a: FeatureSequence,
@@ -171,7 +161,6 @@ def refine_mapping(
     fb = appearance_features(nb.features, extractor)
     tb = nb.times
     mean_tb = np.empty(len(na.times), dtype=np.float64)
-    open_ended = _open_ended_dtw()
     fps_a = (len(na.times) - 1) / max(na.times[-1] - na.times[0], 1e-9) if len(na.times) > 1 else 1.0
     chunk = max(int(_CHUNK_S * fps_a), 1)
     overlap = int(_OVERLAP_S * fps_a)
@@ -187,8 +176,7 @@ def refine_mapping(
         cols = tb[c0:c1]
         outside = (cols[None, :] < lo[r0:r1, None]) | (cols[None, :] > hi[r0:r1, None])
         cost[outside] = _OUTSIDE
-        # whole-video ends are pinned (first/last chunk without open ends) unless open-ended
-        chunk_path = _chunk_path(cost, open_ended)
+        chunk_path = open_end_path(cost)
         sums = np.bincount(chunk_path[:, 0], weights=cols[chunk_path[:, 1]], minlength=r1 - r0)
         counts = np.bincount(chunk_path[:, 0], minlength=r1 - r0)
         mean_tb[start:stop] = (sums / counts)[start - r0 : stop - r0]

@@ -16,12 +16,18 @@ def run(args: argparse.Namespace) -> int:
 
     alignment = align_videos(
         args.a, args.b, extractor=extractor_from_args(args), sample_fps=args.sample_fps, band=args.band,
-        contextualize=not args.no_context, refine=not args.no_refine,
+        contextualize=not args.no_context, refine=not args.no_refine, subsequence=args.subsequence,
     )
     written = write_alignment_outputs(
         alignment, Path(args.out), height=args.height, sample_fps=args.sample_fps, progress=not args.quiet
     )
     print(f"DRAQ {alignment.draq:.4f}  (DTW {alignment.dtw_cost:.3f} / random {alignment.random_cost:.3f})")
+    if alignment.segment is not None:
+        seg = alignment.segment
+        print(
+            f"segment of B: {seg.start:.3f} s - {seg.end:.3f} s "
+            f"(frames {seg.start_frame}-{seg.end_frame}, {seg.end - seg.start:.3f} s)"
+        )
     for kind, path in written.items():
         print(f"  {kind:<6} {path}")
     return 0
@@ -41,6 +47,11 @@ def register(sub) -> None:
     p.add_argument("--height", type=int, default=None, help="side-by-side video height in pixels (default: A's height)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_extractor_options(p)
+    p.add_argument(
+        "--subsequence",
+        action="store_true",
+        help="match all of A to the best part of a longer B (open begin/end); prints that segment",
+    )
     p.add_argument(
         "--no-refine",
         action="store_true",

@@ -68,12 +68,17 @@ def progress(iterable, total: Optional[int], desc: str, enabled: bool):
 
 def print_hits(hits, stream=None) -> None:
     stream = stream if stream is not None else sys.stdout
-    header = f"{'rank':>4}  {'DRAQ':>7}  {'DTW':>8}  {'sim':>6}  {'class':<14}  video"
+    header = f"{'rank':>4}  {'DRAQ':>7}  {'DTW':>8}  {'sim':>6}  {'start s':>8}  {'end s':>8}  {'class':<14}  video"
     print(header, file=stream)
     print("-" * len(header), file=stream)
     for h in hits:
         cls = h.class_name if h.class_name is not None else "-"
-        print(f"{h.rank:>4}  {h.draq:7.4f}  {h.dtw_cost:8.2f}  {h.similarity:6.3f}  {cls:<14}  {h.path}", file=stream)
+        start = getattr(h, "start", float("nan"))
+        end = getattr(h, "end", float("nan"))
+        print(
+            f"{h.rank:>4}  {h.draq:7.4f}  {h.dtw_cost:8.2f}  {h.similarity:6.3f}  {start:8.2f}  {end:8.2f}  {cls:<14}  {h.path}",
+            file=stream,
+        )
 
 
 #: ``--extractor`` choices: CLI name -> registered extractor name.

@@ -85,6 +85,13 @@ class SearchHit:
         a time in the hit.
     video_id : int
         Catalog id of the hit.
+    start, end : float
+        The matched part of the hit video, seconds: the times of its sampled frames matched to
+        the query's first and last frame. For a whole-video match, the hit's first and last
+        sampled frame; for a subsequence match (a long hit video, see
+        :meth:`~draqcore.collection.Collection.search`), the segment found.
+    subsequence : bool
+        Whether the query was matched to a part of the hit (open begin/end) rather than to all of it.
     """
 
     rank: int
@@ -98,6 +105,9 @@ class SearchHit:
     query_times: np.ndarray
     hit_times: np.ndarray
     video_id: int
+    start: float = 0.0
+    end: float = 0.0
+    subsequence: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (arrays as lists; non-finite floats as ``None``)."""
@@ -113,6 +123,9 @@ class SearchHit:
             "alignment": [int(x) for x in self.alignment],
             "query_times": [float(x) for x in self.query_times],
             "hit_times": [float(x) for x in self.hit_times],
+            "start": float(self.start),
+            "end": float(self.end),
+            "subsequence": bool(self.subsequence),
         }
 
 

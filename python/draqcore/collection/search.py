@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -17,6 +18,52 @@ from .state import _clip_mean
 from ..features.precomputed import Precomputed
 
 _METHODS = ("exact", "sampled")
+
+SUBSEQUENCE_RATIO: float = 1.5
+"""A candidate this many times longer than the query (sampled frames) or more is matched by
+subsequence DTW/DRAQ (the query against a part of it) instead of end to end: below it, DTW's
+pinned ends cost little, and a whole-video match is what the paper's re-ranking scores."""
+
+
+@dataclass(frozen=True)
+class _Match:
+    candidate: int  # index into the retrieved candidates
+    order: int  # tie-break: retrieval order, then segment order
+    dtw_cost: float
+    random_cost: float
+    draq: float
+    path: np.ndarray  # sampled path, columns in the candidate's own frame indices
+    subsequence: bool
+
+
+def _score_candidates(
+    q_feats: np.ndarray, feats: list, *, subsequence: Optional[bool], method: str, k: int, seed: int,
+    band: Optional[int],
+) -> list[_Match]:
+    """DRAQ of the query against every candidate: end to end for short candidates, the best
+    segments (:func:`draqcore.segments.match_segments`, with the parts before and after) for
+    long ones. ``q_feats`` and ``feats`` are plain frame features."""
+    from ..segments import match_segments
+
+    n = q_feats.shape[0]
+    if subsequence is None:
+        long = [f.shape[0] >= SUBSEQUENCE_RATIO * n for f in feats]
+    else:
+        long = [bool(subsequence)] * len(feats)
+    out: list[_Match] = []
+    whole_idx = [i for i, is_long in enumerate(long) if not is_long]
+    if whole_idx:
+        r = draqcore.draq_batch(draqcore.contextualize(q_feats), [draqcore.contextualize(feats[i]) for i in whole_idx],
+                                metric="cosine", method=method, k=k, seed=seed, band=band, return_paths=True)
+        assert r.paths is not None
+        for j, i in enumerate(whole_idx):
+            out.append(_Match(i, 3 * i, float(r.dtw_cost[j]), float(r.random_cost[j]), float(r.draq[j]), r.paths[j], False))
+    long_idx = [i for i, is_long in enumerate(long) if is_long]
+    if long_idx:
+        for m in match_segments(q_feats, [feats[i] for i in long_idx], method=method, k=k, seed=seed, band=band, more=True):
+            i = long_idx[m.candidate]
+            out.append(_Match(i, 3 * i + m.order, m.dtw_cost, m.random_cost, m.draq, m.path, True))
+    return out
 
 
 class _Search(_Maintenance):
@@ -100,6 +147,7 @@ class _Search(_Maintenance):
         seed: int = 0,
         band: Optional[int] = None,
         query_times: Optional[np.ndarray] = None,
+        subsequence: Optional[bool] = None,
     ) -> list[SearchHit]:
         """Find the videos best alignable with ``query`` (paper Sec. 3).
 
@@ -111,6 +159,15 @@ class _Search(_Maintenance):
            cost.
         3. Hits are sorted by DRAQ ascending (ties keep the retrieval order) and the first
            ``top`` returned, each with its DTW alignment.
+
+        **Long videos.** A candidate at least :data:`SUBSEQUENCE_RATIO` times as long as the
+        query (in sampled frames) is matched by *subsequence* DTW/DRAQ: the whole query against
+        its best contiguous part (:func:`draqcore.draq_batch` ``subsequence=True``; DRAQ of the
+        spanned columns, comparable with whole-video DRAQ). The hit's ``start``/``end`` give
+        that part in seconds. The parts of the video before and after it, where each is still at
+        least as long as the query, are searched once more the same way and may come back as
+        separate hits of the same video; they never overlap, so one moment is never returned
+        twice.
 
         Parameters
         ----------
@@ -132,6 +189,9 @@ class _Search(_Maintenance):
         query_times : array_like of shape (T,), optional
             Seconds of the query frames, strictly increasing when ``query`` is an array; default ``arange(T) /
             sample_fps``.
+        subsequence : bool, optional
+            ``None`` (default): subsequence matching for long candidates only (see above);
+            ``True``: for every candidate; ``False``: whole-video matching only (the paper's).
 
         Returns
         -------
@@ -179,28 +239,34 @@ class _Search(_Maintenance):
             found = cat.get_many(ids)
             records = [found[int(v)] for v in ids]  # _retrieve returns ok ids of this snapshot only
             feats = [self._read(r) for r in records]
-            cand = [draqcore.contextualize(f) for f in feats]
-            result = draqcore.draq_batch(draqcore.contextualize(q_feats), cand, metric="cosine", method=method,
-                                         k=k, seed=seed, band=band, return_paths=True)
-            assert result.paths is not None
-            order = np.argsort(np.asarray(result.draq), kind="stable")[:top]
             q_times = _readonly(np.array(q_times, dtype=np.float64))
+            scored = _score_candidates(
+                q_feats, [np.asarray(f, dtype=np.float32) for f in feats], subsequence=subsequence, method=method,
+                k=k, seed=seed, band=band,
+            )
+            scored.sort(key=lambda m: (m.draq, m.order))  # stable: ties keep the retrieval order
             hits: list[SearchHit] = []
-            for rank, c in enumerate(order, start=1):
-                rec = records[c]
+            for rank, m in enumerate(scored[:top], start=1):
+                rec = records[m.candidate]
+                hit_times = _readonly(cat.frames(rec.id)[0])
+                j0 = int(m.path[0, 1])  # 0, or the first column of a segment
+                match = _readonly(np.asarray(draqcore.warp(m.path - [0, j0], keep=0), dtype=np.int64) + j0)
                 hits.append(
                     SearchHit(
                         rank=rank,
                         path=rec.path,
                         class_name=rec.class_name,
-                        similarity=float(sims[c]),
-                        dtw_cost=float(result.dtw_cost[c]),
-                        random_cost=float(result.random_cost[c]),
-                        draq=float(result.draq[c]),
-                        alignment=_readonly(np.asarray(draqcore.warp(result.paths[c], keep=0), dtype=np.int64)),
+                        similarity=float(sims[m.candidate]),
+                        dtw_cost=m.dtw_cost,
+                        random_cost=m.random_cost,
+                        draq=m.draq,
+                        alignment=match,
                         query_times=q_times,
-                        hit_times=_readonly(cat.frames(rec.id)[0]),
+                        hit_times=hit_times,
                         video_id=rec.id,
+                        start=float(hit_times[match[0]]),
+                        end=float(hit_times[match[-1]]),
+                        subsequence=m.subsequence,
                     )
                 )
         return hits

@@ -1,0 +1,131 @@
+"""Time-map accuracy of ``draq align`` on real footage re-timed with known warps (docs/results.md).
+
+Usage::
+
+    draq footage fetch
+    python bench/retime_accuracy.py whole [--sources bikes,carphone,...] [--work DIR]
+    python bench/retime_accuracy.py subsequence [--work DIR]
+
+``whole``: every source is re-timed with each of :func:`standard_warps` over its whole length;
+the re-timed copy (A) is aligned onto the source (B) with default settings (``align_videos(A, B)``,
+as ``draq align A B``) and every row of the native mapping is scored against the exact warp:
+``|time_b - w(time_a)|``.
+
+``subsequence``: a long source (1-3 minutes) is built by joining real clips end to end
+(:func:`concatenate`, 25 fps, 320x240); excerpts of 5-15 s are re-timed with the standard warps
+and aligned into the long source with ``subsequence=True``. Reported: segment start/end error
+(against ``w(0)`` and ``w(duration)``) and the mapping error as above.
+
+Prints Markdown tables; held-out sources (``draqcore.evaluation.footage``) are marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from draqcore.align import align_videos
+from draqcore.evaluation.footage import find_footage, footage_sources
+from draqcore.evaluation.retime_warps import (
+    concatenate,
+    render_warp,
+    standard_warps,
+    time_errors,
+)
+from draqcore.video import native_timeline
+
+WHOLE_TUNING = ("bikes", "carphone", "pexels_face", "box")
+WHOLE_HELD_OUT = ("sports2d_demo",)
+
+# (long-source name, parts joined in order, excerpts as (part index, start within part, length))
+LONG_SOURCES = {
+    "tuning": (
+        ("bikes", "pexels_face", "box", "cup", "carphone", "pose2sim_cam1", "pose2sim_multi"),
+        [(0, 1.0, 8.0), (2, 3.0, 10.0), (1, 2.0, 14.0)],
+    ),
+    "held-out": (
+        ("vtest",),
+        [(0, 10.0, 8.0), (0, 40.0, 12.0), (0, 62.0, 15.0)],
+    ),
+}
+
+
+def _held(name: str) -> bool:
+    return any(s.name == name and s.held_out for s in footage_sources())
+
+
+def whole(sources, work: Path) -> None:
+    print("| source | set | warp | frames of A | mean err (s) | p90 (s) | max (s) | repeated B rows (ideal) | s |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for name in sources:
+        src = find_footage(name)
+        tl = native_timeline(src)
+        for wname, warp in standard_warps(0.0, float(tl[-1])).items():
+            out = render_warp(src, work / f"{name}_{wname}.mp4", warp)
+            t0 = time.perf_counter()
+            m = align_videos(out.path, src).native_mapping()
+            dt = time.perf_counter() - t0
+            e = time_errors(out, m.time_a, m.time_b, source_timeline=tl)
+            print(
+                f"| {name} | {'held out' if _held(name) else 'tuning'} | {wname} | {len(m.time_a)} | {e.mean:.3f} | "
+                f"{e.p90:.3f} | {e.max:.3f} | {e.repeated_b:.2f} ({e.repeated_b_truth:.2f}) | {dt:.1f} |",
+                flush=True,
+            )
+
+
+def subsequence(which, work: Path) -> None:
+    print("| long source | set | excerpt (s of source) | warp | start err (s) | end err (s) | mean err (s) | p90 (s) | s |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    for label in which:
+        parts, excerpts = LONG_SOURCES[label]
+        files = [find_footage(p) for p in parts]
+        if len(files) == 1:
+            long_path, offsets = files[0], [0.0]
+        else:
+            cat = concatenate(files, work / f"long_{label}.mp4", fps=25.0, size=(320, 240))
+            long_path, offsets = cat.path, [p[1] for p in cat.parts]
+        tl = native_timeline(long_path)
+        for k, (part, start, length) in enumerate(excerpts):
+            s0 = offsets[part] + start
+            for wname, warp in standard_warps(s0, s0 + length).items():
+                out = render_warp(long_path, work / f"ex_{label}_{k}_{wname}.mp4", warp)
+                t0 = time.perf_counter()
+                al = align_videos(out.path, long_path, subsequence=True)
+                dt = time.perf_counter() - t0
+                m = al.native_mapping()
+                e = time_errors(out, m.time_a, m.time_b, source_timeline=tl)
+                seg = al.segment
+                true0, true1 = warp.source_time(out.frame_times[[0, -1]])
+                print(
+                    f"| {label} ({tl[-1]:.0f} s) | {'held out' if label == 'held-out' else 'tuning'} | "
+                    f"{s0:.1f}-{s0 + length:.1f} | {wname} | {abs(seg.start - true0):.3f} | {abs(seg.end - true1):.3f} | "
+                    f"{e.mean:.3f} | {e.p90:.3f} | {dt:.1f} |",
+                    flush=True,
+                )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("mode", choices=("whole", "subsequence"))
+    p.add_argument("--sources", default=None, help="comma-separated footage names (whole) or tuning,held-out")
+    p.add_argument("--work", default=None, help="folder for the re-timed videos (default: a temporary one)")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        if args.mode == "whole":
+            names = args.sources.split(",") if args.sources else WHOLE_TUNING + WHOLE_HELD_OUT
+            whole(names, work)
+        else:
+            which = args.sources.split(",") if args.sources else ("tuning", "held-out")
+            subsequence(which, work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Finding and scoring the part of a long video that a query matches (subsequence alignment).
+
+Two stages per long candidate ``b`` (sampled frames):
+
+1. **Find the segment**: subsequence DTW (:func:`open_end_path`) of the query's plain frame
+   features against all of ``b`` gives the columns ``j0..j1`` the whole query matches best
+   (open begin and end in ``b``). Plain features,
+   not contextualized ones: the cumulative half of Eq. 2-3 encodes progress through the *whole*
+   clip, which a part of a longer video does not share with a query that is only that part.
+2. **Score it as a clip**: the segment ``b[j0:j1+1]`` is treated as a clip of its own:
+   contextualized (Eq. 2-3, when asked) together with the query and aligned end to end (Eq. 5);
+   DRAQ (Eq. 6) of that pair. A segment's DRAQ is therefore the DRAQ the same clip would have had
+   if it had been cut out and indexed alone, comparable with whole-video DRAQs in one ranking.
+
+With ``more=True`` the parts of ``b`` before ``j0`` and after ``j1``, where each is still at least
+as long as the query, are searched once more the same way (one level): a long recording may hold
+several alignable moments. Segments of one video never overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .context import contextualize as contextualize_features
+from .cost import cost_matrix
+from .draq import draq_batch
+from .dtw import dtw
+
+__all__ = ["SegmentMatch", "match_segments", "open_end_path"]
+
+
+def open_end_path(cost: np.ndarray) -> np.ndarray:
+    """Subsequence DTW path: all rows of ``cost`` matched to the cheapest run of its columns.
+
+    Computed with the end-to-end kernel (:func:`draqcore.dtw`) on ``cost`` framed by one row
+    of zeros above and one below: the path walks along the top row for free to its first column
+    ``j0``, through every real row with the three unit steps of Eq. 5, and along the bottom row
+    for free from its last column ``j1``. Between the frame rows this is exactly the open-begin,
+    open-end DTW of librosa's ``dtw(subseq=True)`` (same steps, unit weights; the costs must be
+    >= 0, as cosine costs are).
+
+    Parameters
+    ----------
+    cost : ndarray of shape (n, m), float32, >= 0
+
+    Returns
+    -------
+    ndarray of shape (L, 2), int64
+        From ``(0, j0)`` to ``(n-1, j1)``, steps (1, 0), (0, 1), (1, 1).
+    """
+    c = np.asarray(cost, dtype=np.float32)
+    n, m = c.shape
+    framed = np.zeros((n + 2, m), dtype=np.float32)
+    framed[1:-1] = c
+    path = dtw(framed).path
+    inner = path[(path[:, 0] >= 1) & (path[:, 0] <= n)]
+    inner = inner - np.array([1, 0], dtype=np.int64)
+    return np.ascontiguousarray(inner, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SegmentMatch:
+    """One matched segment of a candidate.
+
+    Attributes
+    ----------
+    candidate : int
+        Index of the candidate in the list given to :func:`match_segments`.
+    span : tuple of (int, int)
+        ``(j0, j1)``: first and last sampled frame of the candidate in the segment (inclusive).
+    path : ndarray of shape (L, 2), int64
+        DTW path from ``(0, j0)`` to ``(n-1, j1)``, columns in the candidate's frame indices.
+    dtw_cost, random_cost, draq : float
+        Of the query against the segment as a clip (stage 2).
+    order : int
+        0 for the best segment of a candidate, 1 and 2 for the ones found before/after it.
+    """
+
+    candidate: int
+    span: Tuple[int, int]
+    path: np.ndarray
+    dtw_cost: float
+    random_cost: float
+    draq: float
+    order: int
+
+
+def match_segments(
+    query: np.ndarray,
+    candidates: Sequence[np.ndarray],
+    *,
+    contextualize: bool = True,
+    method: str = "exact",
+    k: int = 100,
+    seed: int = 0,
+    band: Optional[int] = None,
+    more: bool = False,
+) -> List[SegmentMatch]:
+    """Best segment of every candidate for the whole query (module notes).
+
+    Parameters
+    ----------
+    query : ndarray of shape (n, d)
+        Plain (not contextualized) frame features of the query.
+    candidates : sequence of ndarray of shape (m_c, d)
+        Plain frame features of each candidate.
+    contextualize : bool, default True
+        Contextualize query and segment before scoring (stage 2).
+    method, k, seed, band
+        As :func:`draqcore.draq_batch`.
+    more : bool, default False
+        Also search the parts before and after each best segment (one level).
+
+    Returns
+    -------
+    list of SegmentMatch
+        The best segment of each candidate first (in candidate order), then the extra ones.
+    """
+    q = np.asarray(query, dtype=np.float32)
+    n = q.shape[0]
+    q_ctx = contextualize_features(q) if contextualize else q
+    pieces = [(c, 0, int(np.asarray(f).shape[0]), 0) for c, f in enumerate(candidates)]
+    out: List[SegmentMatch] = []
+    for level in range(2 if more else 1):
+        if not pieces:
+            break
+        spans = []
+        for c, lo, hi, _ in pieces:
+            path = open_end_path(cost_matrix(q, np.asarray(candidates[c])[lo:hi]))
+            spans.append((int(path[0, 1]) + lo, int(path[-1, 1]) + lo))
+        segs = [np.asarray(candidates[c])[j0 : j1 + 1] for (c, _, _, _), (j0, j1) in zip(pieces, spans)]
+        scored = draq_batch(
+            q_ctx, [contextualize_features(s) if contextualize else s for s in segs], method=method, k=k, seed=seed,
+            band=band, return_paths=True,
+        )
+        assert scored.paths is not None
+        nxt = []
+        for j, ((c, lo, hi, slot), (j0, j1)) in enumerate(zip(pieces, spans)):
+            path = np.array(scored.paths[j], dtype=np.int64)
+            path[:, 1] += j0
+            out.append(
+                SegmentMatch(c, (j0, j1), path, float(scored.dtw_cost[j]), float(scored.random_cost[j]),
+                             float(scored.draq[j]), slot)
+            )
+            if level == 0:
+                if j0 - lo >= n:
+                    nxt.append((c, lo, j0, 1))
+                if hi - (j1 + 1) >= n:
+                    nxt.append((c, j1 + 1, hi, 2))
+        pieces = nxt
+    return out
