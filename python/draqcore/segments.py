@@ -14,7 +14,8 @@ Two stages per long candidate ``b`` (sampled frames):
 
 With ``more=True`` the parts of ``b`` before ``j0`` and after ``j1``, where each is still at least
 as long as the query, are searched once more the same way (one level): a long recording may hold
-several alignable moments. Segments of one video never overlap.
+several alignable moments. Segments of one video never overlap. An extra segment narrower than a
+third of the query (or than 5 sampled frames) is dropped: it would mean a more than 3x slow-down.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from .draq import draq_batch
 from .dtw import dtw
 
 __all__ = ["SegmentMatch", "match_segments", "open_end_path"]
+
+MIN_EXTRA_FRAMES = 5
+"""Extra segments (``more=True``) narrower than this many sampled frames, or than a third of the
+query, are dropped (see :func:`match_segments`)."""
 
 
 def open_end_path(cost: np.ndarray) -> np.ndarray:
@@ -128,9 +133,20 @@ def match_segments(
         if not pieces:
             break
         spans = []
-        for c, lo, hi, _ in pieces:
+        kept = []
+        for piece in pieces:
+            c, lo, hi, _ = piece
             path = open_end_path(cost_matrix(q, np.asarray(candidates[c])[lo:hi]))
-            spans.append((int(path[0, 1]) + lo, int(path[-1, 1]) + lo))
+            j0, j1 = int(path[0, 1]) + lo, int(path[-1, 1]) + lo
+            # An extra segment squeezed into few columns (the query slowed down more than 3x,
+            # or fewer than MIN_DRAQ_FRAMES) is no moment of its own: drop it.
+            if level > 0 and j1 - j0 + 1 < max(MIN_EXTRA_FRAMES, n / 3.0):
+                continue
+            kept.append(piece)
+            spans.append((j0, j1))
+        pieces = kept
+        if not pieces:
+            break
         segs = [np.asarray(candidates[c])[j0 : j1 + 1] for (c, _, _, _), (j0, j1) in zip(pieces, spans)]
         scored = draq_batch(
             q_ctx, [contextualize_features(s) if contextualize else s for s in segs], method=method, k=k, seed=seed,
