@@ -28,6 +28,7 @@ Replaced and removed clips stay in the graph until the next full build; searches
 
 from __future__ import annotations
 
+import json
 import shutil
 from typing import Optional
 
@@ -117,6 +118,15 @@ class _Maintenance(_CollectionState):
         :data:`TAIL_MAX` clips (frozen statistics, no full scan).
         """
         cat = self._cat
+        summary = self._saved_summary()
+        if summary is not None:
+            # Decide from the manifest (count, largest id) and the catalog's tail, without loading
+            # the graph: adding a few clips to a large collection never reads the index.
+            count, max_id = summary
+            with cat.snapshot():
+                pending = cat.clip_means(max_id)[0].size
+            if count + pending > REBUILD_MAX and pending < TAIL_MAX:
+                return
         index = self._loaded_index()
         with cat.snapshot():
             tail_ids, tail_means = self._tail(index)
@@ -141,6 +151,23 @@ class _Maintenance(_CollectionState):
         rebuilt.save(self._directory / INDEX_DIRNAME)
         self._index = rebuilt
         self._index_loaded = True
+
+    def _saved_summary(self) -> Optional[tuple[int, int]]:
+        """``(count, largest id)`` of the index as saved, from the manifest alone; None when
+        unknown (no manifest, an older one, or already loaded: then use the loaded index)."""
+        if self._index_loaded:
+            return None if self._index is None else (self._index.count, int(self._index.ids[-1]))
+        raw = self._manifest_bytes()
+        if raw is None:
+            return None
+        try:
+            man = json.loads(raw.decode("utf-8"))
+            count, max_id = man["count"], man["max_id"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not (isinstance(count, int) and isinstance(max_id, int)) or count < 1 or max_id < 1:
+            return None
+        return count, max_id
 
     def _means_for(self, ids: np.ndarray, index: Optional[AnnIndex], tail_ids: np.ndarray,
                    tail_means: np.ndarray) -> np.ndarray:

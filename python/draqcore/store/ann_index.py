@@ -525,6 +525,7 @@ class AnnIndex:
                 "std_floor": STD_FLOOR,
                 "generation": generation,
                 "directory": gen_name,
+                "max_id": int(self._ids[-1]),  # lets a writer find clips added since without loading the graph
                 "files": files,
             }
             _atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")

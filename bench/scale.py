@@ -1,0 +1,228 @@
+"""Collection scale benchmark: ingest, open, add one clip, search, memory and disk at N clips.
+
+Synthetic clustered precomputed features (T from 16 to 48 frames, d = 128), built and searched
+only through the public API (``Collection.create(extractor=Precomputed(...))``,
+``add_features_batch``, ``add_features``, ``open``, ``search`` with a (T, d) array query).
+
+One command per size (the 1M run takes tens of minutes and ~10 GB of disk; it is not run in CI):
+
+    python bench/scale.py --clips 10000
+    python bench/scale.py --clips 1000000 --dtype float16 --dir /big/disk/scale-1m
+
+Each run prints one JSON object (also written to ``--json FILE``) with:
+
+* ``ingest_s``: ``add_features_batch`` of all clips, including the final ANN index build;
+* ``open_s``: ``Collection.open`` in a fresh process (median of 5 processes);
+* ``first_search_s``: the first search of that process (loads and verifies the saved index);
+* ``search_p50_s`` / ``search_p90_s``: later searches (array query, top 10 re-ranked from 50);
+* ``search_peak_rss_mib``: peak resident memory of the searching process;
+* ``add_one_p50_s``: ``add_features`` of one new clip to the N-clip collection (durable);
+* ``disk_bytes_per_clip``: feature shards, catalog and index together, per clip;
+* ``self_recall_at_10``: fraction of queries (noisy copies of stored clips) whose source clip is
+  among the 10 hits.
+
+Searches and opens run in a child process so that ingest's memory and caches do not count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+DIM = 128
+PROTO_LEN = 48
+
+
+def prototypes(classes: int, seed: int = 0) -> np.ndarray:
+    """(classes, PROTO_LEN, DIM) float32 smooth random sequences: one per class."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(size=(classes, PROTO_LEN, DIM)).astype(np.float32)
+    return np.cumsum(steps, axis=1) / np.sqrt(PROTO_LEN) + 2.0 * rng.normal(size=(classes, 1, DIM)).astype(np.float32)
+
+
+CHUNK = 1024
+_BANK_ROWS = 1 << 16
+_bank: dict[int, np.ndarray] = {}
+
+
+def _noise_bank() -> np.ndarray:
+    """(65536, DIM) float32 standard normal rows, drawn once: clips take random windows of it
+    (generating fresh noise for a million clips would cost more than ingesting them)."""
+    if 0 not in _bank:
+        _bank[0] = np.random.default_rng(12345).standard_normal((_BANK_ROWS, DIM), dtype=np.float32)
+    return _bank[0]
+
+
+def _chunk(protos: np.ndarray, k: int) -> list[np.ndarray]:
+    """Clips ``k * CHUNK ... (k + 1) * CHUNK - 1``: re-timed, noisy excerpts of their class prototype."""
+    rng = np.random.default_rng([1, k])
+    lengths = rng.integers(16, 49, size=CHUNK)
+    order = np.argsort(rng.random((CHUNK, PROTO_LEN)), axis=1)
+    starts = rng.integers(0, _BANK_ROWS - PROTO_LEN, size=CHUNK)
+    bank = _noise_bank()
+    out = []
+    for j in range(CHUNK):
+        t = int(lengths[j])
+        idx = np.sort(order[j, :t])
+        c = (k * CHUNK + j) % protos.shape[0]
+        out.append(protos[c, idx] + 0.5 * bank[starts[j] : starts[j] + t])
+    return out
+
+
+def clip(protos: np.ndarray, i: int) -> tuple[str, np.ndarray]:
+    """Clip ``i`` (deterministic in ``i``; generated with the rest of its chunk)."""
+    return f"clip{i:07d}", _chunk(protos, i // CHUNK)[i % CHUNK]
+
+
+def clips(protos: np.ndarray, start: int, stop: int) -> Iterator[tuple[str, np.ndarray]]:
+    """Clips ``start .. stop - 1`` as ``(name, features)``, generated a chunk at a time."""
+    i = start
+    while i < stop:
+        block = _chunk(protos, i // CHUNK)
+        end = min(stop, (i // CHUNK + 1) * CHUNK)
+        for j in range(i, end):
+            yield f"clip{j:07d}", block[j % CHUNK]
+        i = end
+
+
+def query(protos: np.ndarray, i: int) -> np.ndarray:
+    """A noisy copy of clip ``i`` (another noise draw on the same frames)."""
+    _, f = clip(protos, i)
+    rng = np.random.default_rng([7, i])
+    return f + 0.2 * rng.standard_normal(f.shape, dtype=np.float32)
+
+
+def disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import scale
+from draqcore import Collection
+path, n, classes, queries = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+protos = scale.prototypes(classes)
+t0 = time.perf_counter()
+coll = Collection.open(path)
+open_s = time.perf_counter() - t0
+rng = np.random.default_rng(3)
+picks = rng.integers(0, n, size=queries + 1)
+qs = [scale.query(protos, int(i)) for i in picks]
+t0 = time.perf_counter()
+coll.search(qs[0], top=10, candidates=50)
+first = time.perf_counter() - t0
+times, found = [], 0
+for i, q in zip(picks[1:], qs[1:]):
+    t0 = time.perf_counter()
+    hits = coll.search(q, top=10, candidates=50)
+    times.append(time.perf_counter() - t0)
+    found += any(h.path == f"clip{int(i):07d}" for h in hits)
+coll.close()
+print(json.dumps({"open_s": open_s, "first_search_s": first, "search_s": times, "found": found,
+                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+_OPEN_ONLY = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from draqcore import Collection
+t1 = time.perf_counter()
+coll = Collection.open(sys.argv[1])
+t2 = time.perf_counter()
+coll.close()
+print(json.dumps({"import_s": t1 - t0, "open_s": t2 - t1}))
+"""
+
+
+def _child(code: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(n: int, directory: Path, dtype: str = "float32", classes: int = 0, queries: int = 50,
+        adds: int = 20, progress: bool = False) -> dict[str, Any]:
+    """Build an ``n``-clip collection in ``directory`` (must not exist) and measure it."""
+    from draqcore import Collection
+    from draqcore.features import Precomputed
+
+    classes = classes or max(10, n // 100)
+    protos = prototypes(classes)
+    result: dict[str, Any] = {"clips": n, "dim": DIM, "dtype": dtype, "classes": classes,
+                              "platform": platform.platform(), "cpus": os.cpu_count(),
+                              "loadavg_start": os.getloadavg()}
+    t0 = time.perf_counter()
+    with Collection.create(directory, extractor=Precomputed(dim=DIM, name="synthetic-clustered-128"),
+                           sample_fps=2.0, feature_dtype=dtype) as coll:
+        report = coll.add_features_batch(clips(protos, 0, n), progress=progress)
+    result["ingest_s"] = time.perf_counter() - t0
+    assert len(report.added) == n, report
+    result["mean_frames_per_clip"] = 32.0  # T uniform on 16..48
+    result["disk_bytes"] = disk_bytes(directory)
+    result["disk_bytes_per_clip"] = result["disk_bytes"] / n
+    result["feature_bytes_per_clip"] = disk_bytes(directory / "features") / n
+    # Adding one clip at a time to the N-clip collection (each durable on return).
+    add_times = []
+    with Collection.open(directory, write=True) as coll:
+        for j in range(adds):
+            name, feats = clip(protos, n + j)
+            t0 = time.perf_counter()
+            coll.add_features(name, feats)
+            add_times.append(time.perf_counter() - t0)
+    result["add_one_p50_s"] = statistics.median(add_times)
+    result["add_one_max_s"] = max(add_times)
+    here = str(Path(__file__).resolve().parent)
+    opens = [_child(_OPEN_ONLY, str(directory))["open_s"] for _ in range(5)]
+    result["open_s"] = statistics.median(opens)
+    s = _child(_CHILD, here, str(directory), str(n), str(classes), str(queries))
+    result["first_search_s"] = s["first_search_s"]
+    result["search_p50_s"] = statistics.median(s["search_s"])
+    result["search_p90_s"] = float(np.percentile(s["search_s"], 90))
+    result["search_peak_rss_mib"] = s["peak_rss_kib"] / 1024
+    result["self_recall_at_10"] = s["found"] / queries
+    result["loadavg_end"] = os.getloadavg()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", type=int, default=10_000)
+    ap.add_argument("--dtype", choices=("float32", "float16"), default="float32")
+    ap.add_argument("--dir", default=None, help="collection directory (default: a temporary one, removed after)")
+    ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--json", default=None, help="also write the result to this file")
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args(argv)
+    tmp = None
+    if args.dir is None:
+        tmp = tempfile.mkdtemp(prefix="draq-scale-")
+        directory = Path(tmp) / "coll"
+    else:
+        directory = Path(args.dir)
+    try:
+        result = run(args.clips, directory, dtype=args.dtype, queries=args.queries, progress=args.progress)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
