@@ -8,7 +8,24 @@ import sys
 import time
 from pathlib import Path
 
-from .common import CommandError
+from .common import CommandError, add_extractor_options, extractor_from_args
+
+
+def _extractor(args: argparse.Namespace):
+    """(extractor or None, name for the tables) from --extractor/--mirror-invariant/--torch-model."""
+    if args.torch_model:
+        if args.extractor or args.mirror_invariant:
+            raise CommandError("--torch-model replaces --extractor/--mirror-invariant; give one of them")
+        from ..features import TorchImageExtractor
+
+        try:
+            ex = TorchImageExtractor(args.torch_model, input_size=(args.torch_input_size, args.torch_input_size))
+        except ImportError as exc:
+            raise CommandError(str(exc)) from None
+        return ex, f"torch:{Path(args.torch_model).name}"
+    ex = extractor_from_args(args)
+    name = args.extractor or "default"
+    return ex, name + (" (mirror-invariant)" if args.mirror_invariant else "")
 
 def _split_queries(videos, every: int = 5):
     """Queries and collection of a labelled folder: the videos of a "val"/"test" split if any
@@ -34,9 +51,11 @@ def _run_retime(args: argparse.Namespace) -> int:
     videos = expand_inputs(args.inputs)
     warps = None if not args.warps else [w.strip() for w in args.warps.split(",") if w.strip()]
     out = Path(args.out or "draq-eval-retime")
+    extractor, feature_name = _extractor(args)
     started = time.perf_counter()
     report = evaluate_retiming(
         videos, out, warps=warps, sample_fps=args.sample_fps, contextualize=not args.no_context, band=args.band,
+        extractor=extractor, feature_name=feature_name,
         keep_videos=args.keep_videos, progress=not args.quiet and not args.json,
     )
     (out / "retime.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
@@ -57,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_retime(args)
     if args.inputs:
         raise CommandError(f"unexpected arguments after {args.target!r}: {' '.join(args.inputs)}")
+    extractor, feature_name = _extractor(args)
     started = time.perf_counter()
     canonical = alignable = None
     if args.target == "synthetic":
@@ -84,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(
         queries, collection, out / "work", top=args.top, recall_depth=args.recall_depth,
         canonical_time=canonical, fig5_pairs=args.pairs, seed=args.seed, progress=not args.quiet and not args.json,
-        tau_stride=args.tau_stride, alignable=alignable,
+        tau_stride=args.tau_stride, alignable=alignable, extractor=extractor, feature_name=feature_name,
     )
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2, allow_nan=False)
@@ -115,6 +135,9 @@ def register(sub) -> None:
     p.add_argument("--band", type=int, default=None, help="retime: Sakoe-Chiba radius in sampled frames, as draq align")
     p.add_argument("--no-context", action="store_true", help="retime: skip contextualization (Eq. 2-3), as draq align")
     p.add_argument("--keep-videos", action="store_true", help="retime: keep the re-timed copies in --out")
+    add_extractor_options(p)
+    p.add_argument("--torch-model", metavar="FILE.pt", help="frame features from a TorchScript image model (e.g. python -m draqcore.evaluation.random_backbone)")
+    p.add_argument("--torch-input-size", type=int, default=224, help="--torch-model input height and width in pixels (default 224)")
     p.add_argument("--labels", metavar="FILE", help="labels file with class and per-frame phases (for DIR)")
     p.add_argument("--videos", type=int, default=200, help="synthetic: number of clips (default 200)")
     p.add_argument("--classes", type=int, default=10, help="synthetic: number of action classes (default 10)")

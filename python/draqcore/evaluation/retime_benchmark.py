@@ -70,6 +70,7 @@ class RetimeReport:
     pooled: dict[str, dict[str, float]] = field(default_factory=dict)
     sample_fps: Optional[float] = None
     contextualized: bool = True
+    features: str = "default"
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +78,7 @@ class RetimeReport:
         return {
             "sample_fps": self.sample_fps,
             "contextualized": self.contextualized,
+            "features": self.features,
             "rows": [r.__dict__ for r in self.rows],
             "pooled": self.pooled,
             "failed": [list(f) for f in self.failed],
@@ -85,7 +87,7 @@ class RetimeReport:
     def markdown(self) -> str:
         """The per-video table and the pooled table, in milliseconds."""
         lines = [
-            f"**Re-timing recovered by `draq align`** (sampling {self.sample_fps} fps, "
+            f"**Re-timing recovered by `draq align`** ({self.features} features, sampling {self.sample_fps} fps, "
             f"{'with' if self.contextualized else 'without'} contextualization; time error "
             "|time_b − w(time_a)| over every decoded frame of the re-timed copy, milliseconds)",
             "",
@@ -116,6 +118,7 @@ def evaluate_retiming(
     extractor: Optional[FrameFeatureExtractor] = None,
     keep_videos: bool = False,
     progress: bool = False,
+    feature_name: str = "default",
 ) -> RetimeReport:
     """Re-time every video with every warp, align it back, and measure the time error.
 
@@ -135,6 +138,8 @@ def evaluate_retiming(
         Keep the re-timed copies.
     progress : bool
         A progress bar on stderr.
+    feature_name : str
+        Name of the features in the report.
 
     Returns
     -------
@@ -155,7 +160,7 @@ def evaluate_retiming(
             raise ValueError(f"warps: unknown warp {n!r}; known: {known}")
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    report = RetimeReport(sample_fps=sample_fps, contextualized=contextualize)
+    report = RetimeReport(sample_fps=sample_fps, contextualized=contextualize, features=feature_name)
     pooled: dict[str, list[np.ndarray]] = {}
     jobs = []
     for v in videos:
