@@ -148,3 +148,35 @@ def test_streamed_large_pairs_equal_whole_matrix(rng, method, band):
         assert res.random_cost[1] == draqcore.expected_random_cost(cost)
     else:
         assert res.random_cost[1] == float(np.sum(draqcore.random_path_costs(cost, 7, seed=3, stream=1))) / 7
+
+
+@pytest.mark.parametrize("method", ["exact", "sampled"])
+@pytest.mark.parametrize("band", [None, 300])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_one_long_pair_on_every_thread_equals_the_serial_result(rng, method, band, streamed):
+    # Fewer pairs than threads: each pair runs on the whole team (parallel cost tiles, the
+    # anti-diagonal sweep split across threads once diagonals hold >= 768 cells per thread, or
+    # parallel blocks of rows when streamed). The same bits as one thread and as the per-pair API.
+    # 3000 x 2900 float32 costs are 35 MB: above the 32 MiB at which the batch mode streams, so
+    # the team holds the matrix whole only while that is at most half the memory limit (and
+    # there is no band).
+    query = rng.standard_normal((3000, 6)).astype(np.float32)
+    cand = rng.standard_normal((2900, 6)).astype(np.float32)
+    if streamed:
+        draqcore.set_memory_limit(40 << 20)
+    try:
+        one = draqcore.draq_batch(query, [cand], method=method, k=9, seed=4, band=band, return_paths=True, threads=1)
+        team = draqcore.draq_batch(query, [cand], method=method, k=9, seed=4, band=band, return_paths=True, threads=2)
+    finally:
+        draqcore.set_memory_limit(None)
+    for field in ("dtw_cost", "random_cost", "draq"):
+        np.testing.assert_array_equal(getattr(team, field), getattr(one, field))
+    np.testing.assert_array_equal(team.paths[0], one.paths[0])
+    cost = draqcore.cost_matrix(query, cand)
+    ref = draqcore.dtw(cost, band=band)
+    assert team.dtw_cost[0] == ref.cost
+    np.testing.assert_array_equal(team.paths[0], ref.path)
+    if method == "exact":
+        assert team.random_cost[0] == draqcore.expected_random_cost(cost)
+    else:
+        assert team.random_cost[0] == float(np.sum(draqcore.random_path_costs(cost, 9, seed=4))) / 9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -111,8 +112,6 @@ def test_torch_and_draqcore_share_a_process(order):
     assert out.returncode == 0, out.stderr
     words = out.stdout.split()
     assert words[0] == "ok"
-    import os
-
     cores = os.cpu_count() or 1
     # Neither runtime spawns more threads than there are cores.
     assert 1 <= int(words[1]) <= cores and 1 <= int(words[2]) <= cores
@@ -237,3 +236,46 @@ def test_random_path_checks_memory_before_allocating():
         assert draqcore.random_path((1000, 1000)).shape[1] == 2
     finally:
         draqcore.set_memory_limit(None)
+
+
+IDLE_WORKERS = textwrap.dedent(
+    """
+    import os, sys, time
+    import numpy as np
+    import draqcore
+
+    assert "GOMP_SPINCOUNT" not in os.environ  # set only while the core loads
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((150, 256)).astype(np.float32)
+    cands = [rng.standard_normal((150, 256)).astype(np.float32) for _ in range(10)]
+
+    def cpu_ns():
+        out = {}
+        for t in os.listdir("/proc/self/task"):
+            if t != str(os.getpid()):
+                with open(f"/proc/self/task/{t}/schedstat") as f:
+                    out[t] = int(f.read().split()[0])
+        return out
+
+    worst = 0.0
+    for _ in range(5):
+        draqcore.draq_batch(q, cands, threads=2)
+        before = cpu_ns()
+        time.sleep(0.1)
+        after = cpu_ns()
+        worst = max(worst, sum(after[t] - before.get(t, 0) for t in after) / 1e6)
+    print(worst)
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task/*/schedstat")
+def test_worker_threads_do_not_spin_after_a_call_returns():
+    # With libgomp's default wait policy an idle worker spun for 300 000 iterations (tens of ms on
+    # a busy machine) after every call, taking a core from NumPy's BLAS that runs next.
+    if draqcore.show_config(print_out=False)["cores"] < 2:
+        pytest.skip("needs two cores")
+    out = subprocess.run([sys.executable, "-c", IDLE_WORKERS], capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")})
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) < 3.0, f"worker threads used {out.stdout.strip()} ms of CPU in 100 ms after the call"

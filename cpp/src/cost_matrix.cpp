@@ -359,10 +359,15 @@ void cost_matrix(const float* a, std::ptrdiff_t n, const float* b, std::ptrdiff_
   row_scales(b, m, d, metric, sb.data(), "b");
   Buffer<float> packed(static_cast<std::size_t>(packed_floats));
   pack_rows(a, n, d, packed.data());
+  cost_block_parallel(packed.data(), sa.data(), n, b, sb.data(), m, d, metric, out, m, threads);
+}
+
+void cost_block_parallel(const float* packed_a, const float* sa, std::ptrdiff_t n, const float* b,
+                         const float* sb, std::ptrdiff_t m, std::ptrdiff_t d, Metric metric,
+                         float* out, std::ptrdiff_t ldo, int threads) {
   const int nthreads = resolve_threads(threads);
   // Tiles: column blocks of b (a multiple of the 6-row micro-tile, about 96 KiB, so a block
   // stays in L2 while the panels of a pass over it) times row groups of 8 panels of a.
-  // Tiles are (nearly) equal in size: static schedule.
   const std::ptrdiff_t W = active_kernel().panel;
   const std::ptrdiff_t col_block =
       std::max<std::ptrdiff_t>(kCols, (24576 / std::max<std::ptrdiff_t>(d, 1)) / kCols * kCols);
@@ -374,7 +379,7 @@ void cost_matrix(const float* a, std::ptrdiff_t n, const float* b, std::ptrdiff_
   // per thread, so that the calling thread, which alone polls for Ctrl-C, is busy until the end.
   std::atomic<bool> stop{false};
 #ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(nthreads) if (tiles > 1 && n * m * d > (1 << 22))
+#pragma omp parallel for schedule(static, 1) num_threads(nthreads) if (nthreads > 1 && tiles > 1 && n * m * d > (1 << 22))
 #endif
   for (std::ptrdiff_t t = 0; t < tiles; ++t) {
     if (stop.load(std::memory_order_relaxed)) continue;
@@ -388,8 +393,8 @@ void cost_matrix(const float* a, std::ptrdiff_t n, const float* b, std::ptrdiff_
     const std::ptrdiff_t i0 = (t / col_blocks) * row_group;
     const std::ptrdiff_t nj = std::min(col_block, m - j0);
     const std::ptrdiff_t ni = std::min(row_group, n - i0);
-    cost_block_packed(packed.data() + i0 * d, sa.data() + i0, ni, b + j0 * d, sb.data() + j0, nj,
-                      d, metric, out + i0 * m + j0, m);
+    cost_block_packed(packed_a + i0 * d, sa + i0, ni, b + j0 * d, sb + j0, nj, d, metric,
+                      out + i0 * ldo + j0, ldo);
   }
   (void)nthreads;
   if (stop.load()) throw interrupted();

@@ -1,12 +1,18 @@
 // The forward sweep over a whole matrix by anti-diagonals (see forward_sweep.hpp).
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <vector>
 
+#include "draqcore/config.hpp"
 #include "draqcore/forward_sweep.hpp"
 #include "draqcore/interrupt.hpp"
+
+#ifdef DRAQCORE_HAVE_OPENMP
+#include <omp.h>
+#endif
 #include "dispatch.hpp"
 #include "traceback.hpp"
 
@@ -15,6 +21,9 @@ namespace draqcore {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// A diagonal is split across threads only when every thread gets at least this many cells
+// (about 2 us of work against a barrier of well under 1 us).
+constexpr std::ptrdiff_t kMinCellsPerThread = 768;
 using detail::kDiag;
 using detail::kLeft;
 using detail::kUp;
@@ -112,11 +121,81 @@ void both_diagonal(const float* c, const double* d2, const double* d1, double* d
   if (glo <= ghi) expected_diagonal_body(c, g2, g1, g0, glo, ghi, k);
 }
 
+// Calls part(k, lo, hi) for rows [lo, hi] of every anti-diagonal k = 0 .. n+m-2, in order: all
+// of diagonal k before any of k + 1. With threads > 1, diagonals long enough to share
+// (kMinCellsPerThread per thread) are split into one contiguous run of rows per thread, with a
+// barrier between diagonals; the short diagonals at both corners run on the calling thread
+// alone (a barrier would cost more than they do). Polls for Ctrl-C on the calling thread and
+// throws interrupted (after the parallel region, which exceptions cannot leave).
+template <class Part>
+void run_diagonals(std::ptrdiff_t n, std::ptrdiff_t m, int threads, Part&& part) {
+  const std::ptrdiff_t diagonals = n + m - 1;
+  auto diagonal_length = [&](std::ptrdiff_t k) { return last_row(k, n) - first_row(k, m) + 1; };
+
+  // Diagonals long enough to share run split across threads, one barrier per diagonal; the
+  // short ones at both corners run on the calling thread alone (a barrier would cost more).
+  const int team = resolve_threads(threads);
+  std::ptrdiff_t k_begin = diagonals, k_end = diagonals;  // [k_begin, k_end) is shared
+  if (team > 1) {
+    const std::ptrdiff_t min_cells = kMinCellsPerThread * team;
+    for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+      if (diagonal_length(k) >= min_cells) {
+        if (k_begin == diagonals) k_begin = k;
+        k_end = k + 1;
+      }
+    }
+    if (k_end - k_begin < 64) k_begin = k_end = diagonals;  // too little to share
+  }
+  for (std::ptrdiff_t k = 0; k < std::min(k_begin, diagonals); ++k) {
+    if ((k & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
+    part(k, first_row(k, m), last_row(k, n));
+  }
+  if (k_begin < k_end) {
+    // Ctrl-C: the calling thread (thread 0) polls and names the diagonal after whose barrier
+    // every thread leaves; one barrier per diagonal, so all of them leave at the same one.
+    std::atomic<std::ptrdiff_t> stop_at{-1};
+#ifdef DRAQCORE_HAVE_OPENMP
+#pragma omp parallel num_threads(team)
+#endif
+    {
+#ifdef DRAQCORE_HAVE_OPENMP
+      const std::ptrdiff_t t = omp_get_thread_num(), parts = omp_get_num_threads();
+#else
+      const std::ptrdiff_t t = 0, parts = 1;
+#endif
+      for (std::ptrdiff_t k = k_begin; k < k_end; ++k) {
+        const std::ptrdiff_t ilo = first_row(k, m), len = diagonal_length(k);
+        // Part boundaries on multiples of 8 rows: no two threads write one cache line of a
+        // diagonal of doubles.
+        const std::ptrdiff_t lo = ilo + (len * t / parts) / 8 * 8;
+        const std::ptrdiff_t hi = t + 1 == parts ? ilo + len - 1 : ilo + (len * (t + 1) / parts) / 8 * 8 - 1;
+        if (lo <= hi) part(k, lo, hi);
+        if (t == 0 && (k & 255) == 255) {
+          try {
+            poll_interrupt();
+          } catch (const interrupted&) {
+            stop_at.store(k, std::memory_order_relaxed);
+          }
+        }
+#ifdef DRAQCORE_HAVE_OPENMP
+#pragma omp barrier
+#endif
+        if (stop_at.load(std::memory_order_relaxed) == k) break;
+      }
+    }
+    if (stop_at.load() >= 0) throw interrupted();
+  }
+  for (std::ptrdiff_t k = k_end; k < diagonals; ++k) {
+    if ((k & 255) == 255) poll_interrupt();
+    part(k, first_row(k, m), last_row(k, n));
+  }
+}
+
 // Subsequence DTW by anti-diagonals (see forward_sweep()): row 0 has a free start, the answer
 // is the smallest D on row n-1, and every cell carries the start column of its best path.
 SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                                        std::ptrdiff_t ldc, std::vector<std::int64_t>* path,
-                                       SweepWorkspace& ws) {
+                                       SweepWorkspace& ws, int threads) {
   const bool with_path = path != nullptr;
   const std::size_t stride = static_cast<std::size_t>(n + 2);
   const std::ptrdiff_t diagonals = n + m - 1;
@@ -140,10 +219,11 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
   double best = kInf;
   std::int64_t best_start = 0;
 
-  for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
-    if ((k & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
+  // Rows [lo, hi] of diagonal k; the part holding row n-1 also updates the best end (parts of
+  // later diagonals run after a barrier, so the updates stay in order).
+  auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi) {
     const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
-    for (std::ptrdiff_t i = ilo; i <= ihi; ++i) cd[i] = cost[i * ldc + (k - i)];
+    for (std::ptrdiff_t i = lo; i <= hi; ++i) cd[i] = cost[i * ldc + (k - i)];
     double* d0 = ws.d_rows.data() + (k % 3) * stride + 1;
     const double* d1 = ws.d_rows.data() + ((k + 2) % 3) * stride + 1;
     const double* d2 = ws.d_rows.data() + ((k + 1) % 3) * stride + 1;
@@ -151,8 +231,8 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
     const std::int64_t* s1 = ws.s_rows.data() + ((k + 2) % 3) * stride + 1;
     const std::int64_t* s2 = ws.s_rows.data() + ((k + 1) % 3) * stride + 1;
     unsigned char* dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data();
-    std::ptrdiff_t i0 = ilo;
-    if (ilo == 0) {
+    std::ptrdiff_t i0 = lo;
+    if (lo == 0) {
       // Cell (0, k): free start, D(0, k) = C(0, k) + min(0, D(0, k-1)); starting wins ties.
       const double left = k > 0 ? d1[0] : kInf;
       const bool take_left = left < 0.0;
@@ -161,17 +241,18 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
       dir[0] = take_left ? kLeft : detail::kStart;
       i0 = 1;
     }
-    if (i0 <= ihi) {
-      dtw_subsequence_diagonal(cd, d2, d1, d0, s2, s1, s0, dir + (i0 - ilo), i0, ihi);
+    if (i0 <= hi) {
+      dtw_subsequence_diagonal(cd, d2, d1, d0, s2, s1, s0, dir + (i0 - ilo), i0, hi);
     }
-    d0[ilo - 1] = kInf;
-    d0[ihi + 1] = kInf;
-    if (ihi == n - 1 && (best_end < 0 || d0[n - 1] < best)) {  // D(n-1, k-n+1), first minimum
+    if (lo == ilo) d0[ilo - 1] = kInf;
+    if (hi == ihi) d0[ihi + 1] = kInf;
+    if (hi == n - 1 && (best_end < 0 || d0[n - 1] < best)) {  // D(n-1, k-n+1), first minimum
       best = d0[n - 1];
       best_end = k - (n - 1);
       best_start = s0[n - 1];
     }
-  }
+  };
+  run_diagonals(n, m, threads, diagonal_part);
   result.dtw_cost = best;
   result.start_col = std::ptrdiff_t(best_start);
   result.end_col = best_end;
@@ -189,11 +270,18 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
 SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                            std::ptrdiff_t ldc, bool want_dtw, std::vector<std::int64_t>* path,
                            bool want_expected, SweepWorkspace& ws, bool subsequence) {
+  return diagonal_sweep_parallel(cost, n, m, ldc, want_dtw, path, want_expected, ws, 1, subsequence);
+}
+
+SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
+                                    std::ptrdiff_t ldc, bool want_dtw,
+                                    std::vector<std::int64_t>* path, bool want_expected,
+                                    SweepWorkspace& ws, int threads, bool subsequence) {
   if (!want_dtw) subsequence = false;
   if (subsequence && want_expected) {
     throw std::logic_error("diagonal_sweep: a subsequence sweep computes the DTW only");
   }
-  if (subsequence) return diagonal_sweep_subsequence(cost, n, m, ldc, path, ws);
+  if (subsequence) return diagonal_sweep_subsequence(cost, n, m, ldc, path, ws, threads);
   const bool with_path = want_dtw && path != nullptr;
   // Diagonals indexed by row, with a slot in front (row -1) and behind (row n) for sentinels.
   const std::size_t stride = static_cast<std::size_t>(n + 2);
@@ -214,20 +302,21 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
   }
   float* cd = ws.diag_cost.data();
 
-  for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
-    if ((k & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
+  // Cells [lo, hi] of anti-diagonal k (a part of its rows [ilo, ihi], or all of them). Parts of
+  // one diagonal touch disjoint entries of every buffer, so threads may compute them at once.
+  auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi) {
     const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
     // Gather the diagonal's costs: cell (i, k - i).
-    for (std::ptrdiff_t i = ilo; i <= ihi; ++i) cd[i] = cost[i * ldc + (k - i)];
+    for (std::ptrdiff_t i = lo; i <= hi; ++i) cd[i] = cost[i * ldc + (k - i)];
     double *d0 = nullptr, *g0 = nullptr;
     const double *d1 = nullptr, *d2 = nullptr, *g1 = nullptr, *g2 = nullptr;
     unsigned char* dir = nullptr;
-    std::ptrdiff_t glo = ilo, ghi = ihi;  // interior cells of the expected-cost recurrence
+    std::ptrdiff_t glo = lo, ghi = hi;  // interior cells of the expected-cost recurrence
     if (want_dtw) {
       d0 = ws.d_rows.data() + (k % 3) * stride + 1;
       d1 = ws.d_rows.data() + ((k + 2) % 3) * stride + 1;
       d2 = ws.d_rows.data() + ((k + 1) % 3) * stride + 1;
-      dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data();
+      dir = (with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data()) + (lo - ilo);
     }
     if (want_expected) {
       g0 = ws.g_rows.data() + (k % 3) * stride + 1;
@@ -246,19 +335,20 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
       d0[0] = double(cd[0]) + 0.0;  // the start cell: D(0, 0) = C(0, 0)
       dir[0] = kLeft;
     } else if (want_dtw && want_expected) {
-      both_diagonal(cd, d2, d1, d0, dir, ilo, ihi, g2, g1, g0, glo, ghi, k);
+      both_diagonal(cd, d2, d1, d0, dir, lo, hi, g2, g1, g0, glo, ghi, k);
     } else if (want_dtw) {
-      dtw_diagonal(cd, d2, d1, d0, dir, ilo, ihi);
+      dtw_diagonal(cd, d2, d1, d0, dir, lo, hi);
     } else if (glo <= ghi) {
       expected_diagonal(cd, g2, g1, g0, glo, ghi, k);
     }
     if (want_dtw) {
       // The next two diagonals read at most one row beyond each end of this one: +inf there
       // stands for "no such cell", whatever the buffer held before.
-      d0[ilo - 1] = kInf;
-      d0[ihi + 1] = kInf;
+      if (lo == ilo) d0[ilo - 1] = kInf;
+      if (hi == ihi) d0[ihi + 1] = kInf;
     }
-  }
+  };
+  run_diagonals(n, m, threads, diagonal_part);
 
   SweepResult result;
   result.end_col = m - 1;

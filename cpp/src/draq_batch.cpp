@@ -26,8 +26,16 @@ namespace {
 // A pair's cost matrix is computed whole up to this size, and streamed in blocks of rows above.
 constexpr double kWholeCostBytes = 32.0 * 1024 * 1024;
 
-bool streams(std::ptrdiff_t n, std::ptrdiff_t m) {
-  return double(n) * double(m) * sizeof(float) > kWholeCostBytes;
+// When pairs are fewer than threads, each pair is computed by all of them in turn; without a
+// band its cost matrix is then held whole up to this size (and half the memory limit), since
+// the parallel anti-diagonal sweep needs it whole.
+constexpr double kWholeCostBytesTeam = 512.0 * 1024 * 1024;
+
+bool streams(std::ptrdiff_t n, std::ptrdiff_t m, bool team, std::ptrdiff_t radius) {
+  const double bytes = double(n) * double(m) * sizeof(float);
+  if (bytes <= kWholeCostBytes) return false;
+  const bool full_band = radius < 0 || band_cell_count(n, m, radius) == n * m;
+  return !(team && full_band && bytes <= std::min(kWholeCostBytesTeam, 0.5 * double(memory_limit())));
 }
 
 // Rows per streamed block: a multiple of the cost kernel's panel width.
@@ -45,29 +53,45 @@ DraqPairResult draq_pair(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, 
                          bool subsequence, bool exact, std::ptrdiff_t k, std::uint64_t seed,
                          std::uint64_t stream, std::ptrdiff_t radius,
                          std::vector<std::int64_t>* path, SweepWorkspace& ws,
-                         const std::function<void()>& poll) {
+                         const std::function<void()>& poll, int threads) {
   check_subsequence_band(subsequence, radius);
   DraqPairResult r;
+  // On more than one thread, whole-matrix sweeps split their anti-diagonals across the team;
+  // banded ones run row by row on this thread.
+  auto sweep_of = [&](const float* c, std::ptrdiff_t width, bool want_dtw,
+                      std::vector<std::int64_t>* p, bool want_expected, bool subseq) {
+    if (threads > 1 && (radius < 0 || band_cell_count(n, width, radius) == n * width)) {
+      return diagonal_sweep_parallel(c, n, width, ldc, want_dtw, p, want_expected, ws, threads,
+                                     subseq);
+    }
+    return forward_sweep(c, n, width, ldc, radius, want_dtw, p, want_expected, ws, subseq);
+  };
   const float* region = cost;  // the columns the random paths run through
   std::ptrdiff_t width = m;
   if (subsequence) {
-    const SweepResult sweep = forward_sweep(cost, n, m, ldc, -1, true, path, false, ws, true);
+    const SweepResult sweep = sweep_of(cost, m, true, path, false, true);
     r.dtw_cost = sweep.dtw_cost;
     r.start_col = sweep.start_col;
     r.end_col = sweep.end_col;
     region = cost + sweep.start_col;
     width = sweep.end_col - sweep.start_col + 1;
     if (exact) {
-      r.random_cost =
-          forward_sweep(region, n, width, ldc, -1, false, nullptr, true, ws).expected_random;
+      r.random_cost = sweep_of(region, width, false, nullptr, true, false).expected_random;
     }
   } else {
-    const SweepResult sweep = forward_sweep(cost, n, m, ldc, radius, true, path, exact, ws);
+    const SweepResult sweep = sweep_of(cost, m, true, path, exact, false);
     r.dtw_cost = sweep.dtw_cost;
     r.random_cost = sweep.expected_random;
     r.end_col = m - 1;
   }
-  if (!exact) {
+  if (!exact && threads > 1) {
+    // The paths on the team, then summed in path order as below: the same bits.
+    std::vector<double> costs(static_cast<std::size_t>(k));
+    random_path_costs(region, n, width, ldc, k, seed, stream, costs.data(), threads);
+    double sum = 0.0;
+    for (double v : costs) sum += v;
+    r.random_cost = sum / double(k);
+  } else if (!exact) {
     // As mean_random_path_cost(): path costs summed in path order, then divided by k.
     double sum = 0.0;
     for (std::ptrdiff_t p = 0; p < k; ++p) {
@@ -97,8 +121,13 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
     max_m = std::max<std::ptrdiff_t>(max_m, std::ptrdiff_t(len));
   }
   const std::ptrdiff_t total_rows = std::ptrdiff_t(offsets[count]);
-  const int nthreads = std::max(1, std::min<int>(resolve_threads(options.threads),
-                                                 int(std::max<std::ptrdiff_t>(count, 1))));
+  // Fewer pairs than threads (one long pair: aligning two recordings): the pairs run one after
+  // the other, each on the whole team (parallel cost tiles, parallel anti-diagonal sweep);
+  // otherwise each pair runs on one thread and the pairs in parallel.
+  const int requested = resolve_threads(options.threads);
+  const bool team = requested > 1 && count < requested;
+  const int pair_threads = team ? requested : 1;
+  const int nthreads = team ? 1 : std::max(1, std::min<int>(requested, int(std::max<std::ptrdiff_t>(count, 1))));
   // Pairs whose cost matrix is small are computed whole; larger ones stream in blocks of rows,
   // so their memory is the DTW traceback (1 byte per band cell) plus one block of rows.
   const std::ptrdiff_t block_rows = stream_block_rows();
@@ -106,10 +135,11 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
   double sweep_bytes = 0.0;
   for (std::ptrdiff_t c = 0; c < count; ++c) {
     const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
-    const bool streamed = streams(n, m);
+    const bool streamed = streams(n, m, team, options.radius);
     cost_floats = std::max(cost_floats, streamed ? std::min(block_rows, n) * m : n * m);
     double bytes = dtw_working_bytes(n, m, options.radius, options.return_paths);
     if (streamed && !options.exact) bytes += double(options.k) * sizeof(RandomPathWalker);
+    if (team && !streamed && !options.exact) bytes += double(options.k) * sizeof(double);
     sweep_bytes = std::max(sweep_bytes, bytes);
   }
   const double per_thread = double(cost_floats) * sizeof(float) + sweep_bytes;
@@ -159,6 +189,8 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
   std::atomic<bool> stop{false};
   std::exception_ptr first_error;
   bool cancelled = false;
+  // In team mode the parallel kernels poll through poll_interrupt() on this thread.
+  InterruptScope interrupt_scope(team && options.should_stop ? options.should_stop : std::function<bool()>());
   using clock = std::chrono::steady_clock;
   auto last_poll = clock::now();
 
@@ -206,24 +238,26 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
         };
         poll();
         const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
+        const bool whole_band = options.radius < 0 || band_cell_count(n, m, options.radius) == n * m;
         const float* cand = candidates[c];
         const float* cand_scale = cand_scale_all.data() + offsets[c];
         std::vector<std::int64_t>* path = options.return_paths ? &result.paths[c] : nullptr;
         DraqPairResult pair;
-        if (!streams(n, m)) {
-          cost_block_packed(packed_query.data(), query_scale.data(), n, cand, cand_scale, m, d,
-                            options.metric, cost.data(), m);
+        if (!streams(n, m, team, options.radius)) {
+          cost_block_parallel(packed_query.data(), query_scale.data(), n, cand, cand_scale, m, d,
+                              options.metric, cost.data(), m, pair_threads);
           pair = draq_pair(cost.data(), n, m, m, options.subsequence, options.exact, options.k,
-                           options.seed, std::uint64_t(c), options.radius, path, ws, poll);
+                           options.seed, std::uint64_t(c), options.radius, path, ws, poll,
+                           pair_threads);
         } else {
           // Blocks of rows start at multiples of the panel width, so the packed query can be
           // entered at row r0 directly. Columns [j0, j0 + width) of the candidate, row stride
           // width.
           auto block = [&](std::ptrdiff_t r0, std::ptrdiff_t j0, std::ptrdiff_t width) {
             const std::ptrdiff_t rows = std::min(block_rows, n - r0);
-            cost_block_packed(packed_query.data() + r0 * d, query_scale.data() + r0, rows,
-                              cand + j0 * d, cand_scale + j0, width, d, options.metric,
-                              cost.data(), width);
+            cost_block_parallel(packed_query.data() + r0 * d, query_scale.data() + r0, rows,
+                                cand + j0 * d, cand_scale + j0, width, d, options.metric,
+                                cost.data(), width, pair_threads);
             return rows;
           };
           // Ordinary mode: DTW and expected cost in one pass over all columns. Subsequence
@@ -289,7 +323,13 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
       }
     }
   }
-  if (first_error) std::rethrow_exception(first_error);
+  if (first_error) {
+    try {
+      std::rethrow_exception(first_error);
+    } catch (const interrupted&) {
+      throw batch_cancelled();  // a team kernel saw should_stop() return true
+    }
+  }
   if (cancelled) throw batch_cancelled();
 }
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._runtime import load_core
+
+load_core()  # first: libgomp reads its spin policy when it is loaded (see _runtime)
+
 from ._core import MemoryLimitError
 from .config import memory_limit, set_memory_limit, show_config
 from .context import contextualize

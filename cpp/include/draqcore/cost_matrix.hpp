@@ -58,6 +58,13 @@ void cost_block_packed(const float* packed_a, const float* sa, std::ptrdiff_t n,
                        const float* sb, std::ptrdiff_t m, std::ptrdiff_t d, Metric metric,
                        float* out, std::ptrdiff_t ldo);
 
+/// @brief cost_block_packed() on up to `threads` threads (<= 0: all cores), over tiles of
+/// 8 panels of `a` times ~96 KiB of `b`; the same entries as on one thread. Polls for Ctrl-C
+/// (poll_interrupt()) on the calling thread and throws interrupted after the region.
+void cost_block_parallel(const float* packed_a, const float* sa, std::ptrdiff_t n, const float* b,
+                         const float* sb, std::ptrdiff_t m, std::ptrdiff_t d, Metric metric,
+                         float* out, std::ptrdiff_t ldo, int threads);
+
 /// @brief Name of the cost kernel in use: "avx512f", "avx2" or "sse2".
 std::string cost_kernel_name();
 

@@ -35,11 +35,13 @@ struct DraqPairResult {
 /// (seed, stream), summed in path order as mean_random_path_cost().
 /// `path`, when not null, receives the optimal path; `poll` (may be empty) is called every 256
 /// sampled paths and may throw to abandon the pair. Memory as forward_sweep(), from `ws`.
+/// `threads` > 1: unbanded sweeps run on that many threads (diagonal_sweep_parallel()) and the
+/// sampled paths in parallel (random_path_costs(), k more doubles) — the same bits as 1.
 DraqPairResult draq_pair(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
                          bool subsequence, bool exact, std::ptrdiff_t k, std::uint64_t seed,
                          std::uint64_t stream, std::ptrdiff_t radius,
                          std::vector<std::int64_t>* path, SweepWorkspace& ws,
-                         const std::function<void()>& poll = {});
+                         const std::function<void()>& poll = {}, int threads = 1);
 
 struct DraqBatchOptions {
   Metric metric = Metric::cosine;

@@ -81,6 +81,17 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
                            std::ptrdiff_t ldc, bool want_dtw, std::vector<std::int64_t>* path,
                            bool want_expected, SweepWorkspace& ws, bool subsequence = false);
 
+/// @brief diagonal_sweep() on up to `threads` threads (<= 0: all cores; capped as
+/// resolve_threads()), in either mode: every anti-diagonal of at least 768 cells per thread is
+/// split into contiguous runs of rows, one per thread, with a barrier between diagonals; the
+/// short diagonals near the corners run on the calling thread. Each cell is computed by the
+/// same expressions as in the serial sweep, so results are bit-identical for any thread count.
+/// Polls for Ctrl-C (poll_interrupt()) on the calling thread.
+SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
+                                    std::ptrdiff_t ldc, bool want_dtw,
+                                    std::vector<std::int64_t>* path, bool want_expected,
+                                    SweepWorkspace& ws, int threads, bool subsequence = false);
+
 /// @brief Bytes forward_sweep() needs in its workspace for this problem (either mode).
 double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
                            bool with_path);
