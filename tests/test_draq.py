@@ -180,3 +180,27 @@ def test_one_long_pair_on_every_thread_equals_the_serial_result(rng, method, ban
         assert team.random_cost[0] == draqcore.expected_random_cost(cost)
     else:
         assert team.random_cost[0] == float(np.sum(draqcore.random_path_costs(cost, 9, seed=4))) / 9
+
+
+@pytest.mark.parametrize("method", ["exact", "sampled"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_one_long_subsequence_pair_on_every_thread_equals_the_serial_result(rng, method, streamed):
+    # An 1800-frame query inside a 4900-frame candidate (a 35 MB cost matrix, whole on the team
+    # unless half the memory limit is below it): the team splits the subsequence sweep's
+    # anti-diagonals too.
+    cand = rng.standard_normal((4900, 6)).astype(np.float32)
+    query = cand[1500:3300] + 0.3 * rng.standard_normal((1800, 6)).astype(np.float32)
+    if streamed:
+        draqcore.set_memory_limit(40 << 20)
+    try:
+        kw = dict(method=method, k=9, seed=4, return_paths=True, subsequence=True)
+        one = draqcore.draq_batch(query, [cand], threads=1, **kw)
+        team = draqcore.draq_batch(query, [cand], threads=2, **kw)
+    finally:
+        draqcore.set_memory_limit(None)
+    for field in ("dtw_cost", "random_cost", "draq", "spans"):
+        np.testing.assert_array_equal(getattr(team, field), getattr(one, field))
+    np.testing.assert_array_equal(team.paths[0], one.paths[0])
+    ref = draqcore.dtw(draqcore.cost_matrix(query, cand), subsequence=True)
+    assert team.dtw_cost[0] == ref.cost
+    np.testing.assert_array_equal(team.paths[0], ref.path)
