@@ -26,7 +26,7 @@ def _clips(rng: np.random.Generator, n: int, start: int = 0, classes: int = 5) -
     out = []
     for i in range(start, start + n):
         c = i % classes
-        t = int(rng.integers(16, 40))
+        t = int(rng.integers(24, 36))  # within 1.5x of each other: end-to-end DRAQ, not segment matching
         idx = np.sort(rng.choice(40, size=t, replace=False))
         out.append((f"clip{i:05d}", protos[c][idx] + 0.3 * rng.normal(size=(t, D))))
     return out
