@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Union
 
-__all__ = ["shown"]
+__all__ = ["one_line", "shown"]
 
 
 def shown(name: Union[str, "os.PathLike[str]", None]) -> str:
@@ -24,3 +24,11 @@ def shown(name: Union[str, "os.PathLike[str]", None]) -> str:
     if text.isprintable():
         return text
     return repr(text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character (newline, tab, NUL, ESC...) written as its
+    escape (``\\n``, ``\\x1b``): one line that cannot forge others or drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)

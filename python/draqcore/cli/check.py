@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from .._text import one_line
+
 def run(args: argparse.Namespace) -> int:
     from ..store.integrity import check_collection
 
     report = check_collection(args.collection)  # never raises for a damaged collection
     for line in report.lines():
-        print(line)
+        print(one_line(line))
     return 0 if report.ok else 1
 
 

@@ -1,12 +1,113 @@
-"""What the subcommands share: the error type, input expansion, progress bars, the hit table."""
+"""What the subcommands share: the error type, the help formatter, checked option types, input
+expansion, output checks, progress, the hit table and JSON output."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
+import os
 import sys
+import tempfile
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
-__all__ = ["CommandError", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "expand_inputs", "print_hits"]
+from .._text import shown
+
+__all__ = ["CommandError", "HelpFormatter", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "count_arg", "rate_arg",
+           "check_out_dir", "collection_header", "dump_json", "expand_inputs", "print_hits", "stage"]
+
+#: Largest count any option accepts (frames, paths, clips, candidates...): beyond it nothing fits
+#: in memory anyway, and the compiled core takes 32-bit counts.
+MAX_COUNT = 2**31 - 1
+#: Largest frame rate an option accepts, frames per second (as draqcore.video).
+MAX_RATE = 1000.0
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help with every option's default shown (unless its help already says it, or it has none:
+    flags, ``None`` defaults that the help explains)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or "default" in text.lower():
+            return text
+        default = action.default
+        if default is None or default is False or default is argparse.SUPPRESS or default == []:
+            return text
+        if not action.option_strings and action.nargs in ("*", "?"):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def count_arg(minimum: int = 1, maximum: int = MAX_COUNT) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[minimum, maximum]`` (a usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer from {minimum} to {maximum}, got {text}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def rate_arg(text: str) -> float:
+    """An argparse ``type``: frames per second, a finite number in (0, MAX_RATE]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected frames per second, got {text!r}") from None
+    if not (math.isfinite(value) and 0.0 < value <= MAX_RATE):
+        raise argparse.ArgumentTypeError(f"expected frames per second in (0, {MAX_RATE:g}], got {text}")
+    return value
+
+
+rate_arg.__name__ = "rate"
+
+
+def check_out_dir(path: "str | os.PathLike[str]", what: str = "--out") -> Path:
+    """Make sure an output folder can be written *before* any work: created if missing (with its
+    parents); a file in its place, or a folder that cannot be written, is a :class:`CommandError`."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"{what} {shown(out)}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".draq-write-test-"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"{what} {shown(out)}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
+def dump_json(doc: Any, stream: Any = None) -> None:
+    """JSON on stdout the way every subcommand writes it: indented, non-ASCII as is, no NaN."""
+    stream = stream if stream is not None else sys.stdout
+    json.dump(doc, stream, indent=2, ensure_ascii=False, allow_nan=False)
+    print(file=stream)
+
+
+def collection_header(coll: Any) -> dict[str, Any]:
+    """What every ``--json`` output about a collection starts with."""
+    from .. import __version__
+
+    return {
+        "collection": str(coll.directory),
+        "draqcore_version": __version__,
+        "sample_fps": coll.sample_fps,
+        "extractor": coll.extractor.identity()["name"],
+    }
+
+
+def stage(command: str, message: str, enabled: bool = True) -> None:
+    """One progress line on stderr (``draq CMD: message``) for a step that can take a while."""
+    if enabled:
+        print(f"draq {command}: {message}", file=sys.stderr, flush=True)
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv", ".3gp", ".ts"}
@@ -15,7 +116,7 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", 
 
 
 class CommandError(Exception):
-    """A user-facing failure: printed without a traceback, exit code 1."""
+    """A user-facing failure: printed as ``draq CMD: error: ...`` without a traceback, exit 1."""
 
 
 def expand_inputs(paths: Iterable[str]) -> list[Path]:
@@ -29,7 +130,7 @@ def expand_inputs(paths: Iterable[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if not p.exists():
-            raise CommandError(f"{p}: no such file or directory")
+            raise CommandError(f"{shown(p)}: no such file or directory")
         if p.is_file():
             out.append(p)
             continue
@@ -72,11 +173,11 @@ def print_hits(hits, stream=None) -> None:
     print(header, file=stream)
     print("-" * len(header), file=stream)
     for h in hits:
-        cls = h.class_name if h.class_name is not None else "-"
+        cls = shown(h.class_name)
         start = getattr(h, "start", float("nan"))
         end = getattr(h, "end", float("nan"))
         print(
-            f"{h.rank:>4}  {h.draq:7.4f}  {h.dtw_cost:8.2f}  {h.similarity:6.3f}  {start:8.2f}  {end:8.2f}  {cls:<14}  {h.path}",
+            f"{h.rank:>4}  {h.draq:7.4f}  {h.dtw_cost:8.2f}  {h.similarity:6.3f}  {start:8.2f}  {end:8.2f}  {cls:<14}  {shown(h.path)}",
             file=stream,
         )
 

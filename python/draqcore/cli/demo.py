@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .align import write_alignment_outputs
-from .common import CommandError, print_hits
+from .common import CommandError, count_arg, print_hits
 
 def run(args: argparse.Namespace) -> int:
     from ..align import align_videos
@@ -59,9 +59,9 @@ def register(sub) -> None:
     """Add the ``demo`` subcommand to the parser's subparsers."""
     p = sub.add_parser("demo", help="generate a small labelled collection, index, search and align it")
     p.add_argument("--out", default="draq-demo", metavar="DIR", help="output directory (default ./draq-demo)")
-    p.add_argument("--classes", type=int, default=4)
-    p.add_argument("--clips", type=int, default=5, help="aligned clips per class")
-    p.add_argument("--top", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classes", type=count_arg(1, 50), default=4, help="action classes generated")
+    p.add_argument("--clips", type=count_arg(1, 100), default=5, help="aligned clips per class")
+    p.add_argument("--top", type=count_arg(1), default=8, help="hits shown")
+    p.add_argument("--seed", type=count_arg(0), default=0, help="random seed of the generated clips")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.set_defaults(func=run)

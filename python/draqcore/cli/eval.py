@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import CommandError, add_extractor_options, extractor_from_args
+from .common import CommandError, add_extractor_options, count_arg, extractor_from_args, rate_arg
 
 
 def _extractor(args: argparse.Namespace):
@@ -131,23 +131,23 @@ def register(sub) -> None:
     )
     p.add_argument("inputs", nargs="*", metavar="VIDEO", help="retime: videos (or folders of videos) to re-time with known warps")
     p.add_argument("--warps", metavar="LIST", help="retime: comma-separated warp names (default: speed0.5,speed2,freeze,ease,mix)")
-    p.add_argument("--sample-fps", type=float, default=DEFAULT_SAMPLE_FPS, help="retime: frames per second sampled for features, as draq align")
-    p.add_argument("--band", type=int, default=None, help="retime: Sakoe-Chiba radius in sampled frames, as draq align")
+    p.add_argument("--sample-fps", type=rate_arg, default=DEFAULT_SAMPLE_FPS, help="retime: frames per second sampled for features, as draq align")
+    p.add_argument("--band", type=count_arg(0), default=None, help="retime: Sakoe-Chiba radius in sampled frames, as draq align")
     p.add_argument("--no-context", action="store_true", help="retime: skip contextualization (Eq. 2-3), as draq align")
     p.add_argument("--keep-videos", action="store_true", help="retime: keep the re-timed copies in --out")
     add_extractor_options(p)
     p.add_argument("--torch-model", metavar="FILE.pt", help="frame features from a TorchScript image model (e.g. python -m draqcore.evaluation.random_backbone)")
-    p.add_argument("--torch-input-size", type=int, default=224, help="--torch-model input height and width in pixels (default 224)")
+    p.add_argument("--torch-input-size", type=count_arg(16, 4096), default=224, help="--torch-model input height and width in pixels (default 224)")
     p.add_argument("--labels", metavar="FILE", help="labels file with class and per-frame phases (for DIR)")
-    p.add_argument("--videos", type=int, default=200, help="synthetic: number of clips (default 200)")
-    p.add_argument("--classes", type=int, default=10, help="synthetic: number of action classes (default 10)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--top", type=int, default=10, help="AVR candidates re-ranked per query (default 10)")
-    p.add_argument("--recall-depth", type=int, default=25, help="retrieved videos re-ranked for recall@k (default 25)")
-    p.add_argument("--pairs", type=int, default=400, help="balanced pairs for Fig. 5 (default 400)")
+    p.add_argument("--videos", type=count_arg(2, 100_000), default=200, help="synthetic: number of clips (default 200)")
+    p.add_argument("--classes", type=count_arg(1, 10_000), default=10, help="synthetic: number of action classes (default 10)")
+    p.add_argument("--seed", type=count_arg(0), default=0, help="random seed (synthetic clips, splits, sampled paths)")
+    p.add_argument("--top", type=count_arg(1), default=10, help="AVR candidates re-ranked per query (default 10)")
+    p.add_argument("--recall-depth", type=count_arg(1), default=25, help="retrieved videos re-ranked for recall@k (default 25)")
+    p.add_argument("--pairs", type=count_arg(1), default=400, help="balanced pairs for Fig. 5 (default 400)")
     p.add_argument("--out", metavar="DIR", help="output directory (default ./draq-eval, DIR/draq-eval, or ./draq-eval-retime)")
     p.add_argument("--force", action="store_true", help="replace an existing synthetic benchmark")
-    p.add_argument("--tau-stride", type=int, default=5, help="frame stride of Kendall's tau in the frame-feature table (default 5, as TCC/LAV/CARL)")
+    p.add_argument("--tau-stride", type=count_arg(1), default=5, help="frame stride of Kendall's tau in the frame-feature table (default 5, as TCC/LAV/CARL)")
     p.add_argument("--json", action="store_true", help="print every table as JSON on stdout instead of markdown (keys: docs/evaluation.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .common import VIDEO_EXTENSIONS, CommandError, add_extractor_options, extractor_from_args
+from .._text import one_line, shown
+from .common import VIDEO_EXTENSIONS, CommandError, add_extractor_options, extractor_from_args, rate_arg
 
 #: Files ``draq index`` never attempts in a scanned folder: draqcore's own labels files.
 _LABELS_FILES = frozenset({"labels.json", "truth.json"})
@@ -87,7 +88,7 @@ def _index_inputs(paths: Iterable[str], skip: Iterable[Path] = ()) -> tuple[list
     for raw in paths:
         p = Path(raw)
         if not (p.exists() or p.is_symlink()):  # a dangling link is attempted (and fails)
-            raise CommandError(f"{p}: no such file or directory")
+            raise CommandError(f"{shown(p)}: no such file or directory")
         if p.is_dir() and not (p / CATALOG_FILENAME).is_file():
             scan(p)
         else:
@@ -227,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     if ignored:
         print(f"  ignored {ignored} entries of scanned folders (hidden, labels files, still images, collections)")
     for path, reason in report.failed:
-        print(f"  failed: {path}: {reason}", file=sys.stderr)
+        print(f"  failed: {shown(path)}: {one_line(reason)}", file=sys.stderr)
     return 1 if (args.strict and report.failed) else 0
 
 
@@ -246,7 +247,7 @@ def register(sub) -> None:
                    help="storage dtype of features when creating (default float32; float16 halves the disk)")
     p.add_argument("--collection", required=True, metavar="DIR", help="collection directory")
     p.add_argument("--labels", metavar="FILE", help="labels file (JSON or CSV path,class; see docs/video.md)")
-    p.add_argument("--sample-fps", type=float, default=None, help=f"frames per second sampled for features when creating (default {DEFAULT_SAMPLE_FPS})")
+    p.add_argument("--sample-fps", type=rate_arg, default=None, help=f"frames per second sampled for features when creating (default {DEFAULT_SAMPLE_FPS})")
     add_extractor_options(p)
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any file of this run failed (failures are recorded in the catalog either way)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -3,45 +3,70 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Optional, Sequence
 
-from . import align, check, config, demo, footage, index, reindex, retime, search
+from . import align, check, config, demo, footage, index, prune, reindex, remove, retime, search
 from . import eval as eval_command
-from .common import CommandError
+from . import list as list_command
+from .._text import one_line
+from .common import CommandError, HelpFormatter
 
 __all__ = ["build_parser", "main"]
 
 #: Subcommand modules in the order ``draq --help`` lists them.
-SUBCOMMANDS = (index, reindex, check, search, align, retime, demo, eval_command, footage, config)
+SUBCOMMANDS = (index, reindex, list_command, remove, prune, check, search, align, retime, demo, eval_command, footage,
+               config)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(
         prog="draq",
         description="Alignable video retrieval: find videos that can be temporally aligned to a query, and align them.",
+        epilog="Run `draq COMMAND --help` for a command's options. Errors print `draq COMMAND: error: ...` and "
+        "exit with status 1; a wrong command line exits with status 2.",
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"draq (draqcore) {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module in SUBCOMMANDS:
         module.register(sub)
+    for command in sub.choices.values():
+        command.formatter_class = HelpFormatter  # every option's default in its help
     return parser
 
 
+def _message(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return one_line(text or type(exc).__name__)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``draq``; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error exits with status 2 (argparse)
+    command = f"draq {args.command}"
     try:
         return int(args.func(args))
-    except CommandError as exc:
-        print(f"draq {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, OSError, MemoryError) as exc:
-        print(f"draq {args.command}: error: {exc}", file=sys.stderr)
+    except (CommandError, ValueError, OSError, MemoryError, OverflowError) as exc:
+        print(f"{command}: error: {_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"draq {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or a library error we did not anticipate: still one line
+        if os.environ.get("DRAQ_TRACEBACK"):
+            raise
+        print(f"{command}: error: {type(exc).__name__}: {_message(exc)} (set DRAQ_TRACEBACK=1 for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

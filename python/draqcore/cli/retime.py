@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import count_arg, rate_arg, stage
+
 
 def run(args: argparse.Namespace) -> int:
     from ..align import align_videos
@@ -12,6 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs.retime import retime_video
 
     out = check_media_path(args.out)  # before any decoding
+    stage("retime", "decoding both videos, computing features and aligning ...", enabled=not args.quiet)
     alignment = align_videos(args.a, args.b, sample_fps=args.sample_fps, band=args.band, contextualize=not args.no_context)
     path = retime_video(
         args.a, args.b, out, alignment=alignment, height=args.height, audio=args.audio, progress=not args.quiet
@@ -32,7 +35,7 @@ def register(sub) -> None:
     p.add_argument("a", metavar="A", help="reference video: its timeline, frame rate and duration are kept")
     p.add_argument("b", metavar="B", help="video whose frames are re-timed onto A")
     p.add_argument("--out", required=True, metavar="FILE", help="output .mp4 (H.264/AAC) or .webm (VP9/Opus)")
-    p.add_argument("--height", type=int, default=None, help="output height in pixels (default: B's height)")
+    p.add_argument("--height", type=count_arg(16, 8640), default=None, help="output height in pixels (default: B's height)")
     p.add_argument(
         "--audio",
         choices=("auto", "a", "b", "none"),
@@ -40,8 +43,8 @@ def register(sub) -> None:
         help="a: A's audio; b: B's audio warped by the same time map (variable speed, silent where B freezes); "
         "auto: a when A has audio",
     )
-    p.add_argument("--sample-fps", type=float, default=DEFAULT_SAMPLE_FPS, help="feature sampling rate, frames/s")
-    p.add_argument("--band", type=int, default=None, help="Sakoe-Chiba radius in sampled frames")
+    p.add_argument("--sample-fps", type=rate_arg, default=DEFAULT_SAMPLE_FPS, help="feature sampling rate, frames/s")
+    p.add_argument("--band", type=count_arg(0), default=None, help="Sakoe-Chiba radius in sampled frames")
     p.add_argument("--no-context", action="store_true", help="skip feature contextualization (Eq. 2-3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
-from .common import CommandError, VIDEO_EXTENSIONS, add_extractor_options, extractor_from_args, print_hits
+from .._text import shown
+from .common import (VIDEO_EXTENSIONS, CommandError, add_extractor_options, collection_header, count_arg, dump_json,
+                     extractor_from_args, print_hits, stage)
+
+#: Candidates re-ranked when --candidates is not given: this many, or --top if larger.
+DEFAULT_CANDIDATES = 50
 
 
 def _batch_queries(directory: str) -> list[Path]:
     """Query files of ``--batch DIR``: ``.npy`` feature arrays and videos, sorted by name."""
     root = Path(directory)
     if not root.is_dir():
-        raise CommandError(f"--batch {root}: not a folder")
+        raise CommandError(f"--batch {shown(root)}: not a folder")
     files = sorted(f for f in root.iterdir() if f.is_file() and not f.name.startswith(".")
                    and not f.name.endswith(".times.npy")
                    and (f.suffix == ".npy" or f.suffix.lower() in VIDEO_EXTENSIONS))
     if not files:
-        raise CommandError(f"--batch {root}: holds no query files (.npy features or videos)")
+        raise CommandError(f"--batch {shown(root)}: holds no query files (.npy features or videos)")
     return files
+
+
+def _query_name(q: Path) -> str:
+    """A query file as an absolute path; a stored clip's name as given."""
+    return str(q.absolute()) if q.exists() else str(q)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.query is None) == (args.batch is None):
         raise CommandError("give one QUERY or --batch QUERIES_DIR")
+    candidates = args.candidates if args.candidates is not None else max(DEFAULT_CANDIDATES, args.top)
+    if candidates < args.top:
+        raise CommandError(f"--candidates {candidates} is below --top {args.top}: hits are chosen among the candidates")
     queries = [Path(args.query)] if args.query is not None else _batch_queries(args.batch)
     extractor = extractor_from_args(args)
     try:
@@ -38,23 +49,23 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--extractor {args.extractor or 'default'}: {exc}") from None
     results = []
     with coll:  # opened once for all queries
-        for q in queries:
-            hits = coll.search(
-                str(q), top=args.top, candidates=max(args.candidates, args.top), method=args.method, k=args.k,
-                seed=args.seed
-            )
+        for i, q in enumerate(queries, start=1):
+            where = f" {i}/{len(queries)}" if len(queries) > 1 else ""
+            stage("search", f"query{where} {shown(q.name)}: decoding it and re-ranking up to {candidates} candidates by DRAQ ...",
+                  enabled=not args.json and not args.quiet)
+            hits = coll.search(str(q), top=args.top, candidates=candidates, method=args.method, k=args.k, seed=args.seed)
             results.append((q, hits))
+        header = collection_header(coll)
     if args.json:
+        entries = [{"query": _query_name(q), "hits": [h.to_dict() for h in hits]} for q, hits in results]
         if args.batch is None:
-            json.dump({"query": str(results[0][0]), "hits": [h.to_dict() for h in results[0][1]]}, sys.stdout, indent=2)
+            dump_json({**header, **entries[0]})
         else:
-            json.dump([{"query": str(q), "hits": [h.to_dict() for h in hits]} for q, hits in results], sys.stdout,
-                      indent=2)
-        print()
+            dump_json({**header, "queries": entries})
     else:
         for q, hits in results:
             if args.batch is not None:
-                print(f"query {q}")
+                print(f"query {shown(q)}")
             print_hits(hits)
     return 0
 
@@ -66,12 +77,18 @@ def register(sub) -> None:
                    help="query video, a .npy (T, d) features file, or (precomputed collections) a stored clip's name")
     p.add_argument("--batch", metavar="QUERIES_DIR", default=None,
                    help="search every .npy/video file of a folder (the collection is opened once)")
-    p.add_argument("--collection", required=True, metavar="DIR")
-    p.add_argument("--top", type=int, default=10, help="results to show (default 10)")
-    p.add_argument("--candidates", type=int, default=50, help="ANN candidates re-ranked by DRAQ (default 50)")
-    p.add_argument("--method", choices=("exact", "sampled"), default="exact", help="DRAQ random cost (default exact)")
-    p.add_argument("--k", type=int, default=100, help="random paths for --method sampled")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    p.add_argument("--collection", required=True, metavar="DIR", help="collection directory (made by draq index)")
+    p.add_argument("--top", type=count_arg(1), default=10, help="results to show")
+    p.add_argument("--candidates", type=count_arg(1), default=None,
+                   help=f"videos the ANN index retrieves for re-ranking by DRAQ, >= --top (default: {DEFAULT_CANDIDATES} "
+                   "or --top if larger)")
+    p.add_argument("--method", choices=("exact", "sampled"), default="exact",
+                   help="random-path baseline of DRAQ: exact expectation or sampled paths")
+    p.add_argument("--k", type=count_arg(1), default=100, help="random paths per pair for --method sampled")
+    p.add_argument("--seed", type=count_arg(0), default=0, help="random seed of --method sampled")
+    p.add_argument("--json", action="store_true",
+                   help="print the ranking as JSON: collection, draqcore version, sample rate, absolute paths "
+                   "(with --batch: one entry per query under 'queries')")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_extractor_options(p)
     p.set_defaults(func=run)

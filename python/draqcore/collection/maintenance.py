@@ -24,17 +24,24 @@ Statistics policy (measured in docs/benchmarks.md):
 
 Replaced and removed clips stay in the graph until the next full build; searches drop them
 (every candidate is looked up in the catalog) and ask the graph for more.
+
+:meth:`Collection.remove` (``draq remove``) deletes catalog rows; :meth:`Collection.outdated`
+(``draq prune``) finds rows whose source file is gone or changed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from typing import Optional
+from collections.abc import Iterable
+from typing import Optional, Union
 
 import numpy as np
 
 from ..store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams
+from ..store.catalog import VideoRecord
+from .inputs import PathLike, _content_hash, _resolve
 from .state import _clip_mean, _CollectionState
 
 #: Collections with at most this many ok clips are rebuilt with fresh statistics on every change.
@@ -252,6 +259,87 @@ class _Maintenance(_CollectionState):
                 ids, sims = ids[keep][:candidates], sims[keep][:candidates]
                 return ids, sims
             want *= 2
+
+    # -- removing videos -------------------------------------------------------------------------------
+
+    def _find(self, video: Union[int, VideoRecord, PathLike]) -> VideoRecord:
+        """A record (ok or failed) by id, record or path; KeyError if the catalog has none."""
+        cat = self._cat
+        if isinstance(video, VideoRecord):
+            rec = cat.get(video.id)
+        elif isinstance(video, (int, np.integer)) and not isinstance(video, (bool, np.bool_)):
+            rec = cat.get(int(video))
+        else:
+            rec = cat.find(str(video)) or cat.find(str(_resolve(video)))
+        if rec is None:
+            raise KeyError(f"collection {self._directory}: holds no video {video!r}")
+        return rec
+
+    def remove(self, videos: Iterable[Union[int, VideoRecord, PathLike]]) -> list[VideoRecord]:
+        """Remove videos (ok or failed) from the collection and rebuild the index.
+
+        Takes the writer lock first (if this collection does not hold it yet). All records are
+        looked up before anything is removed, so an unknown one removes nothing. The removed
+        videos' feature rows stay in ``features.f32``, unreferenced; their source files are not
+        touched.
+
+        Parameters
+        ----------
+        videos : iterable of int, VideoRecord or path-like
+            Ids, records, or source paths as indexed (resolved like :meth:`add` does).
+
+        Returns
+        -------
+        list of VideoRecord
+            The removed records.
+
+        Raises
+        ------
+        KeyError
+            A video the catalog does not hold (nothing is removed).
+        CollectionLockedError
+            Another writer holds the collection's lock.
+        """
+        items = list(videos)
+        self._begin_write()
+        cat = self._cat
+        with cat.snapshot():
+            records = {r.id: r for r in (self._find(v) for v in items)}
+        cat.remove(sorted(records))
+        # Small collections are rebuilt; in large ones the removed clips stay in the graph until
+        # the next full build and searches drop them (see the module notes).
+        self._update_index()
+        return list(records.values())
+
+    def outdated(self, *, content: bool = True) -> list[tuple[VideoRecord, str]]:
+        """Videos whose source is no longer what was indexed.
+
+        Parameters
+        ----------
+        content : bool, default True
+            Also hash every existing source and compare it with the SHA-256 recorded when it
+            was indexed (reads every file once); ``False`` only looks for missing sources.
+
+        Returns
+        -------
+        list of (VideoRecord, str)
+            Each with its reason: ``"missing"`` (the path no longer exists, or is a dangling
+            link), ``"unreadable"`` (it cannot be read now) or ``"changed"`` (other bytes).
+        """
+        out: list[tuple[VideoRecord, str]] = []
+        for rec in self._cat.records():
+            path = rec.path
+            if not os.path.exists(path):
+                out.append((rec, "missing"))
+            elif content and rec.sha256 is not None:
+                try:
+                    digest = _content_hash(_resolve(path))
+                except OSError:
+                    out.append((rec, "unreadable"))
+                    continue
+                if digest != rec.sha256:
+                    out.append((rec, "changed"))
+        return out
 
 
 def _cosine(rows: np.ndarray, v: np.ndarray) -> np.ndarray:

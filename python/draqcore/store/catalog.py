@@ -902,6 +902,21 @@ class Catalog:
         assert record is not None
         return record
 
+    def remove(self, video_ids: Sequence[int]) -> int:
+        """Delete these rows in one transaction; returns how many existed.
+
+        Their feature rows stay in the feature file, unreferenced (like the rows of a video
+        that was re-indexed); the ``feature_rows`` high-water mark does not move.
+        """
+        ids = [int(v) for v in video_ids]
+        removed = 0
+        with self._transaction() as db:
+            for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+                part = ids[start : start + 500]
+                cur = db.execute(f"DELETE FROM videos WHERE id IN ({', '.join('?' * len(part))})", part)
+                removed += cur.rowcount
+        return removed
+
     def set_class_name(self, video_id: int, class_name: Optional[str]) -> None:
         """Change the label of one row."""
         with self._transaction() as db:

@@ -61,6 +61,8 @@ class CheckReport:
         Videos in the saved index; None without a readable index.
     catalog_read : bool
         False when the catalog could not be read (the counts are then 0).
+    sources_missing : int
+        Catalog rows whose source path no longer exists (a note: the features stay usable).
     """
 
     directory: Path
@@ -71,6 +73,7 @@ class CheckReport:
     feature_rows: int = 0
     indexed: Optional[int] = None
     catalog_read: bool = False
+    sources_missing: int = 0
 
     @property
     def ok(self) -> bool:
@@ -96,9 +99,9 @@ class CheckReport:
 
 
 def _names(records: list[VideoRecord]) -> str:
-    shown = ", ".join(f"{r.id} ({r.path})" for r in records[:_SHOWN])
+    listed = ", ".join(f"{r.id} ({shown(r.path)})" for r in records[:_SHOWN])
     more = f" and {len(records) - _SHOWN} more" if len(records) > _SHOWN else ""
-    return shown + more
+    return listed + more
 
 
 def _clip_mean(features: np.ndarray) -> np.ndarray:
@@ -204,6 +207,13 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
     report.videos_ok, report.videos_failed = len(ok), len(records) - len(ok)
     rows = catalog.feature_rows()
     report.feature_rows = rows
+    gone = [r for r in records if not os.path.lexists(r.path) or not os.path.exists(r.path)]
+    report.sources_missing = len(gone)
+    if gone:
+        notes.append(
+            f"{len(gone)} indexed source file(s) no longer exist: {_names(gone)}; their features stay searchable "
+            f"until `draq prune {shown(root)}` removes them"
+        )
 
     # -- the feature files ---------------------------------------------------------------------
     means: dict[int, np.ndarray] = {}
