@@ -219,7 +219,8 @@ def test_draq_index_features_cli(tmp_path: Path, rng: np.random.Generator, capsy
     import json
 
     batch = json.loads(capsys.readouterr().out)
-    assert [b["hits"][0]["path"] for b in batch] == [n for n, _ in clips]
+    assert batch["collection"] == str(coll.resolve()) and batch["sample_fps"] > 0
+    assert [b["hits"][0]["path"] for b in batch["queries"]] == [n for n, _ in clips]
     assert main(["reindex", str(coll)]) == 0 and "rebuilt the index of 12 clips" in capsys.readouterr().out
     assert main(["check", str(coll)]) == 0
 
