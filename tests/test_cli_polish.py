@@ -216,3 +216,10 @@ def test_remove_by_path_and_id_and_unknown_removes_nothing(small: tuple[Path, li
         assert first_id not in ids and len(ids) == 3 and len(c) == 3
     assert main(["check", str(coll)]) == 0
     assert main(["remove", str(coll)]) == 1
+
+
+def test_a_nul_in_an_argument_is_a_usage_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", "a\0b.mp4", "--collection", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err.strip() == "draq index: error: argument paths: contains a NUL character"
+    assert main(["search", "q.mp4", "--collection", "c\0d"]) == 2
+    assert "argument collection: contains a NUL" in capsys.readouterr().err

@@ -394,3 +394,17 @@ def test_a_video_above_the_limit_is_refused_from_its_container_size(tmp_path: Pa
     assert str(path) in str(err.value)
     monkeypatch.setattr(video, "MAX_FRAME_PIXELS", W * H)
     assert len(list(iter_sampled_frames(path, None))) == 3
+
+
+@pytest.mark.parametrize("rate", [1e308, 1001.0, float("inf")])
+def test_absurd_rates_are_refused_everywhere(tmp_path: Path, rate: float) -> None:
+    from draqcore.collection import Collection
+
+    path = write_video(tmp_path / "v.avi", "MJPG", 3)
+    with pytest.raises(ValueError, match="sample_fps"):
+        list(iter_sampled_frames(path, rate))
+    with pytest.raises(ValueError, match="image_fps"):
+        read_sampled(path, None, image_fps=rate)
+    with pytest.raises(ValueError, match="sample_fps"):
+        Collection.create(tmp_path / "coll", sample_fps=rate)
+    assert not (tmp_path / "coll").exists()

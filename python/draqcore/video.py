@@ -174,6 +174,9 @@ def _check_rate(value: object, name: str, allow_none: bool) -> Optional[float]:
     rate = float(value)
     if not math.isfinite(rate) or rate <= 0.0:
         raise ValueError(f"{name}: expected a finite rate > 0 frames per second, got {value!r}")
+    if rate > _MAX_PLAUSIBLE_FPS:
+        raise ValueError(f"{name}: {value!r} frames per second is above the {_MAX_PLAUSIBLE_FPS:g} fps this reader "
+                         "accepts (no camera records faster; use None to keep every decoded frame)")
     return rate
 
 

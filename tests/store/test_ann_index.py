@@ -276,3 +276,19 @@ def test_deeply_nested_or_non_utf8_manifest_is_a_clear_error(tmp_path: Path, rng
     manifest.write_bytes(b'{"format": "\xff"}')
     with pytest.raises(ValueError, match="ann.json: not UTF-8"):
         AnnIndex.load(tmp_path / "index")
+
+
+def test_every_index_file_has_the_permissions_of_other_new_files(tmp_path: Path, rng: np.random.Generator) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        manifest, meta, gen = _saved(tmp_path, rng)
+        probe = tmp_path / "probe"
+        probe.write_text("x")
+        want = probe.stat().st_mode & 0o777
+        assert want == 0o644
+        for f in [manifest, *gen.iterdir()]:
+            assert f.stat().st_mode & 0o777 == want, f
+    finally:
+        os.umask(old)

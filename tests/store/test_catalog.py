@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -237,3 +238,35 @@ def test_create_is_atomic_and_names_survive(tmp_path: Path, rng: np.random.Gener
             cat.add_failed("/v/caf\udce9.mp4", sha256=None, reason="x", class_name=None, sample_fps=2.5)
         with pytest.raises(ValueError, match="not valid UTF-8"):
             cat.find("/v/caf\udce9.mp4")
+
+
+def test_a_read_only_copy_of_a_closed_collection_can_be_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read-only media or another user's folder: a reader that cannot create catalog.sqlite-shm
+    opens the catalog immutable (checked by hand as user nobody: plain mode=ro fails there with
+    "attempt to write a readonly database"); a copy with pending -wal commits is refused."""
+    import shutil
+
+    import draqcore.store.catalog as catalog_module
+    from draqcore.collection import Collection
+    from draqcore.synthetic import generate_dataset
+
+    truths = generate_dataset(tmp_path / "v", classes=2, clips_per_class=2, hard_negatives_per_class=0, seed=6,
+                              phase_count=3, size=(48, 32), frames=(20, 24), threads=1)
+    with Collection.create(tmp_path / "coll") as coll:
+        coll.add([Path(t.path) for t in truths])
+        want = [h.video_id for h in coll.search(coll.features(coll.videos()[0].id), top=2)]
+    ro = Path(shutil.copytree(tmp_path / "coll", tmp_path / "ro"))
+    assert not (ro / "catalog.sqlite-wal").exists() or (ro / "catalog.sqlite-wal").stat().st_size == 0
+    real_access = os.access
+    monkeypatch.setattr(catalog_module.os, "access",
+                        lambda p, mode: False if mode == os.W_OK and str(p).startswith(str(ro)) else real_access(p, mode))
+    connects: list[str] = []
+    real_connect = catalog_module.sqlite3.connect
+    monkeypatch.setattr(catalog_module.sqlite3, "connect", lambda target, **kw: connects.append(target) or real_connect(target, **kw))
+    with Collection.open(ro) as c:
+        assert [h.video_id for h in c.search(c.features(c.videos()[0].id), top=2)] == want
+    assert connects and all("immutable=1" in u for u in connects if str(ro) in u)
+    assert not (ro / "catalog.sqlite-shm").exists()
+    (ro / "catalog.sqlite-wal").write_bytes(b"\0" * 4096)  # commits a writer had not folded in yet
+    with pytest.raises(ValueError, match="holds commits not yet written into the catalog"):
+        Collection.open(ro)

@@ -53,6 +53,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # a usage error exits with status 2 (argparse)
     command = f"draq {args.command}"
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\0" in v for v in values):
+            # No path or name can hold NUL; the OS would say only "embedded null byte".
+            print(f"{command}: error: argument {name.replace('_', '-')}: contains a NUL character", file=sys.stderr)
+            return 2
     try:
         return int(args.func(args))
     except (CommandError, ValueError, OSError, MemoryError, OverflowError) as exc:

@@ -7,7 +7,6 @@ in their own modules; :class:`Collection` combines them.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Optional
 
@@ -118,11 +117,8 @@ class Collection(_Ingest, _FeatureIngest, _Search):
         if sample_fps is None:
             fps = float(_video.DEFAULT_SAMPLE_FPS)
         else:
-            if isinstance(sample_fps, (bool, np.bool_)) or not isinstance(sample_fps, (int, float, np.integer, np.floating)):
-                raise TypeError(f"sample_fps: expected a number, got {type(sample_fps).__name__}")
-            fps = float(sample_fps)
-            if not (math.isfinite(fps) and fps > 0):
-                raise ValueError(f"sample_fps: must be a positive finite number, got {sample_fps!r}")
+            fps = _video._check_rate(sample_fps, "sample_fps", allow_none=False)  # finite, in (0, 1000]
+            assert fps is not None
         catalog_path = root / CATALOG_FILENAME
         if not catalog_path.exists():
             if root.exists() and not root.is_dir():
@@ -153,7 +149,9 @@ class Collection(_Ingest, _FeatureIngest, _Search):
                 raise
             lock.release()
         if not exist_ok:
-            raise FileExistsError(f"collection {root}: already exists (pass exist_ok=True to open it)")
+            raise FileExistsError(f"collection {root}: already exists (in Python: Collection.create(..., exist_ok=True) "
+                                  "or Collection.open(..., write=True); on the command line: draq index PATH "
+                                  "--collection DIR adds to it)")
         coll = cls.open(root, extractor=ext, write=True)
         if sample_fps is not None and coll.sample_fps != fps:
             stored = coll.sample_fps

@@ -261,6 +261,35 @@ def _uri(path: Path, mode: str) -> str:
     return f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}"
 
 
+def _can_share_wal(path: Path) -> bool:
+    """Whether a reader can use SQLite's WAL shared memory next to ``path``.
+
+    A WAL-mode reader creates (or opens for writing) ``<catalog>-shm``. On read-only media, or in
+    a folder of another user, it cannot: the catalog is then opened ``immutable`` (SQLite reads
+    the file as it is, takes no locks), which is right because nobody can be writing there --
+    unless a ``-wal`` file holds commits not yet folded into the catalog, which an immutable
+    reader would not see: that is refused (``ValueError``) rather than answered from stale data.
+    """
+    folder = path.parent
+    shm = Path(f"{path}-shm")
+    if os.access(folder, os.W_OK) and (not shm.exists() or os.access(shm, os.W_OK)):
+        return True
+    if shm.exists() and os.access(shm, os.W_OK):
+        return True
+    wal = Path(f"{path}-wal")
+    try:
+        pending = wal.stat().st_size > 0
+    except OSError:
+        pending = False
+    if pending:
+        raise ValueError(
+            f"catalog {path}: {wal.name} holds commits not yet written into the catalog, and this folder "
+            "cannot be written: open the collection once where it is writable (any draq command folds them "
+            "in when it closes), then copy it again"
+        )
+    return False
+
+
 def _fsync_path(path: Union[str, Path], directory: bool = False) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -423,9 +452,11 @@ class Catalog:
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"catalog {p}: no such file")
+        mode = "ro" if readonly else "rw"
+        if readonly and not _can_share_wal(p):
+            mode = "ro&immutable=1"
         try:
-            db = sqlite3.connect(_uri(p, "ro" if readonly else "rw"), uri=True, isolation_level=None,
-                                 timeout=_BUSY_TIMEOUT_S)
+            db = sqlite3.connect(_uri(p, mode), uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise ValueError(f"catalog {p}: cannot be opened as SQLite ({exc})") from None
         catalog = cls(p, db, readonly)
