@@ -5,6 +5,7 @@ Usage::
     draq footage fetch
     python bench/retime_accuracy.py whole [--sources bikes,carphone,...] [--work DIR]
     python bench/retime_accuracy.py subsequence [--work DIR]
+    python bench/retime_accuracy.py search [--work DIR]
 
 ``whole``: every source is re-timed with each of :func:`standard_warps` over its whole length;
 the re-timed copy (A) is aligned onto the source (B) with default settings (``align_videos(A, B)``,
@@ -15,6 +16,12 @@ as ``draq align A B``) and every row of the native mapping is scored against the
 (:func:`concatenate`, 25 fps, 320x240); excerpts of 5-15 s are re-timed with the standard warps
 and aligned into the long source with ``subsequence=True``. Reported: segment start/end error
 (against ``w(0)`` and ``w(duration)``) and the mapping error as above.
+
+``search``: a collection holds two long recordings -- the tuning long source above and ``vtest``
+(79.5 s, held out) -- plus short distractor clips (``carphone``, ``cup``, ``pose2sim_cam1``,
+``sports2d_demo``); every excerpt above, re-timed with every standard warp, is a query
+(``Collection.search``, defaults). Reported: whether the source recording is the top hit and the
+IoU of the hit's ``start``/``end`` with the true segment.
 
 Prints Markdown tables; held-out sources (``draqcore.evaluation.footage``) are marked.
 """
@@ -82,13 +89,7 @@ def subsequence(which, work: Path) -> None:
     print("| long source | set | excerpt (s of source) | warp | start err (s) | end err (s) | mean err (s) | p90 (s) | s |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for label in which:
-        parts, excerpts = LONG_SOURCES[label]
-        files = [find_footage(p) for p in parts]
-        if len(files) == 1:
-            long_path, offsets = files[0], [0.0]
-        else:
-            cat = concatenate(files, work / f"long_{label}.mp4", fps=25.0, size=(320, 240))
-            long_path, offsets = cat.path, [p[1] for p in cat.parts]
+        long_path, offsets, excerpts = _long_source(label, work)
         tl = native_timeline(long_path)
         for k, (part, start, length) in enumerate(excerpts):
             s0 = offsets[part] + start
@@ -109,9 +110,52 @@ def subsequence(which, work: Path) -> None:
                 )
 
 
+def _long_source(label: str, work: Path):
+    parts, excerpts = LONG_SOURCES[label]
+    files = [find_footage(p) for p in parts]
+    if len(files) == 1:
+        return files[0], [0.0], excerpts
+    cat = concatenate(files, work / f"long_{label}.mp4", fps=25.0, size=(320, 240))
+    return cat.path, [p[1] for p in cat.parts], excerpts
+
+
+def search(work: Path) -> None:
+    from draqcore.collection import Collection
+
+    longs = {label: _long_source(label, work) for label in LONG_SOURCES}
+    distractors = [find_footage(n) for n in ("carphone", "cup", "pose2sim_cam1", "sports2d_demo")]
+    coll_dir = work / "collection"
+    t0 = time.perf_counter()
+    with Collection.create(coll_dir) as coll:
+        coll.add([str(v[0]) for v in longs.values()] + [str(d) for d in distractors])
+    print(f"collection: {len(longs)} long recordings + {len(distractors)} distractors, indexed in "
+          f"{time.perf_counter() - t0:.0f} s\n")
+    print("| long source | set | excerpt (s) | warp | top hit is source | hit start-end (s) | IoU | s |")
+    print("|---|---|---|---|---|---|---:|---:|")
+    with Collection.open(coll_dir) as coll:
+        for label, (long_path, offsets, excerpts) in longs.items():
+            for k, (part, start, length) in enumerate(excerpts):
+                s0 = offsets[part] + start
+                for wname, warp in standard_warps(s0, s0 + length).items():
+                    out = render_warp(long_path, work / f"q_{label}_{k}_{wname}.mp4", warp)
+                    t1 = time.perf_counter()
+                    hits = coll.search(str(out.path), top=5)
+                    dt = time.perf_counter() - t1
+                    h = hits[0]
+                    ok = Path(h.path).resolve() == Path(long_path).resolve()
+                    inter = max(0.0, min(h.end, s0 + length) - max(h.start, s0))
+                    iou = inter / (max(h.end, s0 + length) - min(h.start, s0)) if ok else 0.0
+                    print(
+                        f"| {label} | {'held out' if label == 'held-out' else 'tuning'} | {s0:.1f}-{s0 + length:.1f} | "
+                        f"{wname} | {'yes' if ok else 'no: ' + Path(h.path).name} | {h.start:.2f}-{h.end:.2f} | "
+                        f"{iou:.2f} | {dt:.1f} |",
+                        flush=True,
+                    )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=("whole", "subsequence"))
+    p.add_argument("mode", choices=("whole", "subsequence", "search"))
     p.add_argument("--sources", default=None, help="comma-separated footage names (whole) or tuning,held-out")
     p.add_argument("--work", default=None, help="folder for the re-timed videos (default: a temporary one)")
     args = p.parse_args(argv)
@@ -121,9 +165,11 @@ def main(argv=None) -> int:
         if args.mode == "whole":
             names = args.sources.split(",") if args.sources else WHOLE_TUNING + WHOLE_HELD_OUT
             whole(names, work)
-        else:
+        elif args.mode == "subsequence":
             which = args.sources.split(",") if args.sources else ("tuning", "held-out")
             subsequence(which, work)
+        else:
+            search(work)
     return 0
 
 

@@ -82,3 +82,17 @@ def test_time_window_of_a_decode(footage):
         video.iter_sampled_frames(src, None, start=2.0, end=1.0)
     with pytest.raises(ValueError, match="start"):
         video.iter_sampled_frames(src, None, start=-1.0)
+
+
+def test_segment_ends_ignore_a_stuck_first_rows():
+    from draqcore.refine import segment_ends
+
+    ta = np.arange(100) / 25.0  # 4 s of a at 25 fps
+    tb = 10.0 + 2.0 * ta  # b played twice as fast, starting at 10 s
+    stuck = tb.copy()
+    stuck[:5] = tb[5]  # the first 5 rows matched late (static first frames)
+    start, end = segment_ends(ta, stuck)
+    assert start == pytest.approx(10.0, abs=1e-9) and end == pytest.approx(tb[-1], abs=1e-9)
+    # a mapping that really starts with a freeze keeps it
+    frozen = np.where(ta < 0.5, 10.0, 10.0 + 2.0 * (ta - 0.5))
+    assert segment_ends(ta, frozen)[0] == pytest.approx(10.0, abs=0.05)

@@ -13,7 +13,7 @@ from .cost import cost_matrix
 from .draq import Method, draq_batch
 from .dtw import warp
 from .features import FrameFeatureExtractor, default_extractor
-from .refine import refine_mapping
+from .refine import refine_mapping, segment_ends
 from .sequence import FeatureSequence, load_sequence
 from .video import DEFAULT_SAMPLE_FPS, native_timeline
 
@@ -58,8 +58,10 @@ class Segment:
     Attributes
     ----------
     start, end : float
-        Times in ``b`` of the frames matched to the first and the last frame of ``a``, seconds
-        (the native-rate match when the alignment was refined, else the sampled one).
+        Where ``a``'s first and last frames lie in ``b``, seconds. Refined alignments (the
+        default): from :func:`draqcore.refine.segment_ends` (a robust line through the first and
+        last second of the native-rate mapping); otherwise the times of the sampled frames of
+        ``b`` matched to them.
     start_frame, end_frame : int
         The same two frames as native frame indices of ``b``.
     span : tuple of (int, int)
@@ -290,7 +292,12 @@ def align_videos(
     )
     segment = alignment.segment
     if segment is not None:
-        segment = replace(
-            segment, start=float(time_b[0]), end=float(time_b[-1]), start_frame=int(frame_b[0]), end_frame=int(frame_b[-1])
-        )
+        start, end = segment_ends(ta, exact)
+        # frames of b nearest to the two ends, read off the mapping's own (time, frame) pairs
+        # extended linearly by b's frame period where an end lies outside them
+        period = float(np.median(np.diff(np.unique(time_b)))) if np.unique(time_b).size > 1 else 0.0
+        def frame_at(t: float) -> int:
+            k = int(np.argmin(np.abs(time_b - t)))
+            return int(frame_b[k] + (round((t - time_b[k]) / period) if period > 0 else 0))
+        segment = replace(segment, start=start, end=end, start_frame=frame_at(start), end_frame=frame_at(end))
     return replace(alignment, refined=mapping, segment=segment)

@@ -41,7 +41,7 @@ from .features import FrameFeatureExtractor
 from .segments import open_end_path
 from .sequence import FeatureSequence, load_sequence
 
-__all__ = ["REFINE_RADIUS_S", "appearance_features", "corridor", "refine_mapping"]
+__all__ = ["REFINE_RADIUS_S", "appearance_features", "corridor", "refine_mapping", "segment_ends"]
 
 REFINE_RADIUS_S: float = 0.5
 """Half-width of the native-rate corridor around the sampled path, seconds (five samples at the
@@ -49,7 +49,10 @@ default 10 fps: covers the sampled path's own quantisation and staircase errors 
 
 _CHUNK_S = 30.0  # seconds of ``a`` aligned per native DTW (bounds memory on long videos)
 _OVERLAP_S = 3.0  # context on each side of a chunk, discarded (bigger than the corridor)
-_OUTSIDE = 1.0e3  # cost of a cell outside the corridor: never taken while a corridor path exists
+_OUTSIDE = 1.0e3
+_END_WINDOW_S = 1.0  # seconds of ``a`` fitted at each end by :func:`segment_ends`
+_FREEZE_S = 0.3  # a flat run this long at an end of the mapping is a freeze, not a stuck row
+_FLAT_TOL_S = 0.02  # "flat": matched times within this many seconds  # cost of a cell outside the corridor: never taken while a corridor path exists
 
 
 def appearance_features(features: np.ndarray, extractor: FrameFeatureExtractor) -> np.ndarray:
@@ -184,6 +187,57 @@ def refine_mapping(
     smooth = np.maximum.accumulate(_smooth3(mean_tb))  # chunks meet monotonically
     frame_pos = _nearest_sorted(tb, smooth)
     return na.times, nb.indices[frame_pos], tb[frame_pos], smooth
+
+
+def segment_ends(time_a: np.ndarray, time_b: np.ndarray, window: float = _END_WINDOW_S) -> Tuple[float, float]:
+    """Where a mapping starts and ends in ``b``, robust to near-static first and last frames.
+
+    The first (last) ``window`` seconds of the mapping are fitted with a Theil-Sen line (median
+    of pairwise slopes, then median intercept), which is evaluated at ``a``'s first (last)
+    frame. A video's first or last frames often change little and then match a range of frames
+    of ``b`` equally well, so the mapping of the very first row alone can sit anywhere in that
+    range; the line through the following rows (up to 29 % of them may be off) pins it down.
+    A mapping that stays flat for at least 0.3 s at an end is a freeze (``a`` holds still
+    there) and keeps its first (last) row: a stuck first row rarely lasts that long, a freeze
+    that short cannot be told from one.
+
+    Parameters
+    ----------
+    time_a, time_b : ndarray of shape (N,), float64
+        A mapping: times of the frames of ``a`` and their matched (continuous) times in ``b``.
+    window : float
+        Seconds of ``a`` fitted at each end.
+
+    Returns
+    -------
+    start, end : float
+        Seconds in ``b``; ``start <= end``.
+    """
+    ta = np.asarray(time_a, dtype=np.float64)
+    tb = np.asarray(time_b, dtype=np.float64)
+
+    def at(edge: float, sel: np.ndarray) -> float:
+        x, y = ta[sel], tb[sel]
+        if x.size < 3:
+            return float(tb[0] if edge == ta[0] else tb[-1])
+        i, j = np.triu_indices(x.size, k=1)
+        dx = x[j] - x[i]
+        slope = float(np.median((y[j] - y[i])[dx > 0] / dx[dx > 0]))
+        slope = max(slope, 0.0)
+        return float(np.median(y - slope * (x - edge)))
+
+    def flat(values: np.ndarray, times: np.ndarray) -> float:
+        """Seconds of ``a`` over which ``values`` stay within _FLAT_TOL_S of the first one."""
+        moved = np.flatnonzero(np.abs(values - values[0]) > _FLAT_TOL_S)
+        last = moved[0] - 1 if moved.size else len(values) - 1
+        return float(abs(times[last] - times[0]))
+
+    start = float(tb[0]) if flat(tb, ta) >= _FREEZE_S else at(ta[0], ta <= ta[0] + window)
+    end = float(tb[-1]) if flat(tb[::-1], ta[::-1]) >= _FREEZE_S else at(ta[-1], ta >= ta[-1] - window)
+    lo, hi = float(tb.min()), float(tb.max())
+    start = min(max(start, lo - window), hi)
+    end = max(min(end, hi + window), start)
+    return start, end
 
 
 def _smooth3(x: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Two stages per long candidate ``b`` (sampled frames):
 
-1. **Find the segment**: subsequence DTW (:func:`open_end_path`) of the query's plain frame
+1. **Find the segment**: subsequence DTW (:func:`draqcore.draq_batch` with
+   ``subsequence=True``, all candidates in one parallel call) of the query's plain frame
    features against all of ``b`` gives the columns ``j0..j1`` the whole query matches best
    (open begin and end in ``b``). Plain features,
    not contextualized ones: the cumulative half of Eq. 2-3 encodes progress through the *whole*
@@ -26,7 +27,6 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .context import contextualize as contextualize_features
-from .cost import cost_matrix
 from .draq import draq_batch
 from .dtw import dtw
 
@@ -40,30 +40,19 @@ query, are dropped (see :func:`match_segments`)."""
 def open_end_path(cost: np.ndarray) -> np.ndarray:
     """Subsequence DTW path: all rows of ``cost`` matched to the cheapest run of its columns.
 
-    Computed with the end-to-end kernel (:func:`draqcore.dtw`) on ``cost`` framed by one row
-    of zeros above and one below: the path walks along the top row for free to its first column
-    ``j0``, through every real row with the three unit steps of Eq. 5, and along the bottom row
-    for free from its last column ``j1``. Between the frame rows this is exactly the open-begin,
-    open-end DTW of librosa's ``dtw(subseq=True)`` (same steps, unit weights; the costs must be
-    >= 0, as cosine costs are).
+    :func:`draqcore.dtw` with ``subsequence=True`` (open begin and end in the columns, the three
+    unit steps of Eq. 5).
 
     Parameters
     ----------
-    cost : ndarray of shape (n, m), float32, >= 0
+    cost : ndarray of shape (n, m)
 
     Returns
     -------
     ndarray of shape (L, 2), int64
         From ``(0, j0)`` to ``(n-1, j1)``, steps (1, 0), (0, 1), (1, 1).
     """
-    c = np.asarray(cost, dtype=np.float32)
-    n, m = c.shape
-    framed = np.zeros((n + 2, m), dtype=np.float32)
-    framed[1:-1] = c
-    path = dtw(framed).path
-    inner = path[(path[:, 0] >= 1) & (path[:, 0] <= n)]
-    inner = inner - np.array([1, 0], dtype=np.int64)
-    return np.ascontiguousarray(inner, dtype=np.int64)
+    return dtw(cost, subsequence=True).path
 
 
 @dataclass(frozen=True)
@@ -132,14 +121,17 @@ def match_segments(
     for level in range(2 if more else 1):
         if not pieces:
             break
+        found = draq_batch(
+            q, [np.asarray(candidates[c])[lo:hi] for c, lo, hi, _ in pieces], method=method, k=k, seed=seed,
+            band=band, subsequence=True,
+        )
         spans = []
         kept = []
-        for piece in pieces:
+        for piece, (f0, f1) in zip(pieces, found.spans):
             c, lo, hi, _ = piece
-            path = open_end_path(cost_matrix(q, np.asarray(candidates[c])[lo:hi]))
-            j0, j1 = int(path[0, 1]) + lo, int(path[-1, 1]) + lo
+            j0, j1 = int(f0) + lo, int(f1) + lo
             # An extra segment squeezed into few columns (the query slowed down more than 3x,
-            # or fewer than MIN_DRAQ_FRAMES) is no moment of its own: drop it.
+            # or fewer than MIN_EXTRA_FRAMES) is no moment of its own: drop it.
             if level > 0 and j1 - j0 + 1 < max(MIN_EXTRA_FRAMES, n / 3.0):
                 continue
             kept.append(piece)
