@@ -19,6 +19,7 @@ import pytest
 from draqcore.cli import main
 
 TOLERANCE_S = 0.1
+STALL_MS = 150.0
 
 # Samples [A.currentTime, B.currentTime, map(A.currentTime), ms since start] every 50 ms for `ms`.
 SAMPLE_JS = """
@@ -66,7 +67,10 @@ def browser():
 
 def _screenshot(page, name: str, tmp_path: Path) -> np.ndarray:
     path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
+    if name.endswith(".jpg"):
+        page.screenshot(path=str(path), full_page=True, type="jpeg", quality=80)
+    else:
+        page.screenshot(path=str(path), full_page=True)
     keep = os.environ.get("DRAQ_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
@@ -82,17 +86,36 @@ def _region_has_picture(image: np.ndarray, box: dict) -> bool:
     return crop.size > 0 and float(crop.std()) > 15.0
 
 
+class _PageStalled(AssertionError):
+    """The sync was off while the page's own event loop had stalled (machine overloaded)."""
+
+
 def _check_sync(page, selector: str = "", ms: int = 3000) -> np.ndarray:
     samples = page.evaluate(SAMPLE_JS, [selector, ms])
     arr = np.array(samples, dtype=float)
     err = np.abs(arr[:, 1] - arr[:, 2])
     gaps = np.diff(arr[:, 3], prepend=0.0)
     worst = int(np.argmax(err))
-    assert err.max() <= TOLERANCE_S, (
+    message = (
         f"B off the map by {err.max():.3f} s (median {np.median(err):.3f} s) at sample {worst}, "
         f"{gaps[worst]:.0f} ms after the previous one; gaps: max {gaps.max():.0f} ms, median {np.median(gaps):.0f} ms"
     )
+    if err.max() > TOLERANCE_S:
+        # The sampler asks for a sample every 50 ms; when one comes more than STALL_MS late, no
+        # script (the viewer's included) ran in the page meanwhile: the machine, not the
+        # viewer, was measured. That phase may be repeated; an error without a stall fails.
+        raise (_PageStalled if gaps.max() > STALL_MS else AssertionError)(message)
     return arr
+
+
+def _phase(run, attempts: int = 3):
+    """Run one measured phase; repeat it (at most ``attempts`` times) only after page stalls."""
+    for attempt in range(attempts):
+        try:
+            return run()
+        except _PageStalled:
+            if attempt == attempts - 1:
+                raise
 
 
 def _wait_ready(page, selector: str = "") -> None:
@@ -107,15 +130,24 @@ def _wait_ready(page, selector: str = "") -> None:
 def _play_seek_rate(page, selector: str = "", *, seek_to: float, rate_from: float) -> None:
     q = f"document.querySelector({selector!r})" if selector else "document.body"
     a = f"{q}.querySelector('video.draq-a')"
-    page.evaluate(f"{a}.play()")
-    played = _check_sync(page, selector, 3000)
+    def play():
+        page.evaluate(f"{a}.currentTime = 0; {a}.play()")
+        return _check_sync(page, selector, 3000)
+
+    played = _phase(play)
     assert played[-1, 0] - played[0, 0] > 2.0  # A really played
     assert played[-1, 1] - played[0, 1] > 0.5  # ... and B moved with it
-    page.evaluate(f"{a}.currentTime = {seek_to}")  # seek while playing
-    after_seek = _check_sync(page, selector, 1500)
+    def seek():
+        page.evaluate(f"{a}.currentTime = {seek_to}")  # seek while playing
+        return _check_sync(page, selector, 1500)
+
+    after_seek = _phase(seek)
     assert after_seek[0, 0] >= seek_to - 0.05 and after_seek[-1, 0] > seek_to + 0.5
-    page.evaluate(f"{a}.currentTime = {rate_from}; {a}.playbackRate = 1.5")
-    fast = _check_sync(page, selector, 2000)
+    def faster():
+        page.evaluate(f"{a}.currentTime = {rate_from}; {a}.playbackRate = 1.5")
+        return _check_sync(page, selector, 2000)
+
+    fast = _phase(faster)
     span = fast[-1, 0] - fast[0, 0]
     assert 2.0 < span <= 3.5, span  # about 1.5 times the wall-clock time
     page.evaluate(f"{a}.pause()")
@@ -149,9 +181,46 @@ def test_viewer_plays_b_in_sync_with_a(browser, long_pair, tmp_path):
     _play_seek_rate(page, seek_to=1.5, rate_from=4.5)
     page.evaluate("document.getElementById('video-a').currentTime = 2.2")
     page.wait_for_timeout(800)
-    image = _screenshot(page, "viewer.png", tmp_path)
+    image = _screenshot(page, "viewer.jpg", tmp_path)
     assert float(image.std()) > 20.0
     assert _region_has_picture(image, page.locator("#video-a").bounding_box())
     assert _region_has_picture(image, page.locator("#video-b").bounding_box())
     assert all(u.startswith("file://") or u.startswith("data:") for u in requests), requests
     page.close()
+
+
+def test_search_page_plays_each_hit_in_sync(browser, long_pair, warped_pair, footage, tmp_path, capsys):
+    a, b = long_pair
+    coll = tmp_path / "street.coll"
+    videos = [str(b), str(warped_pair.b), str(footage("carphone"))]
+    assert main(["index", *videos, "--collection", str(coll), "--quiet"]) == 0
+    html_dir = tmp_path / "results"
+    assert main(["search", str(a), "--collection", str(coll), "--top", "3", "--html", str(html_dir)]) == 0
+    assert "results page" in capsys.readouterr().out
+    page_path = html_dir / "index.html"
+    text = page_path.read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text
+    data = json.loads(text.split('id="draq-data">', 1)[1].split("</script>", 1)[0])
+    assert len(data["hits"]) == 3
+    assert [h["rank"] for h in data["hits"]] == [1, 2, 3]
+    assert all(data["hits"][i]["draq"] <= data["hits"][i + 1]["draq"] for i in range(2))
+    street = next(h for h in data["hits"] if h["file"] == "street_b.avi")
+    assert street["src"].startswith("media/")  # MJPEG AVI: a browser copy
+    assert street["segment"][0] == pytest.approx(0.0, abs=0.2) and street["segment"][1] == pytest.approx(7.0, abs=0.2)
+
+    page = browser.new_page(viewport={"width": 1100, "height": 1000})
+    page.goto(page_path.as_uri())
+    assert page.locator("#ranking tbody tr").count() == 3
+    assert page.locator("section.hit").count() == 3
+    selector = f"#hit-{street['rank']}"
+    _wait_ready(page, selector)
+    page.locator(selector).scroll_into_view_if_needed()
+    _play_seek_rate(page, selector, seek_to=1.5, rate_from=4.5)
+    page.evaluate(f"document.querySelector('{selector} video.draq-a').currentTime = 2.2")
+    page.wait_for_timeout(800)
+    page.evaluate("window.scrollTo(0, 0)")
+    image = _screenshot(page, "search.jpg", tmp_path)
+    assert float(image.std()) > 20.0
+    first = page.locator("#hit-1 video.draq-a").bounding_box()
+    page.close()
+    assert first is not None

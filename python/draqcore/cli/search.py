@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     if candidates < args.top:
         raise CommandError(f"--candidates {candidates} is below --top {args.top}: hits are chosen among the candidates")
     queries = [Path(args.query)] if args.query is not None else _batch_queries(args.batch)
+    if args.html is not None and Path(args.html).exists() and not Path(args.html).is_dir():
+        raise CommandError(f"--html {args.html}: exists and is not a folder")
+    if args.html is not None and any(q.suffix == ".npy" for q in queries):
+        raise CommandError("--html needs video queries (a .npy features file cannot be played)")
     extractor = extractor_from_args(args)
     try:
         coll = Collection.open(args.collection, extractor=extractor)
@@ -56,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
             hits = coll.search(str(q), top=args.top, candidates=candidates, method=args.method, k=args.k, seed=args.seed)
             results.append((q, hits))
         header = collection_header(coll)
+    if args.html is not None:
+        from ..outputs.search_page import write_search_page
+
+        for q, hits in results:
+            # one page per query: DIR/index.html, or DIR/<query name>/index.html for --batch
+            folder = Path(args.html) if args.batch is None else Path(args.html) / q.stem
+            page = write_search_page(q, hits, folder, progress=not (args.json or args.quiet))
+            print(f"results page: {page}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         entries = [{"query": _query_name(q), "hits": [h.to_dict() for h in hits]} for q, hits in results]
         if args.batch is None:
@@ -90,5 +102,10 @@ def register(sub) -> None:
                    help="print the ranking as JSON: collection, draqcore version, sample rate, absolute paths "
                    "(with --batch: one entry per query under 'queries')")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--html", metavar="DIR", default=None,
+        help="also write DIR/index.html (--batch: DIR/<query name>/index.html): the ranking with synchronised "
+        "playback of the query and each hit",
+    )
     add_extractor_options(p)
     p.set_defaults(func=run)
