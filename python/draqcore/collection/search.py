@@ -239,6 +239,7 @@ class _Search(_Maintenance):
             found = cat.get_many(ids)
             records = [found[int(v)] for v in ids]  # _retrieve returns ok ids of this snapshot only
             feats = [self._read(r) for r in records]
+            self._verify_candidates(records, feats)
             q_times = _readonly(np.array(q_times, dtype=np.float64))
             scored = _score_candidates(
                 q_feats, [np.asarray(f, dtype=np.float32) for f in feats], subsequence=subsequence, method=method,
@@ -271,6 +272,35 @@ class _Search(_Maintenance):
                 )
         return hits
 
+
+    def _verify_candidates(self, records: list, feats: list) -> None:
+        """Refuse retrieved videos whose stored clip vector (the one retrieval used, from the
+        index or the catalog) is not the mean of their features: forged, swapped or duplicated
+        vectors would otherwise silently return the wrong videos. Costs one mean per candidate,
+        whose features are read for scoring anyway."""
+        from ..store.integrity import _means_match
+
+        index = self._index if getattr(self, "_index_loaded", False) else None
+        cat = self._cat
+        for rec, f in zip(records, feats):
+            stored = None
+            if index is not None:
+                slot = int(np.searchsorted(index.ids, rec.id))
+                if slot < index.count and int(index.ids[slot]) == rec.id:
+                    stored = index.clip_means[slot]
+            if stored is None:
+                ids, means, _ = cat.clip_means(rec.id - 1, rec.id)
+                if ids.size and not np.isnan(means[0, 0]):
+                    stored = means[0]
+            if stored is None:
+                continue
+            got = _clip_mean(np.asarray(f, dtype=np.float32))
+            if not _means_match(got, np.asarray(stored, dtype=np.float32)):
+                raise ValueError(
+                    f"collection {self._directory}: the clip vector stored for video {rec.id} ({rec.path}) is not the "
+                    "mean of its features: a collection file was modified (swapped or forged vectors would give wrong "
+                    f"results); run `draq check {self._directory}`"
+                )
 
 def _load_npy(path: Any) -> np.ndarray:
     """A (T, d) features file saved with ``numpy.save`` (never unpickled)."""
