@@ -79,6 +79,10 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert "rank" in text and "DRAQ" in text
     for name in ("ranking.json", "alignment/side_by_side.mp4", "alignment/cost_matrix.png", "alignment/alignment.csv"):
         assert (out / name).exists(), name
+    # It says what it shows and how to open each output, starting with the viewer.
+    assert "alignable video retrieval on generated clips" in text
+    assert "open in a web browser" in text and "any image viewer" in text
+    assert f"open {(out / 'alignment' / 'viewer.html').resolve().as_uri()} in a browser" in text
     # A second run refuses to overwrite without --force.
     assert main(["demo", "--out", str(out)]) == 1
 

@@ -7,8 +7,20 @@ import json
 import time
 from pathlib import Path
 
+from .._text import shown
 from .align import write_alignment_outputs
 from .common import CommandError, count_arg, print_hits
+
+#: What each output is and how to open it, by the key write_alignment_outputs returns it under.
+_HOW_TO_OPEN = {
+    "csv": "the time map, one row per frame of the query: open in any spreadsheet",
+    "json": "DRAQ, costs, sampled times, the path and file names (docs/outputs.md)",
+    "plot": "cost matrix with the DTW path, axes in seconds: any image viewer",
+    "video": "query and match side by side, re-timed to play in sync: any browser or video player",
+    "timeline": "OpenTimelineIO timeline of the match cut to the query's timing: import in DaVinci "
+                "Resolve, Premiere (via OTIO adapters) or `otioview`",
+    "viewer": "both videos playing in sync, with the cost matrix: open in a web browser (no server needed)",
+}
 
 def run(args: argparse.Namespace) -> int:
     from ..align import align_videos
@@ -24,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     t0 = time.perf_counter()
-    print(f"1/4 generating a labelled synthetic collection in {out / 'videos'} ...")
+    print("draq demo: alignable video retrieval on generated clips, end to end. Each clip shows an action made\n"
+          "of phases (shapes moving in a fixed order) at its own speed. The demo indexes them, searches with a\n"
+          "new clip of one action -- the best hits are clips of the same action, ranked by DRAQ (lower is more\n"
+          "alignable; 'shuffled'/'partial' hard negatives have the right look but the wrong order of phases and\n"
+          "should rank below) -- and aligns the query with the best hit frame by frame.\n")
+    print(f"1/4 generating a labelled synthetic collection in {shown(out / 'videos')} ...")
     truths = generate_dataset(
         out / "videos", classes=args.classes, clips_per_class=args.clips, hard_negatives_per_class=2, seed=args.seed
     )
@@ -48,10 +65,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"4/4 aligning the query with the best match {Path(best.path).name} ...")
     alignment = align_videos(query_path, best.path)
     written = write_alignment_outputs(alignment, out / "alignment")
-    print(f"done in {time.perf_counter() - t0:.1f} s. Outputs:")
-    print(f"  ranking        {out / 'ranking.json'}")
+    print(f"done in {time.perf_counter() - t0:.1f} s. DRAQ of the alignment {alignment.draq:.3f}. Outputs:")
+    print(f"  {'ranking':<9} {shown(out / 'ranking.json')}\n            the search results above as JSON")
     for kind, path in written.items():
-        print(f"  {kind:<14} {path}")
+        print(f"  {kind:<9} {shown(path)}")
+        if kind in _HOW_TO_OPEN:
+            print(f"            {_HOW_TO_OPEN[kind]}")
+    viewer = written.get("viewer")
+    if viewer is not None:
+        print(f"Start with the viewer: open {shown(Path(viewer).resolve().as_uri())} in a browser.")
     return 0
 
 
