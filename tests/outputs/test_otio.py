@@ -32,7 +32,10 @@ def test_timeline_round_trips_and_reproduces_the_csv(warped_alignment, tmp_path)
     # The CSV holds B's decoded frame nearest to the map: within one frame of B (25 fps).
     got = evaluate_timeline(back, ta)
     assert np.abs(got - tb).max() <= 1 / native_fps(al.b.path) + 1e-6
-    assert np.abs(got - TimeMap.from_alignment(al)(ta)).max() < 1e-3
+    # (+ 0.1 ms: clip starts are stored to a thousandth of a frame)
+    assert np.abs(got - TimeMap.from_alignment(al)(ta)).max() <= 0.45 / native_fps(al.b.path) + 1e-4
+    # B was made from two constant speeds: a handful of clips, not one per frame of A.
+    assert len(back.tracks[1]) <= 12, len(back.tracks[1])
 
 
 def test_freeze_and_speed_pieces():
@@ -51,3 +54,16 @@ def test_freeze_and_speed_pieces():
 def test_a_missing_track_is_an_error():
     with pytest.raises(ValueError, match="re-timed"):
         evaluate_timeline(otio.schema.Timeline(), [0.0])
+
+
+def test_simplified_map_stays_within_tolerance(rng):
+    ta = np.arange(500) / 25.0
+    tb = np.cumsum(rng.uniform(0.0, 0.08, 500))
+    tm = TimeMap(ta, tb)
+    for tol in (0.0, 0.01, 0.05):
+        simple = tm.simplified(tol)
+        assert simple.time_a[0] == ta[0] and simple.time_a[-1] == ta[-1]
+        assert np.abs(simple(ta) - tb).max() <= tol + 1e-9
+    assert len(tm.simplified(0.05).time_a) < len(tm.simplified(0.01).time_a) < 500
+    line = TimeMap(ta, 2.0 * ta + 1.0)
+    assert len(line.simplified(0.0).time_a) == 2

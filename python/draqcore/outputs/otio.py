@@ -25,6 +25,10 @@ __all__ = ["B_TRACK", "build_timeline", "evaluate_timeline", "write_timeline"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+# Clips follow a simplified map, within this many frames of B of the alignment's map (the CSV
+# rounds to the nearest frame: 0.5 + 0.45 < 1 frame).
+_TOLERANCE_FRAMES = 0.45
+
 B_TRACK = "B re-timed"
 """Name of the track that holds B's re-timed segments."""
 
@@ -51,10 +55,12 @@ def build_timeline(
 ):
     """The timeline of ``time_map`` (A-time to B-time).
 
-    The map's linear pieces (:meth:`TimeMap.segments`) become clips; piece boundaries are
-    rounded to A's frames (B's start of each piece is kept exact, in fractional frames of B), so
-    evaluating the timeline at a frame of A gives the map's value there. Before the first and after the last knot the
-    map is flat: a freeze.
+    The map is simplified to few linear pieces that stay within 0.45 frame of B of it
+    (:meth:`TimeMap.simplified`, greedy; a refined alignment has a knot at every frame of A) and
+    each piece becomes a clip; piece boundaries are rounded to A's frames (B's start of each piece
+    is kept exact, in fractional frames of B). Evaluating the timeline at a frame of A is then
+    within 0.45 frame of B of the map, and within one frame of ``alignment.csv``. Before the first
+    and after the last knot the map is flat: a freeze.
 
     Returns
     -------
@@ -91,6 +97,7 @@ def build_timeline(
                 pieces.append((cursor, end_frame, b_start, slope))
             cursor = end_frame
 
+    time_map = time_map.simplified(_TOLERANCE_FRAMES / fps_b)
     add(int(round(time_map.time_a[0] * fps_a)), float(time_map.time_b[0]), 0.0)
     for a0, a1, b0, b1 in time_map.segments():
         slope = (b1 - b0) / (a1 - a0)

@@ -86,6 +86,45 @@ class TimeMap:
                 start = i
         return out
 
+    def simplified(self, tolerance_s: float) -> "TimeMap":
+        """A map with fewer knots that stays within ``tolerance_s`` seconds of this one at every
+        knot (greedy: each piece is extended while all knots it spans lie within the tolerance of
+        its chord). Used to cut as few timeline clips as the accuracy allows; the first and last
+        knots are kept."""
+        if not tolerance_s >= 0:
+            raise ValueError(f"tolerance_s must be >= 0, got {tolerance_s!r}")
+        ta, tb = self.time_a, self.time_b
+        n = ta.size
+        if n <= 2:
+            return self
+        keep = [0]
+        i = 0
+        while i < n - 1:
+            # grow the piece i -> j by doubling, then binary-search the longest valid one
+            def ok(j: int) -> bool:
+                seg_t = ta[i : j + 1]
+                chord = tb[i] + (tb[j] - tb[i]) * (seg_t - ta[i]) / (ta[j] - ta[i])
+                return bool(np.all(np.abs(chord - tb[i : j + 1]) <= tolerance_s + 1e-9))  # + rounding
+
+            step = 1
+            good = i + 1
+            while good + step < n and ok(good + step):
+                good += step
+                step *= 2
+            lo, hi = good, min(n - 1, good + step)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if ok(mid):
+                    lo = mid
+                else:
+                    hi = mid
+            if hi != lo and ok(hi):
+                lo = hi
+            keep.append(lo)
+            i = lo
+        idx = np.asarray(keep)
+        return TimeMap(ta[idx], tb[idx])
+
     def smoothed(self, window_s: float) -> "TimeMap":
         """The map averaged over a sliding window of ``window_s`` seconds of A (knots resampled
         every 10 ms), kept non-decreasing.
