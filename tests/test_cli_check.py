@@ -207,8 +207,10 @@ def test_leftovers_of_an_interrupted_write_are_notes_not_problems(built: tuple[P
 def test_check_of_something_that_is_no_collection(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = _check(tmp_path / "nowhere", capsys)
     assert code == 1 and lines[0] == f"problem: {tmp_path / 'nowhere'}: no such directory"
+    assert lines[-1] == f"not a collection: {tmp_path / 'nowhere'}"  # not "damaged": there is nothing
     (tmp_path / "empty").mkdir()
-    assert _check(tmp_path / "empty", capsys)[0] == 1
+    code, lines = _check(tmp_path / "empty", capsys)
+    assert code == 1 and lines[-1] == f"not a collection: {tmp_path / 'empty'}"
     with pytest.raises(SystemExit):
         main(["check", "--help"])
     assert "usage: draq check" in capsys.readouterr().out

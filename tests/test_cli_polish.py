@@ -223,3 +223,17 @@ def test_a_nul_in_an_argument_is_a_usage_error_naming_it(tmp_path: Path, capsys:
     assert capsys.readouterr().err.strip() == "draq index: error: argument paths: contains a NUL character"
     assert main(["search", "q.mp4", "--collection", "c\0d"]) == 2
     assert "argument collection: contains a NUL" in capsys.readouterr().err
+
+
+def test_a_dangling_link_is_reported_under_its_own_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from draqcore.collection import Collection
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    link = folder / "clip.mp4"
+    link.symlink_to(tmp_path / "gone" / "target.mp4")
+    assert main(["index", str(folder), "--collection", str(tmp_path / "c"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"failed: {link.parent.resolve() / 'clip.mp4'}" in err and "target.mp4:" not in err.split("failed: ")[1].split(":")[0]
+    with Collection.open(tmp_path / "c") as c:
+        assert [r.path for r in c.videos()] == [str(link.parent.resolve() / "clip.mp4")]

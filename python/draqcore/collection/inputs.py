@@ -19,9 +19,16 @@ def _resolve(path: PathLike) -> Path:
         raise TypeError(f"expected a file path, got {type(path).__name__}")
     p = Path(path).expanduser()
     try:
-        return p.resolve()
+        resolved = p.resolve()
     except (OSError, RuntimeError):  # a symlink loop: reading it fails later, with the reason
         return Path(os.path.abspath(p))
+    if not resolved.exists() and os.path.islink(p):
+        # A dangling link: keep (and report) the link's own name, not the target it points to.
+        try:
+            return p.parent.resolve() / p.name
+        except (OSError, RuntimeError):
+            return Path(os.path.abspath(p))
+    return resolved
 
 
 def _catalog_key(path: Path) -> tuple[str, Optional[str]]:

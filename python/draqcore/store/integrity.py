@@ -63,6 +63,9 @@ class CheckReport:
         False when the catalog could not be read (the counts are then 0).
     sources_missing : int
         Catalog rows whose source path no longer exists (a note: the features stay usable).
+    found : bool
+        False when ``directory`` is not a collection at all (missing, or no catalog): the
+        summary then says so instead of calling it damaged.
     """
 
     directory: Path
@@ -74,6 +77,7 @@ class CheckReport:
     indexed: Optional[int] = None
     catalog_read: bool = False
     sources_missing: int = 0
+    found: bool = True
 
     @property
     def ok(self) -> bool:
@@ -91,7 +95,9 @@ class CheckReport:
             what = f"{self.videos_ok} videos ok, {self.videos_failed} failed, {self.feature_rows} feature rows, {index}"
         else:
             what = f"catalog unreadable, {index}"
-        if self.ok:
+        if not self.found:
+            out.append(f"not a collection: {shown(self.directory)}")
+        elif self.ok:
             out.append(f"ok: {self.directory}: {what}")
         else:
             out.append(f"damaged: {self.directory}: {len(self.problems)} problem(s); {what}")
@@ -134,10 +140,13 @@ def check_collection(directory: Union[str, "os.PathLike[str]"]) -> CheckReport:
         root = Path(os.path.abspath(root))
     report = CheckReport(root)
     if not root.is_dir():
-        report.problems.append(f"{root}: no such directory")
+        report.problems.append(f"{shown(root)}: no such directory")
+        report.found = False
         return report
     if not (root / CATALOG_FILENAME).is_file():
-        report.problems.append(f"{root}: not a draqcore collection (no {CATALOG_FILENAME})")
+        report.problems.append(f"{shown(root)}: not a draqcore collection (no {CATALOG_FILENAME})")
+        # A collection that lost its catalog is damaged; a folder with none of its files is none.
+        report.found = any((root / name).exists() for name in (INDEX_DIRNAME, FEATURES_FILENAME, FEATURES_DIRNAME, ".lock"))
         return report
     try:
         catalog = Catalog.open(root / CATALOG_FILENAME, readonly=True)
