@@ -142,6 +142,42 @@ farray contextualize(const farray& f) {
   return out;
 }
 
+// Many clips at once: outputs allocated first, then one parallel loop with the GIL released.
+py::list contextualize_batch(const std::vector<farray>& features, int threads) {
+  check_threads(threads);
+  const ssize count = ssize(features.size());
+  std::vector<const float*> in(static_cast<std::size_t>(count));
+  std::vector<float*> outp(static_cast<std::size_t>(count));
+  std::vector<ssize> lengths(static_cast<std::size_t>(count));
+  py::list out(count);
+  ssize d = -1;
+  double bytes = 0.0;
+  for (ssize c = 0; c < count; ++c) {
+    const std::string name = "features[" + std::to_string(c) + "]";
+    require_2d(features[c], name.c_str());
+    if (d < 0) d = features[c].shape(1);
+    if (features[c].shape(1) != d) {
+      throw std::invalid_argument(name + ": feature dimension " + std::to_string(features[c].shape(1)) +
+                                  " differs from features[0]'s " + std::to_string(d));
+    }
+    lengths[c] = features[c].shape(0);
+    bytes += double(lengths[c]) * double(2 * d) * sizeof(float);
+  }
+  draqcore::check_memory(bytes, "contextualize_batch output");
+  for (ssize c = 0; c < count; ++c) {
+    farray o({lengths[c], 2 * d});
+    outp[c] = o.mutable_data();
+    in[c] = features[c].data();
+    out[c] = o;
+  }
+  if (count > 0) {
+    interruptible([&] {
+      draqcore::contextualize_batch(in.data(), lengths.data(), count, d, outp.data(), threads);
+    });
+  }
+  return out;
+}
+
 py::tuple dtw(const farray& cost, ssize radius, bool with_path, bool subsequence) {
   require_2d(cost, "cost");
   draqcore::check_subsequence_band(subsequence, radius);
@@ -245,7 +281,8 @@ double draq_single(const farray& cost, bool exact, ssize k, const py::int_& seed
 
 py::tuple draq_batch(const farray& query, const std::vector<farray>& candidates,
                      const std::string& metric, bool exact, ssize k, const py::int_& seed,
-                     ssize radius, bool return_paths, int threads, bool subsequence) {
+                     ssize radius, bool return_paths, int threads, bool subsequence,
+                     bool contextualize) {
   require_2d(query, "query");
   draqcore::check_subsequence_band(subsequence, radius);
   const ssize count = ssize(candidates.size());
@@ -273,6 +310,7 @@ py::tuple draq_batch(const farray& query, const std::vector<farray>& candidates,
   opt.radius = radius;
   opt.return_paths = return_paths;
   opt.subsequence = subsequence;
+  opt.contextualize = contextualize;
   opt.threads = check_threads(threads);
   // Ctrl-C: the calling thread re-takes the GIL between pairs to let Python see signals.
   opt.should_stop = []() {
@@ -321,6 +359,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("cost_matrix", &cost_matrix, py::arg("a"), py::arg("b"), py::arg("metric"),
         py::arg("threads"));
   m.def("contextualize", &contextualize, py::arg("features"));
+  m.def("contextualize_batch", &contextualize_batch, py::arg("features"), py::arg("threads"));
   m.def("dtw", &dtw, py::arg("cost"), py::arg("radius"), py::arg("with_path"),
         py::arg("subsequence"));
   m.def("expected_random_cost", &expected_random_cost, py::arg("cost"), py::arg("subsequence"));
@@ -335,5 +374,6 @@ PYBIND11_MODULE(_core, m) {
   m.def("draq_ratio", &draqcore::draq_ratio, py::arg("dtw_cost"), py::arg("random_cost"));
   m.def("draq_batch", &draq_batch, py::arg("query"), py::arg("candidates"),
         py::arg("metric"), py::arg("exact"), py::arg("k"), py::arg("seed"), py::arg("radius"),
-        py::arg("return_paths"), py::arg("threads"), py::arg("subsequence"));
+        py::arg("return_paths"), py::arg("threads"), py::arg("subsequence"),
+        py::arg("contextualize") = false);
 }

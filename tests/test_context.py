@@ -74,3 +74,39 @@ def test_contextualize_is_finite_for_every_finite_input_it_accepts(rng):
             assert "beyond the float32 range" in str(exc)
         else:
             assert np.isfinite(out).all()
+
+
+def test_batch_equals_one_call_per_clip(rng):
+    clips = [rng.standard_normal((int(rng.integers(1, 300)), 24)) * 3 for _ in range(37)]
+    clips[3] = clips[3].astype(np.float16)  # any dtype, any layout
+    clips[5] = np.asfortranarray(clips[5])
+    want = [draqcore.contextualize(c) for c in clips]
+    for threads in (1, 2, None):
+        got = draqcore.contextualize_batch(clips, threads=threads)
+        assert len(got) == len(clips)
+        for g, w in zip(got, want):
+            assert g.dtype == np.float32 and g.flags.c_contiguous
+            np.testing.assert_array_equal(g, w)
+    assert draqcore.contextualize_batch([]) == []
+    big = [rng.standard_normal((400, 512)).astype(np.float32) for _ in range(12)]  # parallel path
+    for g, b in zip(draqcore.contextualize_batch(big, threads=2), big):
+        np.testing.assert_array_equal(g, draqcore.contextualize(b))
+
+
+def test_batch_errors_name_the_first_bad_clip(rng):
+    clips = [rng.standard_normal((20, 4)) for _ in range(6)]
+    clips[4][3, 1] = np.nan
+    clips[2][0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"^features\[2\]: row 0 contains NaN or Inf$"):
+        draqcore.contextualize_batch(clips)
+    clips = [rng.standard_normal((20, 4)), np.array([[3.3e38], [-3.3e38], [-3.3e38]], dtype=np.float32)]
+    with pytest.raises(ValueError, match=r"features\[1\]: feature dimension 1 differs"):
+        draqcore.contextualize_batch(clips)
+    with pytest.raises(ValueError, match=r"^features\[0\]: contextualized value of row 0, column 0 is beyond"):
+        draqcore.contextualize_batch(clips[1:])
+    with pytest.raises(ValueError, match=r"features\[1\]: .*0-D"):
+        draqcore.contextualize_batch([np.ones((3, 2)), np.float32(1.0)])
+    with pytest.raises(TypeError, match="features: expected a list"):
+        draqcore.contextualize_batch(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="threads: must be at most"):
+        draqcore.contextualize_batch([np.ones((3, 2))], threads=10**6)

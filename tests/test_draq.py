@@ -204,3 +204,30 @@ def test_one_long_subsequence_pair_on_every_thread_equals_the_serial_result(rng,
     ref = draqcore.dtw(draqcore.cost_matrix(query, cand), subsequence=True)
     assert team.dtw_cost[0] == ref.cost
     np.testing.assert_array_equal(team.paths[0], ref.path)
+
+
+@pytest.mark.parametrize("kw", [{}, {"method": "sampled", "k": 15}, {"subsequence": True}, {"band": 7}])
+def test_contextualize_inside_the_batch_equals_contextualized_inputs(rng, kw):
+    query = rng.standard_normal((60, 24)) * 2 + 1
+    cands = [rng.standard_normal((int(rng.integers(20, 90)), 24)).astype(np.float32) for _ in range(9)]
+    want = draqcore.draq_batch(draqcore.contextualize(query), draqcore.contextualize_batch(cands), return_paths=True, **kw)
+    for threads in (1, 2):
+        got = draqcore.draq_batch(query, cands, contextualize=True, return_paths=True, threads=threads, **kw)
+        for field in ("dtw_cost", "random_cost", "draq", "spans"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+        for p, q in zip(got.paths, want.paths):
+            np.testing.assert_array_equal(p, q)
+    one = draqcore.draq_batch(query, cands[:1], contextualize=True, threads=2, **kw)  # one pair: team mode
+    np.testing.assert_array_equal(one.draq, want.draq[:1])
+
+
+def test_contextualize_inside_the_batch_names_bad_inputs(rng):
+    cands = [rng.standard_normal((30, 4)) for _ in range(4)]
+    cands[2][7, 1] = np.nan
+    with pytest.raises(ValueError, match=r"candidates\[2\]: entry \(7, 1\) is NaN or Inf"):
+        draqcore.draq_batch(np.ones((10, 4)), cands, contextualize=True)
+    big = np.array([[3.3e38], [-3.3e38], [-3.3e38]], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"candidates\[1\]: contextualized value of row 0, column 0 is beyond"):
+        draqcore.draq_batch(np.ones((5, 1)), [np.ones((4, 1)), big], contextualize=True)
+    with pytest.raises(ValueError, match=r"query: contextualized value of row 0"):
+        draqcore.draq_batch(big, [np.ones((4, 1))], contextualize=True)

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 
 #include "draqcore/buffer.hpp"
 #include "draqcore/config.hpp"
+#include "draqcore/contextualize.hpp"
 #include "draqcore/dtw.hpp"
 #include "draqcore/forward_sweep.hpp"
 #include "draqcore/interrupt.hpp"
@@ -107,10 +109,13 @@ DraqPairResult draq_pair(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, 
   return r;
 }
 
-void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
+void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
                 const float* const* candidates,
                 const std::int64_t* offsets, std::ptrdiff_t count, const DraqBatchOptions& options,
                 DraqBatchResult& result) {
+  // With options.contextualize the kernels see (T, 2 raw_d) contextualized features.
+  const bool ctx = options.contextualize;
+  const std::ptrdiff_t d = ctx ? 2 * raw_d : raw_d;
   check_subsequence_band(options.subsequence, options.radius);
   std::ptrdiff_t max_m = 0;
   for (std::ptrdiff_t c = 0; c < count; ++c) {
@@ -142,9 +147,12 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
     if (team && !streamed && !options.exact) bytes += double(options.k) * sizeof(double);
     sweep_bytes = std::max(sweep_bytes, bytes);
   }
-  const double per_thread = double(cost_floats) * sizeof(float) + sweep_bytes;
+  // Contextualized: one candidate's features and row scales per thread, and the query's.
+  const double ctx_per_thread = ctx ? double(max_m) * double(d + 1) * sizeof(float) : 0.0;
+  const double per_thread = double(cost_floats) * sizeof(float) + sweep_bytes + ctx_per_thread;
   check_memory(double(nthreads) * per_thread +
-                   double(n + total_rows + packed_rows_floats(n, d)) * sizeof(float) +
+                   double(n + total_rows + packed_rows_floats(n, d) + (ctx ? n * d : 0)) *
+                       sizeof(float) +
                    3.0 * double(count) * sizeof(double),
                "draq_batch");
 
@@ -155,11 +163,20 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
   result.paths.assign(options.return_paths ? static_cast<std::size_t>(count) : 0, {});
 
   // Row statistics (and the NaN/Inf check) for every sequence before any pair runs.
+  Buffer<float> query_ctx(ctx ? static_cast<std::size_t>(n * d) : 0);
+  if (ctx) {
+    try {
+      contextualize(query, n, raw_d, query_ctx.data());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("query" + std::string(e.what()).substr(std::strlen("features")));
+    }
+    query = query_ctx.data();
+  }
   std::vector<float> query_scale(static_cast<std::size_t>(n));
   row_scales(query, n, d, options.metric, query_scale.data(), "query");
   Buffer<float> packed_query(static_cast<std::size_t>(packed_rows_floats(n, d)));
   pack_rows(query, n, d, packed_query.data());
-  std::vector<float> cand_scale_all(static_cast<std::size_t>(total_rows));
+  std::vector<float> cand_scale_all(ctx ? 0 : static_cast<std::size_t>(total_rows));
   {
     // In parallel (one pass over every candidate row); the error reported is the one of the
     // lowest-numbered bad candidate, whatever the thread count.
@@ -171,8 +188,15 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
     for (std::ptrdiff_t c = 0; c < count; ++c) {
       try {
         const std::string name = "candidates[" + std::to_string(c) + "]";
-        row_scales(candidates[c], std::ptrdiff_t(offsets[c + 1] - offsets[c]), d,
-                   options.metric, cand_scale_all.data() + offsets[c], name.c_str());
+        const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
+        if (ctx) {
+          // Only NaN/Inf here (an integer test on the exponent bits): the scales are those of
+          // the contextualized rows, computed with them, per pair.
+          check_finite(candidates[c], m, raw_d, raw_d, name.c_str());
+        } else {
+          row_scales(candidates[c], m, raw_d, options.metric, cand_scale_all.data() + offsets[c],
+                     name.c_str());
+        }
       } catch (...) {
 #ifdef DRAQCORE_HAVE_OPENMP
 #pragma omp critical(draqcore_batch_scales)
@@ -198,10 +222,14 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
   {
-    Buffer<float> cost;
+    Buffer<float> cost, cand_ctx, cand_ctx_scale;
     SweepWorkspace ws;
     try {
       cost = Buffer<float>(static_cast<std::size_t>(cost_floats));
+      if (ctx) {
+        cand_ctx = Buffer<float>(static_cast<std::size_t>(max_m * d));
+        cand_ctx_scale = Buffer<float>(static_cast<std::size_t>(max_m));
+      }
     } catch (...) {
 #ifdef DRAQCORE_HAVE_OPENMP
 #pragma omp critical(draqcore_batch_error)
@@ -240,7 +268,18 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t d,
         const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
         const bool whole_band = options.radius < 0 || band_cell_count(n, m, options.radius) == n * m;
         const float* cand = candidates[c];
-        const float* cand_scale = cand_scale_all.data() + offsets[c];
+        const float* cand_scale = ctx ? nullptr : cand_scale_all.data() + offsets[c];
+        if (ctx) {
+          const std::string name = "candidates[" + std::to_string(c) + "]";
+          try {
+            contextualize(cand, m, raw_d, cand_ctx.data());
+          } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(name + std::string(e.what()).substr(std::strlen("features")));
+          }
+          row_scales(cand_ctx.data(), m, d, options.metric, cand_ctx_scale.data(), name.c_str());
+          cand = cand_ctx.data();
+          cand_scale = cand_ctx_scale.data();
+        }
         std::vector<std::int64_t>* path = options.return_paths ? &result.paths[c] : nullptr;
         DraqPairResult pair;
         if (!streams(n, m, team, options.radius)) {

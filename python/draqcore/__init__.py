@@ -18,7 +18,7 @@ load_core()  # first: libgomp reads its spin policy when it is loaded (see _runt
 
 from ._core import MemoryLimitError
 from .config import memory_limit, set_memory_limit, show_config
-from .context import contextualize
+from .context import contextualize, contextualize_batch
 from .cost import METRICS, cost_matrix
 from .draq import METHODS, DraqBatchResult, draq, draq_batch
 from .diagnostics import MIN_DRAQ_FRAMES, ShortSequenceWarning
@@ -64,6 +64,7 @@ __all__ = [
     "MemoryLimitError",
     "ShortSequenceWarning",
     "contextualize",
+    "contextualize_batch",
     "cost_matrix",
     "draq",
     "draq_batch",

@@ -179,6 +179,7 @@ def draq_batch(
     return_paths: bool = False,
     threads: Optional[int] = None,
     subsequence: bool = False,
+    contextualize: bool = False,
 ) -> DraqBatchResult:
     """DTW cost, random cost and DRAQ of one query against many candidates, in parallel.
 
@@ -188,8 +189,8 @@ def draq_batch(
     OpenMP with the GIL released. Results equal a per-pair loop of
     ``draq(cost_matrix(query, cand_c, metric), method, k, seed, stream=c)`` exactly, and are
     bit-identical for any ``threads``: sampled paths of candidate ``c`` draw from the stream
-    keyed by ``(seed, c, path index)``. Features are used as given: contextualize them first
-    (:func:`draqcore.contextualize`) to follow the paper.
+    keyed by ``(seed, c, path index)``. Features are used as given unless ``contextualize=True``;
+    the paper compares contextualized features (Eq. 2-3).
 
     With ``subsequence=True`` the query is matched whole into the best contiguous part of each
     candidate (``dtw(C_c, subsequence=True)``, span ``(j0, j1)`` in ``spans``) and the DRAQ is
@@ -217,6 +218,11 @@ def draq_batch(
         OpenMP threads; ``None`` = all cores.
     subsequence : bool
         Subsequence DRAQ per candidate (see above).
+    contextualize : bool
+        Contextualize (Eq. 2-3) the query and every candidate inside the kernel, each candidate
+        into a buffer of the thread that scores it: the same bits as passing
+        ``contextualize(query)`` and ``contextualize_batch(candidates)``, without materialising a
+        ``(T_c, 2d)`` copy of every candidate (which costs about as much as the re-ranking).
 
     Returns
     -------
@@ -259,7 +265,8 @@ def draq_batch(
             f"candidates: feature dimension {cands[0].shape[1]} differs from the query's {q.shape[1]}"
         )
     dtw_cost, random_cost, ratio, paths, spans = _core.draq_batch(
-        q, cands, metric, exact, k, seed, radius, bool(return_paths), nthreads, bool(subsequence)
+        q, cands, metric, exact, k, seed, radius, bool(return_paths), nthreads, bool(subsequence),
+        bool(contextualize),
     )
     if cands:
         n = q.shape[0]

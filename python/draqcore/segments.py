@@ -27,6 +27,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .context import contextualize as contextualize_features
+from .context import contextualize_batch
 from .draq import draq_batch
 from .dtw import dtw
 
@@ -141,7 +142,7 @@ def match_segments(
             break
         segs = [np.asarray(candidates[c])[j0 : j1 + 1] for (c, _, _, _), (j0, j1) in zip(pieces, spans)]
         scored = draq_batch(
-            q_ctx, [contextualize_features(s) if contextualize else s for s in segs], method=method, k=k, seed=seed,
+            q_ctx, contextualize_batch(segs) if contextualize else segs, method=method, k=k, seed=seed,
             band=band, return_paths=True,
         )
         assert scored.paths is not None

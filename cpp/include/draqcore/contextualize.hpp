@@ -16,4 +16,14 @@ namespace draqcore {
 /// Complexity O(T d); working memory O(d) doubles.
 void contextualize(const float* features, std::ptrdiff_t T, std::ptrdiff_t d, float* out);
 
+/// @brief contextualize() of `count` clips at once, in parallel over clips (up to `threads`,
+/// <= 0: all cores; dynamic schedule, clips differ in length).
+///
+/// Clip c is features[c] ((lengths[c], d) row-major float32) into out[c] ((lengths[c], 2d),
+/// preallocated). Each clip is computed by contextualize() on one thread: the same bits as
+/// one call per clip. The error reported (std::invalid_argument, prefixed "features[c]: ") is
+/// the one of the lowest-numbered bad clip, whatever the thread count.
+void contextualize_batch(const float* const* features, const std::ptrdiff_t* lengths,
+                         std::ptrdiff_t count, std::ptrdiff_t d, float* const* out, int threads);
+
 }  // namespace draqcore

@@ -52,6 +52,11 @@ struct DraqBatchOptions {
   bool return_paths = false;
   /// Subsequence DRAQ per pair (draq_pair()); needs radius < 0.
   bool subsequence = false;
+  /// Contextualize (Eq. 2-3, contextualize()) the query and every candidate inside the kernel
+  /// first: each thread writes a candidate's (m, 2d) features into a buffer of its own, used
+  /// while they are in cache, instead of the caller materialising every candidate's copy. The
+  /// same bits as passing contextualize()d arrays.
+  bool contextualize = false;
   int threads = 0;              ///< <= 0: all cores
   /// Polled by the calling thread between pairs (at most every ~50 ms); returning true stops
   /// the batch, which then throws batch_cancelled. May be empty.

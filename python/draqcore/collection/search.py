@@ -53,7 +53,8 @@ def _score_candidates(
     out: list[_Match] = []
     whole_idx = [i for i, is_long in enumerate(long) if not is_long]
     if whole_idx:
-        r = draqcore.draq_batch(draqcore.contextualize(q_feats), [draqcore.contextualize(feats[i]) for i in whole_idx],
+        # Contextualized (Eq. 2-3) inside the kernel, each candidate into a per-thread buffer.
+        r = draqcore.draq_batch(q_feats, [feats[i] for i in whole_idx], contextualize=True,
                                 metric="cosine", method=method, k=k, seed=seed, band=band, return_paths=True)
         assert r.paths is not None
         for j, i in enumerate(whole_idx):
