@@ -36,7 +36,10 @@ def test_cli_retime_json_and_errors(footage, tmp_path, capsys):
     assert main(["eval", "retime", str(src), "--warps", "speed2", "--out", str(tmp_path / "o"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["rows"][0]["warp"] == "speed2" and doc["pooled"]["all"]["frames"] == doc["rows"][0]["frames"]
-    assert doc["rows"][0]["warp_knots"]["name"] == "speed2"
+    assert doc["rows"][0]["warp_knots"]["name"] == "speed2" and doc["refined"] is True
+    assert main(["eval", "retime", str(src), "--warps", "speed2", "--out", str(tmp_path / "n"), "--json", "--no-refine", "--no-context"]) == 0
+    raw = json.loads(capsys.readouterr().out)
+    assert raw["refined"] is False and raw["contextualized"] is False and raw["rows"][0]["frames"] == doc["rows"][0]["frames"]
     assert (tmp_path / "o" / "retime.md").exists()
     assert main(["eval", "retime", "--out", str(tmp_path / "p")]) == 1
     assert "at least one video" in capsys.readouterr().err

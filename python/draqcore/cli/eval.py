@@ -55,7 +55,7 @@ def _run_retime(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     report = evaluate_retiming(
         videos, out, warps=warps, sample_fps=args.sample_fps, contextualize=not args.no_context, band=args.band,
-        extractor=extractor, feature_name=feature_name,
+        extractor=extractor, feature_name=feature_name, refine=not args.no_refine,
         keep_videos=args.keep_videos, progress=not args.quiet and not args.json,
     )
     (out / "retime.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
@@ -134,6 +134,7 @@ def register(sub) -> None:
     p.add_argument("--sample-fps", type=rate_arg, default=DEFAULT_SAMPLE_FPS, help="retime: frames per second sampled for features, as draq align")
     p.add_argument("--band", type=count_arg(0), default=None, help="retime: Sakoe-Chiba radius in sampled frames, as draq align")
     p.add_argument("--no-context", action="store_true", help="retime: skip contextualization (Eq. 2-3), as draq align")
+    p.add_argument("--no-refine", action="store_true", help="retime: score the sampled DTW path alone (draq align refines at the native rate)")
     p.add_argument("--keep-videos", action="store_true", help="retime: keep the re-timed copies in --out")
     add_extractor_options(p)
     p.add_argument("--torch-model", metavar="FILE.pt", help="frame features from a TorchScript image model (e.g. python -m draqcore.evaluation.random_backbone)")

@@ -71,6 +71,7 @@ class RetimeReport:
     sample_fps: Optional[float] = None
     contextualized: bool = True
     features: str = "default"
+    refined: bool = True
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +80,7 @@ class RetimeReport:
             "sample_fps": self.sample_fps,
             "contextualized": self.contextualized,
             "features": self.features,
+            "refined": self.refined,
             "rows": [r.__dict__ for r in self.rows],
             "pooled": self.pooled,
             "failed": [list(f) for f in self.failed],
@@ -88,7 +90,8 @@ class RetimeReport:
         """The per-video table and the pooled table, in milliseconds."""
         lines = [
             f"**Re-timing recovered by `draq align`** ({self.features} features, sampling {self.sample_fps} fps, "
-            f"{'with' if self.contextualized else 'without'} contextualization; time error "
+            f"{'with' if self.contextualized else 'without'} contextualization"
+            f"{'' if self.refined else ', sampled DTW path only (no native-rate refinement)'}; time error "
             "|time_b − w(time_a)| over every decoded frame of the re-timed copy, milliseconds)",
             "",
             "| video | warp | frames | mean ms | p90 ms | max ms | DRAQ |",
@@ -119,6 +122,7 @@ def evaluate_retiming(
     keep_videos: bool = False,
     progress: bool = False,
     feature_name: str = "default",
+    refine: bool = True,
 ) -> RetimeReport:
     """Re-time every video with every warp, align it back, and measure the time error.
 
@@ -140,6 +144,9 @@ def evaluate_retiming(
         A progress bar on stderr.
     feature_name : str
         Name of the features in the report.
+    refine : bool, default True
+        As for :func:`draqcore.align_videos` (``draq align`` always refines). ``False`` scores
+        the DTW path over sampled frames alone, interpolated to the native frames.
 
     Returns
     -------
@@ -160,7 +167,7 @@ def evaluate_retiming(
             raise ValueError(f"warps: unknown warp {n!r}; known: {known}")
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    report = RetimeReport(sample_fps=sample_fps, contextualized=contextualize, features=feature_name)
+    report = RetimeReport(sample_fps=sample_fps, contextualized=contextualize, features=feature_name, refined=refine)
     pooled: dict[str, list[np.ndarray]] = {}
     jobs = []
     for v in videos:
@@ -187,7 +194,7 @@ def evaluate_retiming(
         try:
             retimed = render_warp(src, out, warp)
             alignment = align_videos(
-                out, src, extractor=extractor, sample_fps=sample_fps, contextualize=contextualize, band=band
+                out, src, extractor=extractor, sample_fps=sample_fps, contextualize=contextualize, band=band, refine=refine
             )
             mapping = alignment.native_mapping(timeline_a=retimed.frame_times, timeline_b=timeline)
             err = time_errors(retimed, mapping.time_a, mapping.time_b, source_timeline=timeline)
