@@ -237,3 +237,37 @@ def test_a_dangling_link_is_reported_under_its_own_name(tmp_path: Path, capsys: 
     assert f"failed: {link.parent.resolve() / 'clip.mp4'}" in err and "target.mp4:" not in err.split("failed: ")[1].split(":")[0]
     with Collection.open(tmp_path / "c") as c:
         assert [r.path for r in c.videos()] == [str(link.parent.resolve() / "clip.mp4")]
+
+
+@pytest.mark.parametrize("limit", [20_000, 60_000, 150_000])
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, limit: int) -> None:
+    """Writes that fail (a file-size limit stands in for a full disk: the same write errors)
+    print one line that names the file being written, and lose nothing already committed."""
+    import resource
+    import signal
+
+    from draqcore.collection import Collection
+    from draqcore.synthetic import generate_dataset
+
+    truths = generate_dataset(tmp_path / "v", classes=2, clips_per_class=3, hard_negatives_per_class=0, seed=3,
+                              phase_count=3, size=(48, 32), frames=(30, 40), threads=1)
+
+    def limited() -> None:  # pragma: no cover - runs in the child
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    coll = tmp_path / "coll"
+    proc = subprocess.run([sys.executable, "-m", "draqcore.cli", "index", str(tmp_path / "v"), "--collection", str(coll),
+                           "--quiet"], capture_output=True, text=True, preexec_fn=limited, timeout=300)
+    if proc.returncode == 0:
+        pytest.skip(f"everything fit under {limit} bytes")
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("draq index: ")]
+    assert len(lines) == 1 and lines[0].startswith("draq index: error: "), proc.stderr
+    assert "Traceback (most recent call last)" not in proc.stderr and "OperationalError" not in proc.stderr
+    assert "DRAQ_TRACEBACK" not in proc.stderr  # an anticipated error, not a bug
+    assert str(coll) in lines[0], lines[0]  # the file that could not be written
+    if (coll / "catalog.sqlite").exists():
+        with Collection.open(coll) as c:  # what was committed is intact
+            assert all(r.ok for r in c.videos())
+        assert main(["check", str(coll), "--quiet"]) == 0

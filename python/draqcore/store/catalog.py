@@ -60,6 +60,7 @@ file, a busy database) is raised as a ``ValueError`` naming the catalog file.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import math
 import operator
@@ -419,12 +420,15 @@ class Catalog:
                 raise FileExistsError(f"catalog {p}: already exists")
             os.replace(tmp, p)
             _fsync_path(p.parent, directory=True)
-        except BaseException:
+        except BaseException as exc:
             for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
                 try:
                     os.unlink(leftover)
                 except OSError:
                     pass
+            if isinstance(exc, sqlite3.Error):  # disk full, I/O error...: name the file, no SQLite type
+                code = errno.ENOSPC if "full" in str(exc) else errno.EIO
+                raise OSError(code, f"cannot create the catalog (SQLite: {exc})", str(p)) from None
             raise
         return cls.open(p)
 
@@ -505,9 +509,17 @@ class Catalog:
 
     # -- SQL with errors as ValueError ------------------------------------------------------------
 
-    def _error(self, exc: BaseException) -> ValueError:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+    def _error(self, exc: BaseException) -> Exception:
+        """A ``ValueError`` (damage, busy) or ``OSError`` (the disk) naming the catalog file."""
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
             return ValueError(f"catalog {self._path}: SQLite says {exc} (busy for {_BUSY_TIMEOUT_S:g} s)")
+        if isinstance(exc, sqlite3.OperationalError):
+            for needle, code in (("disk is full", errno.ENOSPC), ("disk I/O error", errno.EIO),
+                                 ("readonly database", errno.EROFS), ("unable to open", errno.EACCES)):
+                if needle in text:
+                    return OSError(code, f"{text} (SQLite; the transaction was rolled back, nothing was committed)",
+                                   str(self._path))
         return ValueError(f"catalog {self._path}: damaged or not a draqcore catalog (SQLite: {exc})")
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -387,12 +387,18 @@ class FeatureStore:
         for shard, local, n in self._parts(self._rows, blob.shape[0]):
             f = self.shard_path(shard)
             created |= not f.exists()
-            with open(f, "ab") as fh:
-                if fh.tell() != local * self.row_bytes:  # cannot happen after truncate_orphans
-                    raise ValueError(f"feature store {f}: holds {fh.tell()} bytes, expected {local * self.row_bytes}")
-                fh.write(memoryview(blob[pos : pos + n]).cast("B"))
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with open(f, "ab") as fh:
+                    if fh.tell() != local * self.row_bytes:  # cannot happen after truncate_orphans
+                        raise ValueError(f"feature store {f}: holds {fh.tell()} bytes, expected {local * self.row_bytes}")
+                    fh.write(memoryview(blob[pos : pos + n]).cast("B"))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                # Disk full, quota, I/O error: name the file (write errors carry none). Nothing
+                # was committed; the next writer cuts the partial rows off.
+                raise OSError(exc.errno, f"{exc.strerror or exc} (writing features; nothing was committed)",
+                              str(f)) from None
             pos += n
         if created and self._shard_rows is not None:
             _fsync_dir(self._path)
