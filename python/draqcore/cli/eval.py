@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
 
             shutil.rmtree(out)
         print(f"generating {args.videos} synthetic clips in {out / 'videos'} (seed {args.seed}) ...", file=sys.stderr)
-        bench = build_synthetic_benchmark(out / "videos", videos=args.videos, classes=args.classes, seed=args.seed)
+        bench = build_synthetic_benchmark(out / "videos", videos=args.videos, classes=args.classes, seed=args.seed,
+                                          progress=not args.quiet and not args.json)
         queries, collection, canonical, alignable = bench.queries, bench.collection, bench.canonical_time, bench.alignable
     else:
         if not args.labels:

@@ -141,6 +141,7 @@ def build_synthetic_benchmark(
     queries_per_class: Optional[int] = None,
     seed: int = 0,
     threads: Optional[int] = None,
+    progress: bool = False,
 ) -> SyntheticBenchmark:
     """Generate about ``videos`` clips in ``out_dir`` (module notes) and split them.
 
@@ -162,6 +163,8 @@ def build_synthetic_benchmark(
         ``(seed, class, role, i)``).
     threads : int, optional
         Clips rendered in parallel; default all cores.
+    progress : bool, default False
+        A progress bar (tqdm, on stderr) while the clips are rendered.
 
     Returns
     -------
@@ -203,7 +206,14 @@ def build_synthetic_benchmark(
         )
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        truths = list(pool.map(work, jobs))
+        rendered = pool.map(work, jobs)
+        if progress:
+            import sys
+
+            from tqdm import tqdm
+
+            rendered = tqdm(rendered, total=len(jobs), desc="generating clips", unit="clip", file=sys.stderr, leave=False)
+        truths = list(rendered)
     write_labels(out / "labels.json", [VideoLabel(Path(t.path), t.class_name, t.phases) for t in truths])
     _write_truth(out / "truth.json", truths)
     entries = [
