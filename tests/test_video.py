@@ -408,3 +408,21 @@ def test_absurd_rates_are_refused_everywhere(tmp_path: Path, rate: float) -> Non
     with pytest.raises(ValueError, match="sample_fps"):
         Collection.create(tmp_path / "coll", sample_fps=rate)
     assert not (tmp_path / "coll").exists()
+
+
+def test_a_nul_in_a_path_is_an_error_naming_it(tmp_path: Path) -> None:
+    """Not the OS's bare "embedded null byte": every entry point names the path."""
+    import draqcore
+    from draqcore.collection import Collection
+    from draqcore.labels import read_labels
+
+    bad = str(tmp_path / "a\0b.mp4")
+    for call in (lambda: read_sampled(bad), lambda: list(iter_sampled_frames(bad)), lambda: native_timeline(bad),
+                 lambda: draqcore.align_videos(bad, bad), lambda: read_labels(bad + ".csv")):
+        with pytest.raises(ValueError, match=r"a\\x00b.mp4.*: a path cannot contain a NUL character"):
+            call()
+    good = write_video(tmp_path / "good.avi", "MJPG", 3)
+    with Collection.create(tmp_path / "coll") as coll:
+        with pytest.raises(ValueError, match="cannot contain a NUL"):
+            coll.add([good, bad])
+        assert coll.videos() == []  # refused before anything was added

@@ -249,6 +249,8 @@ def read_labels(path: Union[str, "os.PathLike[str]"]) -> Dict[Path, VideoLabel]:
         Malformed file; the message names the file and the entry (``videos[i]`` or CSV line).
     """
     file = Path(path)
+    if "\0" in str(file):
+        raise ValueError(f"{str(file)!r}: a path cannot contain a NUL character")
     try:
         # newline="": a CSV field may hold a quoted line break, which the parser must see as is.
         with open(file, encoding="utf-8", newline="") as fh:

@@ -222,6 +222,8 @@ def _classify(path: PathLike) -> Tuple[str, bool]:
         raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}") from None
     if not isinstance(name, str):
         name = os.fsdecode(name)
+    if "\0" in name:
+        raise VideoReadError(f"{name!r}: a path cannot contain a NUL character")
     if name == "":
         raise VideoReadError("'': empty path")
     try:

@@ -17,6 +17,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 def _resolve(path: PathLike) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected a file path, got {type(path).__name__}")
+    if "\0" in os.fspath(path):
+        raise ValueError(f"{os.fspath(path)!r}: a path cannot contain a NUL character")
     p = Path(path).expanduser()
     try:
         resolved = p.resolve()
