@@ -218,7 +218,13 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"{directory}: samples videos at {coll.sample_fps} fps, not --sample-fps {args.sample_fps}")
     with coll:
         started = time.perf_counter()
-        report = coll.add(videos, labels=labels, progress=not args.quiet)
+        if args.ray is not None:
+            from ..distributed import add_with_ray
+
+            report = add_with_ray(coll, videos, labels=labels, progress=not args.quiet,
+                                  address=None if args.ray == "local" else args.ray)
+        else:
+            report = coll.add(videos, labels=labels, progress=not args.quiet)
         elapsed = time.perf_counter() - started
         total = len(coll)
     print(
@@ -243,6 +249,9 @@ def register(sub) -> None:
                         "stem), optional NAME.times.npy (seconds) beside it")
     p.add_argument("--features-name", metavar="NAME", default=None,
                    help="which backbone made the --features (required when creating; checked afterwards)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="decode and extract on a Ray cluster (pip install \"draqcore[ray]\"); without ADDRESS a "
+                        "local one on the loopback interface; this process commits (the collection equals a serial run)")
     p.add_argument("--feature-dtype", choices=("float32", "float16"), default=None,
                    help="storage dtype of features when creating (default float32; float16 halves the disk)")
     p.add_argument("--collection", required=True, metavar="DIR", help="collection directory")

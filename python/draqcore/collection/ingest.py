@@ -6,7 +6,7 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 
 from ..store.catalog import _text
@@ -81,6 +81,16 @@ class _Ingest(_Maintenance):
         CollectionLockedError
             Another writer holds the collection's lock.
         """
+        return self._add_paths(paths, labels, progress, None)
+
+    def _add_paths(self, paths: Iterable[PathLike], labels: Optional[Mapping[PathLike, Optional[str]]],
+                   progress: bool, extract: Optional[Callable[[Path], Any]],
+                   before: Optional[Callable[[list[Path]], None]] = None) -> AddReport:
+        """:meth:`add` with another way to decode and embed one video (``extract(path)``, as
+        :meth:`_extract`; e.g. a Ray task's result) and a hook that sees the resolved paths
+        first (``before``). Everything else -- order, hashing, commits -- is :meth:`add`'s, so
+        the collection is the same whoever extracts."""
+        extract = extract if extract is not None else self._extract
         if isinstance(paths, (str, os.PathLike)):
             raise TypeError("paths: expected an iterable of paths, got a single path (wrap it in a list)")
         items = [_resolve(p) for p in paths]
@@ -95,6 +105,8 @@ class _Ingest(_Maintenance):
         self._begin_write()
         cat = self._cat
         store = self._features
+        if before is not None:
+            before(items)
 
         report = AddReport()
         iterator: Iterable[Path] = items
@@ -127,7 +139,7 @@ class _Ingest(_Maintenance):
                         report.skipped.append(key)
                         continue
                     try:
-                        feats, times, indices, nfps = self._extract(path)
+                        feats, times, indices, nfps = extract(path)
                     except Exception as exc:  # one bad video must not stop an overnight run
                         reason = _failure_reason(exc)
                     else:

@@ -199,30 +199,40 @@ class _CollectionState:
 
     def _extract(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """Decode, sample and embed one video: features (T, d), times (T,), indices (T,), native fps."""
-        fps = float(_video.native_fps(path))
-        times: list[float] = []
-        indices: list[int] = []
+        return extract_video(self._extractor, path, self._sample_fps, self._dim)
 
-        def images() -> Iterable[np.ndarray]:
-            for frame in _video.iter_sampled_frames(path, sample_fps=self._sample_fps):
-                times.append(float(frame.time))
-                indices.append(int(frame.index))
-                yield frame.image
 
-        try:
-            feats = self._extractor.extract(images())
-        except _video.VideoReadError:
-            raise
-        except ValueError as exc:
-            if not times:  # the extractor saw no frame; say so rather than only its complaint
-                raise ValueError(f"{path}: no frames could be decoded ({exc})") from None
-            raise
-        feats = np.asarray(feats)
-        if feats.ndim != 2 or feats.shape != (len(times), self._dim):
-            raise ValueError(
-                f"extractor {self._extractor.name!r} returned features of shape {feats.shape} "
-                f"for {len(times)} frames, expected ({len(times)}, {self._dim})"
-            )
-        if not np.isfinite(feats).all():
-            raise ValueError(f"extractor {self._extractor.name!r} returned NaN/Inf features")
-        return feats, np.asarray(times, dtype=np.float64), np.asarray(indices, dtype=np.int64), fps
+def extract_video(extractor: FrameFeatureExtractor, path: Path, sample_fps: float,
+                  dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Decode, sample and embed one video: features (T, d), times (T,), indices (T,), native fps.
+
+    What :meth:`Collection.add` runs per video (in this process, or in a Ray task: see
+    :mod:`draqcore.distributed`).
+    """
+    fps = float(_video.native_fps(path))
+    times: list[float] = []
+    indices: list[int] = []
+
+    def images() -> Iterable[np.ndarray]:
+        for frame in _video.iter_sampled_frames(path, sample_fps=sample_fps):
+            times.append(float(frame.time))
+            indices.append(int(frame.index))
+            yield frame.image
+
+    try:
+        feats = extractor.extract(images())
+    except _video.VideoReadError:
+        raise
+    except ValueError as exc:
+        if not times:  # the extractor saw no frame; say so rather than only its complaint
+            raise ValueError(f"{path}: no frames could be decoded ({exc})") from None
+        raise
+    feats = np.asarray(feats)
+    if feats.ndim != 2 or feats.shape != (len(times), dim):
+        raise ValueError(
+            f"extractor {extractor.name!r} returned features of shape {feats.shape} "
+            f"for {len(times)} frames, expected ({len(times)}, {dim})"
+        )
+    if not np.isfinite(feats).all():
+        raise ValueError(f"extractor {extractor.name!r} returned NaN/Inf features")
+    return feats, np.asarray(times, dtype=np.float64), np.asarray(indices, dtype=np.int64), fps
