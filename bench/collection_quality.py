@@ -115,7 +115,10 @@ def statistics_policy(work: Path, n: int, order: str) -> dict[str, Any]:
         ids = ids[np.argsort(ids % classes, kind="stable")]
     rng = np.random.default_rng(9)
     picks = rng.choice(n, size=60, replace=False)
-    queries = [(int(i), scale.query(protos, int(i))) for i in picks]
+    feats = [f for _, f in scale.clips(protos, 0, n)]
+    qrng = np.random.default_rng(7)
+    queries = [(int(i), feats[int(i)] + 0.2 * qrng.standard_normal(feats[int(i)].shape, dtype=np.float32))
+               for i in picks]
     path = work / f"stats-{order}"
 
     def measure(coll: Any) -> dict[str, float]:
@@ -129,7 +132,7 @@ def statistics_policy(work: Path, n: int, order: str) -> dict[str, Any]:
     with Collection.create(path, extractor=Precomputed(dim=scale.DIM, name="synthetic-clustered-128")) as coll:
         for start in range(0, n, 1000):  # arrives in batches, as a growing dataset would
             chunk = ids[start : start + 1000]
-            coll.add_features_batch((f"clip{int(i):07d}", scale.clip(protos, int(i))[1]) for i in chunk)
+            coll.add_features_batch((f"clip{int(i):07d}", feats[int(i)]) for i in chunk)
         frozen_from = AnnIndex.load(path / "index")
         frozen = measure(coll)
         t0 = time.perf_counter()
