@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -262,7 +261,7 @@ def indicator_table(curves: IndicatorCurves, percentiles: Iterable[int] = (10, 2
 # --------------------------------------------------------------------------------------------
 # plot
 
-# BGR colours of the curves, in indicator order (a colour-blind-safe palette: Okabe-Ito).
+# BGR colours of the curves (as OpenCV writes them), in indicator order (a colour-blind-safe palette: Okabe-Ito).
 _COLOURS = [
     (178, 114, 0),    # blue
     (0, 159, 230),    # orange
@@ -273,21 +272,6 @@ _COLOURS = [
     (66, 228, 240),   # yellow
     (0, 0, 0),        # black
 ]
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-_INK = (0, 0, 0)
-_GRID = (225, 225, 225)
-
-
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, anchor: str = "left") -> None:
-    (w, h), _ = cv2.getTextSize(text, _FONT, scale, 1)
-    x, y = org
-    if anchor == "center":
-        x -= w // 2
-    elif anchor == "right":
-        x -= w
-    cv2.putText(img, text, (x, y + h // 2), _FONT, scale, _INK, 1, cv2.LINE_AA)
-
-
 def write_indicator_plot(
     curves: IndicatorCurves,
     png_path: PathLike,
@@ -298,8 +282,9 @@ def write_indicator_plot(
     """Draw the curves of :func:`indicator_curves` like paper Fig. 5 and write a PNG.
 
     x: percentile of the indicator (0-100), y: mean APA (fixed range 0-1), one coloured line per
-    indicator, a grid with ticks every 10 percentiles / 0.1 APA, axis labels, a legend on the
-    right and the title on top. Drawn with OpenCV only.
+    indicator (Okabe-Ito colours), a grid with ticks every 10 percentiles / 0.1 APA, axis labels,
+    a legend on the right and the title on top. Drawn with matplotlib in the style of the
+    cost-matrix plot (:mod:`draqcore.outputs.plots`).
 
     Parameters
     ----------
@@ -322,8 +307,10 @@ def write_indicator_plot(
     FileNotFoundError
         The output folder does not exist.
     OSError
-        OpenCV could not write the file.
+        The file could not be written.
     """
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
     if not isinstance(curves, IndicatorCurves):
         raise ValueError(f"curves: expected IndicatorCurves, got {type(curves).__name__}")
     path = Path(png_path)
@@ -338,49 +325,28 @@ def write_indicator_plot(
     if width < 480 or height < 320:
         raise ValueError(f"size: at least (480, 320) pixels, got ({width}, {height})")
 
-    img = np.full((height, width, 3), 255, dtype=np.uint8)
-    names = curves.names
-    legend_w = min(max(cv2.getTextSize(n, _FONT, 0.5, 1)[0][0] for n in names) + 60, width // 3)
-    left, right = 80, width - legend_w - 20
-    top, bottom = 50, height - 60
-
-    def px(p: float) -> int:
-        return int(round(left + (right - left) * p / 100.0))
-
-    def py(v: float) -> int:
-        return int(round(bottom - (bottom - top) * v))
-
-    for k in range(11):  # grid and ticks
-        x, y = px(10 * k), py(k / 10)
-        cv2.line(img, (x, top), (x, bottom), _GRID, 1)
-        cv2.line(img, (left, y), (right, y), _GRID, 1)
-        cv2.line(img, (x, bottom), (x, bottom + 5), _INK, 1)
-        cv2.line(img, (left - 5, y), (left, y), _INK, 1)
-        _text(img, str(10 * k), (x, bottom + 16), 0.45, "center")
-        _text(img, f"{k / 10:.1f}", (left - 9, y), 0.45, "right")
-    cv2.rectangle(img, (left, top), (right, bottom), _INK, 1)
-    _text(img, "percentile of indicator", ((left + right) // 2, bottom + 40), 0.55, "center")
-    label = np.full((24, 120, 3), 255, dtype=np.uint8)  # y-axis label, drawn then rotated
-    _text(label, "mean APA", (60, 12), 0.55, "center")
-    label = cv2.rotate(label, cv2.ROTATE_90_COUNTERCLOCKWISE)
-    y0 = (top + bottom) // 2 - label.shape[0] // 2
-    img[y0:y0 + label.shape[0], 8:8 + label.shape[1]] = np.minimum(img[y0:y0 + label.shape[0], 8:8 + label.shape[1]], label)
-    _text(img, title, (width // 2, 22), 0.6, "center")
-
-    for index, name in enumerate(names):
-        colour = _COLOURS[index % len(_COLOURS)]
-        pts = np.array(
-            [[px(float(p)), py(float(v))] for p, v in zip(curves.percentiles, curves.apa[name])],
-            dtype=np.int32,
-        )
-        order = np.argsort(curves.percentiles, kind="stable")
-        cv2.polylines(img, [pts[order].reshape(-1, 1, 2)], False, colour, 2, cv2.LINE_AA)
-        ly = top + 20 + 24 * index
-        cv2.line(img, (right + 20, ly), (right + 45, ly), colour, 3)
-        _text(img, name, (right + 52, ly), 0.5)
-
-    if not cv2.imwrite(str(path), img):
-        raise OSError(f"png_path: OpenCV could not write {str(path)!r}")
+    dpi = 100
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, layout="constrained")
+    ax = fig.add_subplot()
+    order = np.argsort(curves.percentiles, kind="stable")
+    x = np.asarray(curves.percentiles, dtype=np.float64)[order]
+    for index, name in enumerate(curves.names):
+        b, g, r = _COLOURS[index % len(_COLOURS)]
+        ax.plot(x, np.asarray(curves.apa[name], dtype=np.float64)[order], color=(r / 255, g / 255, b / 255),
+                lw=2.0, label=name, clip_on=False, zorder=3)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 1)
+    ax.set_xticks(np.arange(0, 101, 10))
+    ax.set_yticks(np.linspace(0, 1, 11))
+    ax.grid(True, color="0.88", lw=0.8)
+    ax.set_xlabel("percentile of indicator")
+    ax.set_ylabel("mean APA")
+    ax.set_title(title)
+    fig.legend(loc="outside right upper", frameon=False)
+    try:
+        fig.savefig(path, dpi=dpi)
+    except OSError as exc:
+        raise OSError(f"png_path: could not write {str(path)!r} ({exc})") from None
     return path
 
 
