@@ -102,3 +102,23 @@ def test_cli_retime(warped_pair, tmp_path, capsys):
     assert decode_audio(out) is not None
     assert main(["retime", str(warped_pair.a), str(warped_pair.b), "--out", str(tmp_path / "x.gif")]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_cli_retime_subsequence_of_a_longer_b(warped_pair, tmp_path, capsys):
+    # A is 4 s of footage; B is the same 4 s preceded by 1.5 s of other footage.
+    from outputs_media import write_clip
+
+    from draqcore.align import align_videos
+
+    a_frames = warped_pair.a_frames
+    pad = [np.ascontiguousarray(np.flipud(f)) for f in a_frames[:38]]  # upside down: not alignable
+    longer = write_clip(tmp_path / "longer_b.mp4", pad + list(a_frames), None)
+    out = tmp_path / "sub.mp4"
+    assert main(["retime", str(warped_pair.a), str(longer), "--out", str(out), "--subsequence", "--quiet", "--audio", "none"]) == 0
+    frames, _, _ = decode_video(out)
+    assert len(frames) == 100
+    err = np.mean([np.abs(f.astype(int) - a.astype(int)).mean() for f, a in zip(frames, a_frames)])
+    al = align_videos(warped_pair.a, longer, subsequence=True)
+    assert al.segment is not None and al.segment.start == pytest.approx(38 / FPS, abs=0.2)
+    assert al.segment.end == pytest.approx((38 + 99) / FPS, abs=0.2)
+    assert err < 5, err  # the output is A's own frames (re-encoded twice)

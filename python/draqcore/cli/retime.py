@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import count_arg, rate_arg, stage
+from .._text import shown
+from .common import add_extractor_options, count_arg, extractor_from_args, rate_arg, stage
 
 
 def run(args: argparse.Namespace) -> int:
@@ -13,9 +14,15 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs.media import check_media_path
     from ..outputs.retime import retime_video
 
+    for name in (args.a, args.b):
+        if not Path(name).exists():
+            raise FileNotFoundError(f"{shown(name)}: no such file or directory")
     out = check_media_path(args.out)  # before any decoding
     stage("retime", "decoding both videos, computing features and aligning ...", enabled=not args.quiet)
-    alignment = align_videos(args.a, args.b, sample_fps=args.sample_fps, band=args.band, contextualize=not args.no_context)
+    alignment = align_videos(
+        args.a, args.b, extractor=extractor_from_args(args), sample_fps=args.sample_fps, band=args.band,
+        contextualize=not args.no_context, refine=not args.no_refine, subsequence=args.subsequence,
+    )
     path = retime_video(
         args.a, args.b, out, alignment=alignment, height=args.height, audio=args.audio, progress=not args.quiet
     )
@@ -47,4 +54,13 @@ def register(sub) -> None:
     p.add_argument("--band", type=count_arg(0), default=None, help="Sakoe-Chiba radius in sampled frames")
     p.add_argument("--no-context", action="store_true", help="skip feature contextualization (Eq. 2-3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_extractor_options(p)
+    p.add_argument(
+        "--subsequence", action="store_true",
+        help="match all of A to the best part of a longer B: the output shows that part of B",
+    )
+    p.add_argument(
+        "--no-refine", action="store_true",
+        help="interpolate the sampled path instead of re-aligning every frame at the native rate",
+    )
     p.set_defaults(func=run)
