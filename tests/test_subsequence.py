@@ -144,6 +144,42 @@ def test_finds_a_retimed_excerpt_in_a_long_sequence(rng):
     assert draqcore.dtw(cost).cost > 3 * res.cost
 
 
+def _pixel_features(path) -> np.ndarray:
+    """Every frame of a real video as 32 x 24 grey pixels, mean-subtracted per frame (a cheap
+    stand-in for frame features that keeps the footage's real motion and texture)."""
+    cv2 = pytest.importorskip("cv2")
+    cap = cv2.VideoCapture(str(path))
+    rows = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        grey = cv2.cvtColor(cv2.resize(frame, (32, 24), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        rows.append(grey.astype(np.float32).ravel())
+    cap.release()
+    feats = np.array(rows)
+    return feats - feats.mean(axis=1, keepdims=True)
+
+
+def test_real_footage_excerpt_is_found_and_scores_apart_from_a_distractor(footage, rng):
+    # Frames 90..159 of real camera footage (bikes), slowed to 0.7x, darkened and noisy, as the
+    # query; the whole clip and an unrelated real clip (carphone) as candidates.
+    bikes = _pixel_features(footage("bikes"))
+    other = _pixel_features(footage("carphone"))
+    idx = np.round(90 + 0.7 * np.arange(100)).astype(int)
+    query = 0.8 * bikes[idx] + 8.0 * rng.standard_normal((len(idx), bikes.shape[1])).astype(np.float32)
+    cost = draqcore.cost_matrix(query, bikes, metric="cosine")
+    res = draqcore.dtw(cost, subsequence=True)
+    assert abs(res.span[0] - 90) <= 2 and abs(res.span[1] - 159) <= 2
+    assert np.abs(res.path[:, 1] - idx[res.path[:, 0]]).mean() <= 1.0
+    batch = draqcore.draq_batch(query, [other, bikes], metric="cosine", subsequence=True)
+    whole = draqcore.draq_batch(query, [other, bikes], metric="cosine")
+    # Subsequence DRAQ separates the source from the distractor by far more than whole-clip DRAQ.
+    assert batch.draq[1] < 0.5 * batch.draq[0]
+    assert batch.draq[0] / batch.draq[1] > 2 * whole.draq[0] / whole.draq[1]
+    assert tuple(batch.spans[1]) == res.span
+
+
 # --- draq and expected_random_cost -----------------------------------------------------------
 
 
