@@ -22,6 +22,8 @@ Protocol (every number comes from this script; nothing is tuned here):
   ``B`` = the copy. Variants: plain features; ``mirror_invariant=True`` features; and for
   reference "best of two" (align ``A`` with ``B`` and with the feature-space mirror of ``B``, keep
   the lower DRAQ). Reference DRAQ of unrelated pairs: every ordered pair of different sources.
+* **Features**: ``default`` (OpenCV HOG/colour/flow), ``pose`` (``PoseExtractor()``, detector on
+  every frame) and ``pose-tracking`` (``PoseExtractor(tracking=True)``, MediaPipe's video mode).
 * **Speed**: frames/s of ``extract`` on decoded frames held in memory (decoding not counted), one
   thread (``cv2.setNumThreads(1)``, LiteRT ``threads=1``); the machine is shared with other jobs.
 """
@@ -49,6 +51,7 @@ SAMPLE_FPS = 15.0
 MAX_WIDTH = 640
 MAX_SECONDS = 20.0
 VIEWS = ("pose2sim_cam2", "pose2sim_cam3", "pose2sim_cam4")
+KINDS = ("default", "pose", "pose-tracking")
 
 
 def working_copy(src: Path, out: Path, *, flip: bool = False) -> Path:
@@ -79,7 +82,11 @@ class Features:
     """Feature sequences per (video, extractor), computed once."""
 
     def __init__(self) -> None:
-        self.ex = {"default": OpenCVDescriptorExtractor(), "pose": PoseExtractor(threads=1)}
+        self.ex = {
+            "default": OpenCVDescriptorExtractor(),
+            "pose": PoseExtractor(threads=1),
+            "pose-tracking": PoseExtractor(tracking=True, threads=1),
+        }
         self._cache: dict[tuple[str, str], FeatureSequence] = {}
 
     def get(self, path: Path, kind: str, variant: str = "plain") -> FeatureSequence:
@@ -132,11 +139,86 @@ def speed(feats: Features, names: list[str]) -> list[dict]:
     return rows
 
 
+def _mean(rows: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in rows])) if rows else float("nan")
+
+
+def report(results: dict) -> str:
+    """Markdown tables of a results.json (what docs/results.md shows)."""
+    lines: list[str] = []
+    sp = results["speed"]
+    kinds = [k for k in KINDS if any(r["features"] == k for r in results["retime"])]
+    lines += ["| source | frame size | " + " | ".join(f"{k} (frames/s)" for k in kinds) + " |", "|---|---|" + "---:|" * len(kinds)]
+    for r in sp:
+        lines.append(f"| {r['source']} | {r['size']} | " + " | ".join(f"{r[k + '_fps']:.1f}" for k in kinds) + " |")
+    rt = results["retime"]
+    for title, held in (("tuning sources", False), ("held-out sources", True)):
+        rows = [r for r in rt if r["held_out"] == held]
+        if not rows:
+            continue
+        srcs = sorted({r["source"] for r in rows})
+        lines += ["", f"Re-timed copies, {title} ({', '.join(srcs)}): mean time error in seconds (DRAQ)", ""]
+        warps = list(dict.fromkeys(r["warp"] for r in rows))
+        lines += ["| warp | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        for w in warps + ["all"]:
+            cells = []
+            for kind in kinds:
+                sel = [r for r in rows if r["features"] == kind and (w == "all" or r["warp"] == w)]
+                cells.append(f"{_mean(sel, 'mean_error_s'):.3f} ({_mean(sel, 'draq'):.2f})")
+            lines.append(f"| {w if w != 'all' else '**all**'} | " + " | ".join(cells) + " |")
+        lines += ["", "| source | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        for src in srcs:
+            cells = []
+            for kind in kinds:
+                sel = [r for r in rows if r["features"] == kind and r["source"] == src]
+                cells.append(f"{_mean(sel, 'mean_error_s'):.3f} ({_mean(sel, 'draq'):.2f})")
+            lines.append(f"| {src} | " + " | ".join(cells) + " |")
+    vw = results["views"]
+    if vw:
+        lines += ["", "Other cameras (pose2sim cam2-4 re-timed, aligned onto cam1): mean time error in seconds (DRAQ)", ""]
+        lines += ["| warp | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        for w in list(dict.fromkeys(r["warp"] for r in vw)) + ["all"]:
+            cells = []
+            for kind in kinds:
+                sel = [r for r in vw if r["features"] == kind and (w == "all" or r["warp"] == w)]
+                cells.append(f"{_mean(sel, 'mean_error_s'):.3f} ({_mean(sel, 'draq'):.2f})")
+            lines.append(f"| {w if w != 'all' else '**all**'} | " + " | ".join(cells) + " |")
+    mi = results["mirror"]
+    if mi:
+        lines += ["", "Flipped copies aligned onto the original: mean over sources", ""]
+        lines += [
+            "| features | variant | DRAQ, flipped | time error (s), flipped | DRAQ, flipped + mix | time error (s), flipped + mix | DRAQ of unrelated pairs (mean / min) |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
+        un = {(u["features"], u["variant"]): u for u in results["unrelated"]}
+        for kind in ("default", "pose"):
+            ref = [r for r in rt if r["features"] == kind and r["warp"] == "mix"]
+            u = un.get((kind, "plain"))
+            lines.append(
+                f"| {kind} | not flipped (reference) | – | – | {_mean(ref, 'draq'):.3f} | {_mean(ref, 'mean_error_s'):.3f} | "
+                + (f"{u['mean_draq']:.3f} / {u['min_draq']:.3f}" if u else "–") + " |"
+            )
+            for variant in ("plain", "invariant", "best-of-two"):
+                a = [r for r in mi if r["features"] == kind and r["variant"] == variant and r["warp"] == "identity"]
+                b = [r for r in mi if r["features"] == kind and r["variant"] == variant and r["warp"] == "mix"]
+                u = un.get((kind, variant))
+                lines.append(
+                    f"| {kind} | {variant} | {_mean(a, 'draq'):.3f} | {_mean(a, 'mean_error_s'):.3f} | "
+                    f"{_mean(b, 'draq'):.3f} | {_mean(b, 'mean_error_s'):.3f} | "
+                    + (f"{u['mean_draq']:.3f} / {u['min_draq']:.3f}" if u else "–") + " |"
+                )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="feature-results")
     p.add_argument("--sources", nargs="*", default=None, help="registry names (default: every source with people)")
+    p.add_argument("--report", metavar="RESULTS_JSON", help="only print the markdown tables of an earlier run")
     args = p.parse_args()
+    if args.report:
+        print(report(json.loads(Path(args.report).read_text())))
+        return 0
     out = Path(args.out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     sources = args.sources or [s.name for s in footage_sources(people=True) if s.name not in VIEWS]
@@ -156,7 +238,7 @@ def main() -> int:
         warps = standard_warps(0.0, dur)
         for wname, warp in warps.items():
             rt = render_warp(b, out / "videos" / f"{name}.{wname}.mp4", warp)
-            for kind in ("default", "pose"):
+            for kind in KINDS:
                 row = {"source": name, "held_out": name in held_out, "warp": wname, "features": kind}
                 row.update(score(feats, rt, b, kind, tl_b=tl_b))
                 results["retime"].append(row)
@@ -178,7 +260,7 @@ def main() -> int:
             dur = float(native_timeline(copies[view])[-1])
             for wname, warp in standard_warps(0.0, dur).items():
                 rt = render_warp(copies[view], out / "videos" / f"{view}.{wname}.mp4", warp)
-                for kind in ("default", "pose"):
+                for kind in KINDS:
                     row = {"view": view, "warp": wname, "features": kind}
                     row.update(score(feats, rt, b, kind, tl_b=tl_b))
                     results["views"].append(row)
@@ -200,6 +282,7 @@ def main() -> int:
 
     results["speed"] = speed(feats, ["carphone", "pose2sim_cam1", "sports2d_demo"])
     (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.md").write_text(report(results))
     print(json.dumps(results["unrelated"], indent=1))
     print(json.dumps(results["speed"], indent=1))
     return 0

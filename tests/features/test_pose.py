@@ -197,6 +197,22 @@ def test_full_body_footage_and_no_person(footage):
 
 
 @needs_litert
+def test_features_depend_on_the_frame_alone(footage):
+    from draqcore.features import PoseExtractor
+
+    frames = _frames(footage("pexels_face"), step=12, limit=12)
+    order = [0, 5, 9, 5, 0, 11, 9]  # repeated frames, out of order
+    f = PoseExtractor().extract([frames[i] for i in order])
+    np.testing.assert_array_equal(f[0], f[4])
+    np.testing.assert_array_equal(f[1], f[3])
+    np.testing.assert_array_equal(f[2], f[6])
+    tracked = PoseExtractor(tracking=True)
+    assert tracked.identity()["params"]["tracking"] is True
+    g = tracked.extract([frames[i] for i in order])
+    assert g.shape == f.shape and np.isfinite(g).all()
+
+
+@needs_litert
 def test_identity_round_trip_and_errors():
     from draqcore.features import PoseExtractor
 
@@ -212,6 +228,8 @@ def test_identity_round_trip_and_errors():
         PoseExtractor(min_presence=1.0)
     with pytest.raises(TypeError):
         PoseExtractor(mirror_invariant="yes")
+    with pytest.raises(TypeError):
+        PoseExtractor(tracking=1)
     with pytest.raises(ValueError, match="no frames"):
         ex.extract([])
     with pytest.raises(TypeError):

@@ -275,12 +275,15 @@ class BlazePose:
         nxt = _roi_from_points(xy[33, 0], xy[33, 1], xy[34, 0], xy[34, 1])
         return result, nxt
 
-    def process(self, bgr: np.ndarray) -> Optional[PoseResult]:
+    def process(self, bgr: np.ndarray, *, track: bool = True) -> Optional[PoseResult]:
         """Pose of the tracked (or newly detected) person in the next frame of the video.
 
         Parameters
         ----------
         bgr : ndarray of shape (H, W, 3), uint8, BGR
+        track : bool, default True
+            Start from the region predicted by the previous frame's landmarks. False runs the
+            detector on every frame, so the result depends on this frame alone.
 
         Returns
         -------
@@ -288,6 +291,8 @@ class BlazePose:
             None when no person is found.
         """
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if not track:
+            self._roi = None
         if self._roi is not None:  # track: the region predicted from the previous frame
             result, nxt = self._landmarks(rgb, self._roi)
             self._roi = nxt if self._accept(result) else None

@@ -200,6 +200,12 @@ class PoseExtractor:
         Person-detector score needed to start tracking a person.
     min_presence : float, default 0.5
         Landmark model's pose flag below which the person counts as lost.
+    tracking : bool, default False
+        False: run the person detector on every frame, so a frame's features depend on that
+        frame alone (a repeated frame gets identical features, as a re-timed copy needs).
+        True: as MediaPipe does in videos, take each frame's region from the previous frame's
+        landmarks and detect again only when the person is lost (faster; landmarks then depend
+        on the history). Measured both ways in docs/results.md.
     threads : int, optional
         LiteRT CPU threads; not a parameter of the features.
 
@@ -212,9 +218,8 @@ class PoseExtractor:
 
     Notes
     -----
-    Cost: one landmark-model run per frame while a person is tracked (plus one detector run
-    when it is lost); about 30 frames/s on one loaded CPU core of this project's VM
-    (``docs/results.md``).
+    Cost per frame: one detector and one landmark-model run (with ``tracking``, the detector
+    only when the person is lost); frames/s in ``docs/results.md``.
     """
 
     name: str = POSE_EXTRACTOR_NAME
@@ -225,10 +230,12 @@ class PoseExtractor:
         mirror_invariant: bool = False,
         min_detection_score: float = 0.5,
         min_presence: float = 0.5,
+        tracking: bool = False,
         threads: Optional[int] = None,
     ) -> None:
-        if not isinstance(mirror_invariant, (bool, np.bool_)):
-            raise TypeError(f"mirror_invariant: expected a bool, got {type(mirror_invariant).__name__}")
+        for flag, value in (("mirror_invariant", mirror_invariant), ("tracking", tracking)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{flag}: expected a bool, got {type(value).__name__}")
         det = as_positive_float(min_detection_score, "min_detection_score")
         pres = as_positive_float(min_presence, "min_presence")
         if det >= 1.0 or pres >= 1.0:
@@ -237,15 +244,21 @@ class PoseExtractor:
 
         self._model = BlazePose(min_detection_score=det, min_presence=pres, threads=threads)
         self._mirror_invariant = bool(mirror_invariant)
+        self._tracking = bool(tracking)
         self.dim: int = 2 * _BASE_DIM if self._mirror_invariant else _BASE_DIM
         self.params: Mapping[str, Any] = MappingProxyType(
-            {"mirror_invariant": self._mirror_invariant, "min_detection_score": det, "min_presence": pres}
+            {
+                "mirror_invariant": self._mirror_invariant,
+                "min_detection_score": det,
+                "min_presence": pres,
+                "tracking": self._tracking,
+            }
         )
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PoseExtractor:
         """Build from the ``params`` of an identity (unknown keys raise ``ValueError``)."""
-        unknown = sorted(set(params) - {"mirror_invariant", "min_detection_score", "min_presence"})
+        unknown = sorted(set(params) - {"mirror_invariant", "min_detection_score", "min_presence", "tracking"})
         if unknown:
             raise ValueError(f"{POSE_EXTRACTOR_NAME}: unknown parameter(s) {unknown}")
         return cls(**dict(params))
@@ -260,7 +273,7 @@ class PoseExtractor:
         return make_identity(self.name, self.params, _VERSION, self.dim)
 
     def poses(self, frames: Iterable[np.ndarray]) -> PoseSequence:
-        """Landmarks of consecutive frames of one video (tracking restarts with each call).
+        """Landmarks of consecutive frames of one video (tracking, if on, restarts with each call).
 
         Raises
         ------
@@ -276,7 +289,7 @@ class PoseExtractor:
         missing_lm = np.full((_NUM, 3), np.nan, dtype=np.float32)
         missing_vis = np.zeros(_NUM, dtype=np.float32)
         for _, frame in iter_frames(frames):
-            res = self._model.process(frame)
+            res = self._model.process(frame, track=self._tracking)
             found.append(res is not None)
             lms.append(missing_lm if res is None else res.landmarks)
             vis.append(missing_vis if res is None else res.visibility)
