@@ -17,11 +17,11 @@ needs_litert = pytest.mark.skipif(not litert_available(), reason='needs pip inst
 def test_pose_index_search_align(footage, tmp_path, capsys):
     videos = tmp_path / "videos"
     videos.mkdir()
-    for name in ("pose2sim_cam1", "pose2sim_cam2", "carphone"):
+    for name in ("pose2sim_cam1", "pose2sim_cam2", "pose2sim_cam3"):
         src = footage(name)
         shutil.copy(src, videos / f"{name}{src.suffix}")
     coll = tmp_path / "pose.coll"
-    assert main(["index", str(videos), "--collection", str(coll), "--extractor", "pose", "--sample-fps", "6", "--quiet"]) == 0
+    assert main(["index", str(videos), "--collection", str(coll), "--extractor", "pose", "--sample-fps", "12", "--quiet"]) == 0
     capsys.readouterr()
     # the stored identity is rebuilt on search without the option, and checked with it
     query = str(videos / "pose2sim_cam1.mp4")
@@ -33,7 +33,7 @@ def test_pose_index_search_align(footage, tmp_path, capsys):
     assert main(["search", query, "--collection", str(coll), "--extractor", "default"]) == 1
     assert "was built with extractor" in capsys.readouterr().err
     out = tmp_path / "aligned"
-    argv = ["align", query, str(videos / "pose2sim_cam2.mp4"), "--out", str(out), "--extractor", "pose", "--mirror-invariant", "--sample-fps", "6"]
+    argv = ["align", query, str(videos / "pose2sim_cam2.mp4"), "--out", str(out), "--extractor", "pose", "--mirror-invariant", "--sample-fps", "12", "--height", "240", "--quiet"]
     assert main(argv) == 0
     summary = json.loads((out / "alignment.json").read_text())
     assert 0 < summary["draq"] < 1 and (out / "alignment.csv").is_file()
