@@ -255,3 +255,33 @@ def _write_tiny_video(path: Path) -> None:
 def test_public_names() -> None:
     assert draqcore.Collection is Collection
     assert hasattr(Collection, "add_features") and hasattr(Collection, "add_features_batch")
+
+
+def test_a_schema_1_collection_is_upgraded_by_its_first_writer(tmp_path: Path, rng: np.random.Generator) -> None:
+    import sqlite3
+
+    clips = _clips(rng, 8)
+    path = tmp_path / "old"
+    with _create(path) as coll:
+        coll.add_features_batch(clips[:6])
+    # Make it look like a collection of the previous draqcore: one features.f32, schema 1.
+    (path / "features" / "000000.f32").rename(path / "features.f32")
+    (path / "features").rmdir()
+    db = sqlite3.connect(path / "catalog.sqlite")
+    db.executescript(
+        "DROP INDEX videos_status; ALTER TABLE videos DROP COLUMN features_digest; "
+        "ALTER TABLE videos DROP COLUMN clip_mean; ALTER TABLE videos DROP COLUMN file_stat; "
+        "DELETE FROM meta WHERE key IN ('feature_dtype', 'shard_rows'); "
+        "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
+    )
+    db.close()
+    with pytest.raises(ValueError, match="open it once for writing"):
+        Collection.open(path)
+    with Collection.open(path, write=True) as coll:  # upgrades the catalog in place
+        assert coll.search(clips[2][1], top=1, candidates=6)[0].path == clips[2][0]
+        coll.add_features_batch(clips[6:])  # appended to the old single file
+        np.testing.assert_array_equal(coll.features(clips[7][0]), clips[7][1].astype(np.float32))
+    assert (path / "features.f32").is_file() and not (path / "features").exists()
+    with Collection.open(path) as coll:
+        assert len(coll) == 8 and coll.search(clips[7][1], top=1, candidates=8)[0].path == clips[7][0]
+    assert check_collection(path).ok
