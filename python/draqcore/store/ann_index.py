@@ -656,9 +656,12 @@ class AnnIndex:
         # The graph's vectors must be the normalised standardised clip vectors of their labels:
         # swapped, duplicated or altered vectors would silently change which videos are found.
         rows = np.searchsorted(ids, labels)
-        z = ((means[rows].astype(np.float64) - mean) / scale).astype(np.float32)  # as _make_graph
-        want = _normalized(z.astype(np.float64))
-        off = np.abs(graph.vectors.astype(np.float64) - want).max(axis=1)
+        off = np.empty(rows.size, dtype=np.float64)
+        for lo in range(0, rows.size, 1 << 16):  # in blocks: float64 copies of N x d would cost GBs at 1M
+            r = rows[lo : lo + (1 << 16)]
+            z = ((means[r].astype(np.float64) - mean) / scale).astype(np.float32)  # as _make_graph
+            want = _normalized(z.astype(np.float64))
+            off[lo : lo + r.size] = np.abs(graph.vectors[lo : lo + r.size].astype(np.float64) - want).max(axis=1)
         if (off > _VECTOR_TOL).any():
             bad = ids[rows[off > _VECTOR_TOL]]
             shown = ", ".join(str(int(v)) for v in bad[:5]) + (f" and {bad.size - 5} more" if bad.size > 5 else "")
