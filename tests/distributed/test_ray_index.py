@@ -72,3 +72,26 @@ def test_draq_index_ray_cli(videos: list[Path], tmp_path: Path, local_ray, capsy
     assert "indexed 3 new" in capsys.readouterr().out
     assert main(["index", *map(str, videos[:3]), "--collection", str(coll), "--quiet", "--ray", "local"]) == 0
     assert "skipped 3 unchanged" in capsys.readouterr().out
+
+
+def test_batch_search_on_ray_equals_serial(videos: list[Path], tmp_path: Path, local_ray,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from draqcore.distributed import search_with_ray
+
+    coll = tmp_path / "c"
+    with Collection.create(coll) as c:
+        c.add(videos[:6])
+        serial = [[h.to_dict() for h in c.search(q, top=3)] for q in videos[:4]]
+    ranked = search_with_ray(coll, videos[:4], top=3)
+    assert [[h.to_dict() for h in hits] for hits in ranked] == serial
+    qdir = tmp_path / "queries"
+    qdir.mkdir()
+    for v in videos[:2]:
+        (qdir / v.name).symlink_to(v)
+    args = ["search", "--batch", str(qdir), "--collection", str(coll), "--top", "2", "--json"]
+    assert main(args) == 0
+    want = json.loads(capsys.readouterr().out)
+    assert main(args + ["--ray"]) == 0
+    assert json.loads(capsys.readouterr().out) == want

@@ -53,8 +53,19 @@ def run(args: argparse.Namespace) -> int:
             raise
         raise CommandError(f"--extractor {args.extractor or 'default'}: {exc}") from None
     results = []
+    if args.ray is not None and args.batch is None:
+        coll.close()
+        raise CommandError("--ray goes with --batch QUERIES_DIR")
     with coll:  # opened once for all queries
-        for i, q in enumerate(queries, start=1):
+        if args.ray is not None:
+            from ..distributed import search_with_ray
+
+            stage("search", f"{len(queries)} queries on a Ray cluster ...", enabled=not args.json and not args.quiet)
+            rankings = search_with_ray(args.collection, [str(q) for q in queries],
+                                       address=None if args.ray == "local" else args.ray, top=args.top,
+                                       candidates=candidates, method=args.method, k=args.k, seed=args.seed)
+            results = list(zip(queries, rankings))
+        for i, q in enumerate(queries if args.ray is None else [], start=1):
             where = f" {i}/{len(queries)}" if len(queries) > 1 else ""
             stage("search", f"query{where} {shown(q.name)}: decoding it and re-ranking up to {candidates} candidates by DRAQ ...",
                   enabled=not args.json and not args.quiet)
@@ -90,6 +101,9 @@ def register(sub) -> None:
                    help="query video, a .npy (T, d) features file, or (precomputed collections) a stored clip's name")
     p.add_argument("--batch", metavar="QUERIES_DIR", default=None,
                    help="search every .npy/video file of a folder (the collection is opened once)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="with --batch: search the queries on a Ray cluster (pip install \"draqcore[ray]\"); "
+                        "without ADDRESS a local one on the loopback interface")
     p.add_argument("--collection", required=True, metavar="DIR", help="collection directory (made by draq index)")
     p.add_argument("--top", type=count_arg(1), default=10, help="results to show")
     p.add_argument("--candidates", type=count_arg(1), default=None,

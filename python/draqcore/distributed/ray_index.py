@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Iterator, Mapping, Optional, Union
 
 from ..collection import AddReport, Collection
 
@@ -39,6 +40,26 @@ def _import_ray() -> Any:
     except ImportError:
         raise ImportError('Ray is not installed: pip install "draqcore[ray]"') from None
     return ray
+
+
+@contextmanager
+def _ray_session(ray: Any, address: Optional[str]) -> Iterator[None]:
+    """Ray initialised for the block: a local loopback cluster (``None``/``"local"``), the cluster
+    at ``address``, or the session this process already has (left running)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network calls home
+    started = False
+    if not ray.is_initialized():
+        if address in (None, "", "local"):
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+                     _node_ip_address="127.0.0.1", configure_logging=False)
+        else:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+        started = True
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _extract_task(extractor: Any, path: str, sample_fps: float, dim: int) -> tuple[bool, Any]:
@@ -86,16 +107,7 @@ def add_with_ray(
         Ray is not installed.
     """
     ray = _import_ray()
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network calls home
-    started = False
-    if not ray.is_initialized():
-        if address in (None, "", "local"):
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                     _node_ip_address="127.0.0.1", configure_logging=False)
-        else:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-        started = True
-    try:
+    with _ray_session(ray, address):
         cpus = int(ray.cluster_resources().get("CPU", 1))
         limit = window if window is not None else max(2, 2 * cpus)
         task = ray.remote(num_cpus=1)(_extract_task)
@@ -135,6 +147,3 @@ def add_with_ray(
             return value
 
         return collection._add_paths(paths, labels, progress, extract, before)
-    finally:
-        if started:
-            ray.shutdown()
