@@ -29,6 +29,7 @@ Prints Markdown tables; held-out sources (``draqcore.evaluation.footage``) are m
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -125,6 +126,8 @@ def search(work: Path) -> None:
     longs = {label: _long_source(label, work) for label in LONG_SOURCES}
     distractors = [find_footage(n) for n in ("carphone", "cup", "pose2sim_cam1", "sports2d_demo")]
     coll_dir = work / "collection"
+    if coll_dir.exists():
+        shutil.rmtree(coll_dir)
     t0 = time.perf_counter()
     with Collection.create(coll_dir) as coll:
         coll.add([str(v[0]) for v in longs.values()] + [str(d) for d in distractors])

@@ -15,8 +15,10 @@ Two stages per long candidate ``b`` (sampled frames):
 
 With ``more=True`` the parts of ``b`` before ``j0`` and after ``j1``, where each is still at least
 as long as the query, are searched once more the same way (one level): a long recording may hold
-several alignable moments. Segments of one video never overlap. An extra segment narrower than a
-third of the query (or than 5 sampled frames) is dropped: it would mean a more than 3x slow-down.
+several alignable moments. Segments of one video never overlap. With ``more=True`` a segment
+narrower than a third of the query (or than 5 sampled frames) is dropped, the best one included:
+subsequence DTW can squeeze a query that matches nowhere into a column or two (a more than 3x
+slow-down), which is no moment of the video, and whose DRAQ over so few columns means nothing.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from .dtw import dtw
 __all__ = ["SegmentMatch", "match_segments", "open_end_path"]
 
 MIN_EXTRA_FRAMES = 5
-"""Extra segments (``more=True``) narrower than this many sampled frames, or than a third of the
-query, are dropped (see :func:`match_segments`)."""
+"""With ``more=True`` (search), segments narrower than this many sampled frames, or than a third
+of the query, are dropped (see :func:`match_segments`)."""
 
 
 def open_end_path(cost: np.ndarray) -> np.ndarray:
@@ -131,9 +133,10 @@ def match_segments(
         for piece, (f0, f1) in zip(pieces, found.spans):
             c, lo, hi, _ = piece
             j0, j1 = int(f0) + lo, int(f1) + lo
-            # An extra segment squeezed into few columns (the query slowed down more than 3x,
-            # or fewer than MIN_EXTRA_FRAMES) is no moment of its own: drop it.
-            if level > 0 and j1 - j0 + 1 < max(MIN_EXTRA_FRAMES, n / 3.0):
+            # A segment squeezed into few columns (the query slowed down more than 3x, or fewer
+            # than MIN_EXTRA_FRAMES) is no moment of its own: drop it (with ``more``, i.e. in a
+            # search; a single alignment always reports its best segment).
+            if (level > 0 or more) and j1 - j0 + 1 < max(MIN_EXTRA_FRAMES, n / 3.0):
                 continue
             kept.append(piece)
             spans.append((j0, j1))

@@ -162,13 +162,14 @@ class _Search(_Maintenance):
            ``top`` returned, each with its DTW alignment.
 
         **Long videos.** A candidate at least :data:`SUBSEQUENCE_RATIO` times as long as the
-        query (in sampled frames) is matched by *subsequence* DTW/DRAQ: the whole query against
-        its best contiguous part (:func:`draqcore.draq_batch` ``subsequence=True``; DRAQ of the
-        spanned columns, comparable with whole-video DRAQ). The hit's ``start``/``end`` give
-        that part in seconds. The parts of the video before and after it, where each is still at
-        least as long as the query, are searched once more the same way and may come back as
-        separate hits of the same video; they never overlap, so one moment is never returned
-        twice.
+        query (in sampled frames) is matched by segment (:func:`draqcore.segments.match_segments`):
+        subsequence DTW finds the contiguous part the whole query matches best, and that part
+        is scored as a clip of its own (contextualized, DRAQ), comparable with whole-video DRAQ.
+        The hit's ``start``/``end`` give that part in seconds. The parts of the video before
+        and after it, where each is still at least as long as the query, are searched once more
+        the same way and may come back as separate hits of the same video; they never overlap,
+        so one moment is never returned twice. Segments narrower than a third of the query (a
+        query squeezed into a few frames: no match) are dropped, so a long video may give no hit.
 
         Parameters
         ----------
