@@ -286,7 +286,9 @@ def align_videos(
     if not refine:
         return alignment
     native_a = seq_a if sample_fps is None else None
-    ta, frame_b, time_b, exact = refine_mapping(alignment.path, seq_a, seq_b, extractor, native_a=native_a)
+    ta, frame_b, time_b, exact = refine_mapping(
+        alignment.path, seq_a, seq_b, extractor, native_a=native_a, open_ends=subsequence
+    )
     mapping = NativeMapping(
         frame_a=np.arange(len(frame_b), dtype=np.int64), time_a=ta, frame_b=frame_b, time_b=time_b, exact_time_b=exact
     )
