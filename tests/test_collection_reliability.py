@@ -107,7 +107,7 @@ def _wild_folder(videos: Path, root: Path) -> dict[str, Optional[str]]:
         "good.mp4": None, "good2.mp4": None, "frames": None,
         "corrupt.mp4": "cannot open it as a video", "truncated.mp4": "cannot open it as a video",
         "empty.mp4": "empty", "zero.avi": "no decodable frames", "notes.txt": "text file",
-        "data.bin": "cannot open it as a video", "gone.mp4": "no such file", "pipe.mp4": "not a regular file",
+        "data.bin": "cannot open it as a video", "dangling.mp4": "no such file", "pipe.mp4": "not a regular file",
         "loop.mp4": "symbolic links", "caf\\xe9.mp4": "not valid utf-8",
     }
     if os.geteuid() != 0:  # root reads anything: no unreadable file for it
