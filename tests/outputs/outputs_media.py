@@ -34,8 +34,9 @@ def true_map(t_a: np.ndarray) -> np.ndarray:
     return np.where(t_a < 1.0, 2.0 * t_a, 2.0 + 0.5 * (t_a - 1.0))
 
 
-def write_clip(path: Path, frames: list[np.ndarray], tone_hz: float | None) -> Path:
-    """H.264 (+ AAC tone) MP4 written with PyAV directly."""
+def write_clip(path: Path, frames: list[np.ndarray], tone_hz: float | None, times=None) -> Path:
+    """H.264 (+ AAC tone) MP4 written with PyAV directly; frame ``i`` at ``times[i]`` seconds
+    (default ``i / 25``)."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as c:
         vs = c.add_stream("libx264", rate=FPS)
@@ -43,15 +44,20 @@ def write_clip(path: Path, frames: list[np.ndarray], tone_hz: float | None) -> P
         a_s = None
         if tone_hz is not None:
             a_s = c.add_stream("aac", rate=48000, layout="mono")
+        if times is not None:
+            vs.codec_context.time_base = Fraction(1, 90000)
         for i, img in enumerate(frames):
             fr = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[: vs.height, : vs.width]), format="bgr24")
-            fr.pts, fr.time_base = i, Fraction(1, FPS)
+            if times is None:
+                fr.pts, fr.time_base = i, Fraction(1, FPS)
+            else:
+                fr.pts, fr.time_base = int(round(times[i] * 90000)), Fraction(1, 90000)
             for p in vs.encode(fr):
                 c.mux(p)
         for p in vs.encode(None):
             c.mux(p)
         if a_s is not None:
-            n = int(len(frames) / FPS * 48000)
+            n = int((len(frames) / FPS if times is None else times[-1] + 1 / FPS) * 48000)
             t = np.arange(n) / 48000
             tone = (0.3 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)[None]
             for s in range(0, n, 1024):

@@ -122,3 +122,21 @@ def test_cli_retime_subsequence_of_a_longer_b(warped_pair, tmp_path, capsys):
     assert al.segment is not None and al.segment.start == pytest.approx(38 / FPS, abs=0.2)
     assert al.segment.end == pytest.approx((38 + 99) / FPS, abs=0.2)
     assert err < 5, err  # the output is A's own frames (re-encoded twice)
+
+
+def test_variable_frame_rate_a_keeps_its_frame_times(warped_pair, tmp_path):
+    # A's first frames are irregular (like phone footage): 0, 0.1, then 25 fps.
+    from outputs_media import write_clip
+
+    from draqcore.video import native_timeline
+
+    frames = warped_pair.a_frames[:60]
+    times = np.r_[0.0, 0.1 + np.arange(59) / FPS]
+    a = write_clip(tmp_path / "vfr_a.mp4", frames, TONE_A_HZ, times=times)
+    out = retime_video(a, warped_pair.b, tmp_path / "r.mp4")
+    got_frames, got_times, _ = decode_video(out)
+    assert len(got_frames) == 60
+    assert native_timeline(a)[1] == pytest.approx(0.1, abs=1e-3)
+    assert np.abs(np.array(got_times) - native_timeline(a)).max() < 1e-3
+    audio, rate = decode_audio(out)
+    assert abs(len(audio) / rate - (times[-1] + 1 / FPS)) < 0.05

@@ -26,6 +26,7 @@ import numpy as np
 
 __all__ = [
     "AUDIO_RATE",
+    "average_rate",
     "MEDIA_SUFFIXES",
     "AudioTrack",
     "VideoEncoder",
@@ -48,6 +49,7 @@ _FORMATS = {
 MEDIA_SUFFIXES = tuple(_FORMATS)
 """Output file name endings :class:`VideoEncoder` writes."""
 
+_CLOCK = Fraction(1, 90000)  # video time base: frame times kept to 11 µs
 _AUDIO_BITRATE = 128_000
 _AUDIO_CHUNK = 1024  # samples per encoded audio frame (AAC's frame size; Opus accepts it too)
 
@@ -77,6 +79,16 @@ def check_media_path(path: PathLike) -> Path:
     if not out.parent.is_dir():
         raise OSError(f"{out}: folder {out.parent} does not exist")
     return out
+
+
+def average_rate(times: np.ndarray) -> float:
+    """Frames per second of a timeline (seconds of every decoded frame): frames per second of its
+    span, ``(N - 1) / (t[-1] - t[0])``. Unlike a container's nominal rate or the first frames'
+    spacing, this cannot disagree with the timeline's length. 25 (PAL) for a single frame."""
+    t = np.asarray(times, dtype=np.float64)
+    if t.size < 2 or not t[-1] > t[0]:
+        return 25.0
+    return float((t.size - 1) / (t[-1] - t[0]))
 
 
 def even_size(width: int, height: int, target_height: Optional[int] = None) -> tuple[int, int]:
@@ -172,7 +184,8 @@ class VideoEncoder:
     path : path
         Output file; the suffix picks the format (module table).
     fps : float
-        Frames per second (a rational close to it is used, e.g. 30000/1001 for 29.97).
+        Nominal frames per second (a rational close to it is stored, e.g. 30000/1001 for 29.97);
+        also the spacing of frames written without a time.
     size : (width, height)
         Frame size in pixels; both even.
     audio : AudioTrack, optional
@@ -201,6 +214,8 @@ class VideoEncoder:
             self._video = self._container.add_stream(vcodec, rate=self.rate)
             self._video.width, self._video.height = w, h
             self._video.pix_fmt = "yuv420p"
+            # Frames carry their own times (variable frame rate kept) on a 1/90000 s clock.
+            self._video.codec_context.time_base = _CLOCK
             self._video.options = dict(options, g=str(max(1, int(round(2 * float(self.rate))))))
             self._audio_stream = None
             self._audio = audio
@@ -215,6 +230,8 @@ class VideoEncoder:
             self.path.unlink(missing_ok=True)
             raise
         self.frames = 0
+        self._last_pts = -1
+        self._end_s = 0.0
 
     def __enter__(self) -> "VideoEncoder":
         return self
@@ -225,18 +242,26 @@ class VideoEncoder:
         else:
             self.abort()
 
-    def write(self, image: np.ndarray) -> None:
-        """Append one frame: ndarray of shape (height, width, 3), uint8, BGR."""
+    def write(self, image: np.ndarray, time_s: Optional[float] = None) -> None:
+        """Append one frame: ndarray of shape (height, width, 3), uint8, BGR, shown at ``time_s``
+        seconds (default: the previous frame's time + 1 / fps). Times must increase."""
         import av
 
         if image.shape != (self.size[1], self.size[0], 3) or image.dtype != np.uint8:
             raise ValueError(f"frame must be uint8 of shape {(self.size[1], self.size[0], 3)}, got {image.dtype} {image.shape}")
+        if time_s is None:
+            time_s = self._end_s
+        pts = int(round(float(time_s) / _CLOCK))
+        if not np.isfinite(time_s) or pts <= self._last_pts:
+            raise ValueError(f"frame times must increase: {time_s!r} after {float(self._last_pts * _CLOCK) if self._last_pts >= 0 else None}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        frame.pts = self.frames
-        frame.time_base = 1 / self.rate
+        frame.pts = pts
+        frame.time_base = _CLOCK
         self._mux(self._video.encode(frame))
+        self._last_pts = pts
         self.frames += 1
-        self._feed_audio(self.frames / float(self.rate))
+        self._end_s = float(time_s) + 1.0 / float(self.rate)
+        self._feed_audio(self._end_s)
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -268,7 +293,7 @@ class VideoEncoder:
             self.abort()
             raise ValueError(f"{self.path}: no frames were written")
         try:
-            self._feed_audio(self.frames / float(self.rate), final=True)
+            self._feed_audio(self._end_s, final=True)
             self._mux(self._video.encode(None))
             if self._audio_stream is not None:
                 self._mux(self._audio_stream.encode(None))

@@ -21,7 +21,7 @@ import numpy as np
 
 from .timemap import TimeMap
 
-__all__ = ["B_TRACK", "build_timeline", "evaluate_timeline", "write_timeline"]
+__all__ = ["B_TRACK", "build_timeline", "editor_rate", "evaluate_timeline", "write_timeline"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -31,6 +31,18 @@ _TOLERANCE_FRAMES = 0.45
 
 B_TRACK = "B re-timed"
 """Name of the track that holds B's re-timed segments."""
+
+
+_STANDARD_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 48.0, 50.0, 60000 / 1001, 60.0, 120.0)
+
+
+def editor_rate(fps: float) -> float:
+    """``fps`` snapped to the standard editing rate within 0.5 % of it (23.976, 24, 25, 29.97,
+    30, 48, 50, 59.94, 60, 120), else ``fps`` itself."""
+    for rate in _STANDARD_RATES:
+        if abs(fps / rate - 1.0) <= 0.005:
+            return rate
+    return float(fps)
 
 
 def _reference(path: Path, frames: int, fps: float):
@@ -174,7 +186,8 @@ def write_timeline(
     """
     import opentimelineio as otio
 
-    from ..video import native_fps, native_timeline
+    from ..video import native_timeline
+    from .media import average_rate
 
     ta = native_timeline(alignment.a.path) if timeline_a is None else timeline_a
     tb = native_timeline(alignment.b.path) if timeline_b is None else timeline_b
@@ -182,8 +195,8 @@ def write_timeline(
         TimeMap.from_alignment(alignment),
         alignment.a.path,
         alignment.b.path,
-        fps_a=native_fps(alignment.a.path),
-        fps_b=native_fps(alignment.b.path),
+        fps_a=editor_rate(average_rate(ta)),
+        fps_b=editor_rate(average_rate(tb)),
         frames_a=len(ta),
         frames_b=len(tb),
     )

@@ -9,7 +9,7 @@ from typing import Literal, Optional, Union
 import cv2
 import numpy as np
 
-from .media import AudioTrack, VideoEncoder, check_media_path, even_size, read_audio
+from .media import AudioTrack, VideoEncoder, average_rate, check_media_path, even_size, read_audio
 from .timemap import TimeMap
 
 __all__ = ["AUDIO_MODES", "retime_video", "warp_audio"]
@@ -85,7 +85,8 @@ def retime_video(
     """Render video ``b`` re-timed onto video ``a``'s timeline (paper Sec. 1: example-based
     re-timing).
 
-    Output frame ``i`` is shown at A's frame time ``t_i`` (A's frame rate, A's duration) and holds
+    Output frame ``i`` is shown at A's frame time ``t_i`` (A's frame times, so A's frame rate
+    and duration, variable rates included) and holds
     the decoded frame of B nearest to ``m(t_i)``, where ``m`` is the alignment's time map
     (:class:`TimeMap`; the same frames as ``alignment.csv``). B is decoded once, forwards.
 
@@ -119,7 +120,7 @@ def retime_video(
         A video cannot be decoded.
     """
     from ..align import align_videos
-    from ..video import iter_sampled_frames, native_fps, native_timeline
+    from ..video import iter_sampled_frames, native_timeline
 
     out_path = check_media_path(out)
     if audio not in AUDIO_MODES:
@@ -132,9 +133,9 @@ def retime_video(
         raise ValueError(f"the alignment is of {alignment.a.path} and {alignment.b.path}, not of {a} and {b}")
     time_map = TimeMap.from_alignment(alignment)
     timeline_a = native_timeline(a)
-    fps = native_fps(a)
+    fps = average_rate(timeline_a)
     mapping = alignment.native_mapping(timeline_a=timeline_a)
-    duration = len(timeline_a) / fps
+    duration = float(timeline_a[-1]) + 1.0 / fps
 
     track: Optional[AudioTrack] = None
     if audio in ("auto", "a"):
@@ -166,5 +167,5 @@ def retime_video(
             image = current.image
             if (image.shape[1], image.shape[0]) != size:
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            enc.write(image)
+            enc.write(image, time_s=float(timeline_a[i]))
     return out_path

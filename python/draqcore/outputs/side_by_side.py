@@ -9,7 +9,7 @@ from typing import Iterator, Optional, Union
 import cv2
 import numpy as np
 
-from .media import VideoEncoder, check_media_path, even_size, read_audio
+from .media import VideoEncoder, average_rate, check_media_path, even_size, read_audio
 
 __all__ = ["write_side_by_side"]
 
@@ -50,7 +50,7 @@ def write_side_by_side(
     progress: bool = False,
 ) -> Path:
     """Write A (left) and B re-timed onto A's timeline (right), one frame per decoded frame of A
-    at A's frame rate.
+    at that frame's time.
 
     The right half shows the frame of B that :meth:`draqcore.Alignment.native_mapping` matches
     (the rows of ``alignment.csv``). Each half is labelled with its file name and current time,
@@ -77,13 +77,13 @@ def write_side_by_side(
     ValueError
         Bad suffix or height; A has no frames.
     """
-    from ..video import SampledFrame, iter_sampled_frames, native_fps
+    from ..video import SampledFrame, iter_sampled_frames
 
     out = check_media_path(out_path)
     if height is not None:
         even_size(2, 2, height)
     mapping = mapping if mapping is not None else alignment.native_mapping()
-    fps = native_fps(alignment.a.path)
+    fps = average_rate(mapping.time_a)
     name_a, name_b = Path(alignment.a.path).name, Path(alignment.b.path).name
     track = read_audio(alignment.a.path) if audio else None
     frames_b: Iterator[SampledFrame] = iter_sampled_frames(alignment.b.path, None)
@@ -122,7 +122,7 @@ def write_side_by_side(
             _label(canvas, f"DRAQ {alignment.draq:.3f}", (canvas.shape[1] - 4, h - 6), scale, align_right=True)
             if encoder is None:
                 encoder = VideoEncoder(out, fps, (canvas.shape[1], canvas.shape[0]), audio=track)
-            encoder.write(canvas)
+            encoder.write(canvas, time_s=frame_a.time)
     except BaseException:
         if encoder is not None:
             encoder.abort()

@@ -22,7 +22,7 @@ __all__ = ["browser_playable", "media_link", "render_page", "write_viewer"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-_MP4 = ({"h264"}, {"aac", "mp3"})
+_MP4 = ({"h264"}, {"aac", "mp3", "mp3float"})  # FFmpeg names its MP3 decoder mp3float
 _WEBM = ({"vp8", "vp9", "av1"}, {"opus", "vorbis"})
 
 
@@ -48,10 +48,10 @@ def browser_playable(path: PathLike) -> bool:
 
 
 def _browser_copy(path: Path, dest: Path, progress: bool) -> Path:
-    from ..video import iter_sampled_frames, native_fps
-    from .media import VideoEncoder, even_size, read_audio
+    from ..video import iter_sampled_frames, native_timeline
+    from .media import VideoEncoder, average_rate, even_size, read_audio
 
-    fps = native_fps(path)
+    fps = average_rate(native_timeline(path))
     frames = iter_sampled_frames(path, None)
     if progress:
         from tqdm import tqdm
@@ -69,7 +69,7 @@ def _browser_copy(path: Path, dest: Path, progress: bool) -> Path:
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             if encoder is None:
                 encoder = VideoEncoder(dest, fps, size, audio=read_audio(path))
-            encoder.write(image)
+            encoder.write(image, time_s=frame.time)  # the copy keeps the original's frame times
     except BaseException:
         if encoder is not None:
             encoder.abort()
