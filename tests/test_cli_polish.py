@@ -271,3 +271,21 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, limit: int) -> 
         with Collection.open(coll) as c:  # what was committed is intact
             assert all(r.ok for r in c.videos())
         assert main(["check", str(coll), "--quiet"]) == 0
+
+
+def test_warnings_are_one_line_in_the_command_format(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    import draqcore.cli.check as check_command
+
+    def warn(args: argparse.Namespace) -> int:
+        warnings.warn("something odd\nabout \x1b[1mthis", UserWarning, stacklevel=2)
+        return 0
+
+    monkeypatch.setattr(check_command, "run", warn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["check", "x"]) == 0
+    err = capsys.readouterr().err
+    assert err == "draq check: warning: something odd\\nabout \\x1b[1mthis\n"

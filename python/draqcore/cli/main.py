@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Optional, Sequence
 
 from . import align, check, config, demo, footage, index, prune, reindex, remove, retime, search
@@ -60,7 +61,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{command}: error: argument {name.replace('_', '-')}: contains a NUL character", file=sys.stderr)
             return 2
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            # Warnings (e.g. ShortSequenceWarning) as one line in the command's format, without
+            # Python's file:line prefix and source line.
+            warnings.showwarning = lambda message, category, *_: print(
+                f"{command}: warning: {one_line(str(message))}", file=sys.stderr)
+            return int(args.func(args))
     except (CommandError, ValueError, OSError, MemoryError, OverflowError) as exc:
         print(f"{command}: error: {_message(exc)}", file=sys.stderr)
         return 1
