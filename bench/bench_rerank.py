@@ -1,6 +1,6 @@
 """The rerank workload (core issue): one query against 100 candidates, cosine, paths returned.
 
-Peers timed in the same run on the same pairs: librosa's DTW (no DRAQ), a numba implementation
+Peers timed in the same run on the same pairs: librosa's and dtw-python's DTW (no DRAQ), a numba implementation
 of the paper, and NumPy float32 matmul of the same cost matrices alone (the GEMM floor).
 Run: python -m pytest bench/bench_rerank.py --benchmark-only --benchmark-json=bench.json
 """
@@ -57,3 +57,13 @@ def test_numba_paper(benchmark, rerank):
 
     draq_all(rerank.query, rerank.candidates[:2])  # compile outside the timing
     benchmark.pedantic(draq_all, args=(rerank.query, rerank.candidates), rounds=3, iterations=1, warmup_rounds=1)
+
+
+def test_dtw_python(benchmark, rerank):
+    dtw_python = pytest.importorskip("dtw")  # the dtw-python package: DTW only, no DRAQ
+    pattern = dtw_python.stepPattern.symmetric1  # the (1,0), (0,1), (1,1) steps of Eq. 5
+
+    def run():
+        return [dtw_python.dtw(rerank.query, c, dist_method="cosine", step_pattern=pattern) for c in rerank.candidates]
+
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)

@@ -375,11 +375,12 @@ void cost_block_parallel(const float* packed_a, const float* sa, std::ptrdiff_t 
   const std::ptrdiff_t col_blocks = (m + col_block - 1) / col_block;
   const std::ptrdiff_t row_groups = (n + row_group - 1) / row_group;
   const std::ptrdiff_t tiles = col_blocks * row_groups;
-  // Tiles are (nearly) equal in size; round-robin (static, 1) rather than one contiguous range
-  // per thread, so that the calling thread, which alone polls for Ctrl-C, is busy until the end.
+  // Tiles are (nearly) equal in size, but threads are not: on a shared machine one may be
+  // descheduled, so tiles are handed out one at a time (dynamic) — which also keeps the
+  // calling thread, which alone polls for Ctrl-C, busy until the end.
   std::atomic<bool> stop{false};
 #ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(nthreads) if (nthreads > 1 && tiles > 1 && n * m * d > (1 << 22))
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1 && tiles > 1 && n * m * d > (1 << 22))
 #endif
   for (std::ptrdiff_t t = 0; t < tiles; ++t) {
     if (stop.load(std::memory_order_relaxed)) continue;

@@ -1,6 +1,7 @@
 // The forward sweep over a whole matrix by anti-diagonals (see forward_sweep.hpp).
 #include <algorithm>
 #include <atomic>
+#include <thread>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -21,9 +22,8 @@ namespace draqcore {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// A diagonal is split across threads only when every thread gets at least this many cells
-// (about 2 us of work against a barrier of well under 1 us).
-constexpr std::ptrdiff_t kMinCellsPerThread = 768;
+// The pipelined sweep gives every thread a band of at least this many rows.
+constexpr std::ptrdiff_t kMinRowsPerBand = 256;
 using detail::kDiag;
 using detail::kLeft;
 using detail::kUp;
@@ -121,74 +121,124 @@ void both_diagonal(const float* c, const double* d2, const double* d1, double* d
   if (glo <= ghi) expected_diagonal_body(c, g2, g1, g0, glo, ghi, k);
 }
 
-// Calls part(k, lo, hi) for rows [lo, hi] of every anti-diagonal k = 0 .. n+m-2, in order: all
-// of diagonal k before any of k + 1. With threads > 1, diagonals long enough to share
-// (kMinCellsPerThread per thread) are split into one contiguous run of rows per thread, with a
-// barrier between diagonals; the short diagonals at both corners run on the calling thread
-// alone (a barrier would cost more than they do). Polls for Ctrl-C on the calling thread and
-// throws interrupted (after the parallel region, which exceptions cannot leave).
-template <class Part>
-void run_diagonals(std::ptrdiff_t n, std::ptrdiff_t m, int threads, Part&& part) {
-  const std::ptrdiff_t diagonals = n + m - 1;
-  auto diagonal_length = [&](std::ptrdiff_t k) { return last_row(k, n) - first_row(k, m) + 1; };
-
-  // Diagonals long enough to share run split across threads, one barrier per diagonal; the
-  // short ones at both corners run on the calling thread alone (a barrier would cost more).
+// Bands of rows for the pipelined sweep: one per thread when each gets enough rows, else 1
+// (serial). A forked child or threads == 1 gives 1.
+int sweep_bands(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
   const int team = resolve_threads(threads);
-  std::ptrdiff_t k_begin = diagonals, k_end = diagonals;  // [k_begin, k_end) is shared
-  if (team > 1) {
-    const std::ptrdiff_t min_cells = kMinCellsPerThread * team;
-    for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
-      if (diagonal_length(k) >= min_cells) {
-        if (k_begin == diagonals) k_begin = k;
-        k_end = k + 1;
-      }
+  if (team <= 1 || n < kMinRowsPerBand * team || double(n) * double(m) < double(1 << 20)) return 1;
+  return team;
+}
+
+// Diagonals kept in the ring of a sweep: 3 on one thread (k, k-1, k-2); with bands, enough
+// that a band may run up to ring - 3 diagonals ahead of the band below it (at most 4 Mi
+// doubles per array).
+std::ptrdiff_t ring_slots(std::ptrdiff_t n, int bands) {
+  if (bands <= 1) return 3;
+  return std::max<std::ptrdiff_t>(8, std::min<std::ptrdiff_t>(128, (std::ptrdiff_t(1) << 22) / (n + 2)));
+}
+
+struct alignas(64) Progress {
+  std::atomic<std::ptrdiff_t> done{0};  // diagonals this band has completed
+};
+
+// Waits until `p` has completed `target` diagonals; false when the sweep was stopped meanwhile.
+// Spins briefly (the band above is usually a diagonal ahead), then yields the core.
+bool wait_for(const Progress& p, std::ptrdiff_t target, const std::atomic<bool>& stop) {
+  for (int spin = 0; p.done.load(std::memory_order_acquire) < target; ++spin) {
+    if (stop.load(std::memory_order_relaxed)) return false;
+    if (spin < 2000) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
     }
-    if (k_end - k_begin < 64) k_begin = k_end = diagonals;  // too little to share
   }
-  for (std::ptrdiff_t k = 0; k < std::min(k_begin, diagonals); ++k) {
-    if ((k & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
-    part(k, first_row(k, m), last_row(k, n));
+  return true;
+}
+
+// Calls part(k, lo, hi) for the cells in rows [lo, hi] of every anti-diagonal k = 0 .. n+m-2,
+// and edge(k, row) for the +inf sentinel rows just outside each diagonal (row first-1 and
+// last+1), such that every cell is computed after the cells it reads.
+//
+// Serial (bands == 1): diagonal after diagonal. Pipelined (bands > 1, one thread per band):
+// band t owns rows [n t / bands, n (t+1) / bands) -- its cells and its sentinel rows -- and
+// sweeps all diagonals over them. A DTW cell reads only its own row and the row above, so band
+// t reads band t-1's last row only, and waits for band t-1 to have completed diagonal k-1
+// before diagonal k; the top band never waits for the rows below. The diagonals live in a ring
+// of `ring` slots, so band t also waits, before writing diagonal k, until band t+1 has
+// completed k - ring + 3 (after which nobody reads diagonal k - ring). No barriers: a band
+// that is descheduled on a busy machine delays only the bands below it, and only once they
+// catch up with it.
+// Polls for Ctrl-C on the calling thread (thread 0) and throws interrupted after the region.
+template <class Part, class Edge>
+void run_diagonals(std::ptrdiff_t n, std::ptrdiff_t m, int bands, std::ptrdiff_t ring, Part&& part,
+                   Edge&& edge) {
+  const std::ptrdiff_t diagonals = n + m - 1;
+  auto serial = [&]() {
+    for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+      if ((k & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
+      const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
+      part(k, ilo, ihi);
+      edge(k, ilo - 1);
+      edge(k, ihi + 1);
+    }
+  };
+  if (bands <= 1) {
+    serial();
+    return;
   }
-  if (k_begin < k_end) {
-    // Ctrl-C: the calling thread (thread 0) polls and names the diagonal after whose barrier
-    // every thread leaves; one barrier per diagonal, so all of them leave at the same one.
-    std::atomic<std::ptrdiff_t> stop_at{-1};
+  std::vector<Progress> progress(static_cast<std::size_t>(bands));
+  std::atomic<bool> stop{false}, interrupted_flag{false};
 #ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel num_threads(team)
+#pragma omp parallel num_threads(bands)
 #endif
-    {
+  {
 #ifdef DRAQCORE_HAVE_OPENMP
-      const std::ptrdiff_t t = omp_get_thread_num(), parts = omp_get_num_threads();
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
 #else
-      const std::ptrdiff_t t = 0, parts = 1;
+    const int t = 0, team = 1;
 #endif
-      for (std::ptrdiff_t k = k_begin; k < k_end; ++k) {
-        const std::ptrdiff_t ilo = first_row(k, m), len = diagonal_length(k);
-        // Part boundaries on multiples of 8 rows: no two threads write one cache line of a
-        // diagonal of doubles.
-        const std::ptrdiff_t lo = ilo + (len * t / parts) / 8 * 8;
-        const std::ptrdiff_t hi = t + 1 == parts ? ilo + len - 1 : ilo + (len * (t + 1) / parts) / 8 * 8 - 1;
-        if (lo <= hi) part(k, lo, hi);
-        if (t == 0 && (k & 255) == 255) {
+    if (team != bands) {
+      // Fewer threads than asked for (OMP_DYNAMIC, thread limits): the calling thread sweeps.
+      if (t == 0) {
+        try {
+          serial();
+        } catch (const interrupted&) {
+          interrupted_flag.store(true);
+        }
+      }
+    } else {
+      const std::ptrdiff_t row_lo = n * t / bands, row_hi = n * (t + 1) / bands - 1;
+      const bool first_band = t == 0, last_band = t == bands - 1;
+      auto owns = [&](std::ptrdiff_t row) {
+        return (row >= row_lo && row <= row_hi) || (first_band && row == -1) || (last_band && row == n);
+      };
+      for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+        const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
+        const std::ptrdiff_t lo = std::max(ilo, row_lo), hi = std::min(ihi, row_hi);
+        const bool edge_lo = owns(ilo - 1), edge_hi = owns(ihi + 1);
+        if (lo <= hi || edge_lo || edge_hi) {
+          if (!first_band && lo <= hi && !wait_for(progress[std::size_t(t - 1)], k, stop)) break;
+          if (!last_band && !wait_for(progress[std::size_t(t + 1)], k - ring + 3, stop)) break;
+          if (lo <= hi) part(k, lo, hi);
+          if (edge_lo) edge(k, ilo - 1);
+          if (edge_hi) edge(k, ihi + 1);
+        }
+        progress[std::size_t(t)].done.store(k + 1, std::memory_order_release);
+        if (first_band && (k & 255) == 255) {
           try {
             poll_interrupt();
           } catch (const interrupted&) {
-            stop_at.store(k, std::memory_order_relaxed);
+            interrupted_flag.store(true);
+            stop.store(true);
           }
         }
-#ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp barrier
-#endif
-        if (stop_at.load(std::memory_order_relaxed) == k) break;
+        if (stop.load(std::memory_order_relaxed)) break;
       }
     }
-    if (stop_at.load() >= 0) throw interrupted();
   }
-  for (std::ptrdiff_t k = k_end; k < diagonals; ++k) {
-    if ((k & 255) == 255) poll_interrupt();
-    part(k, first_row(k, m), last_row(k, n));
-  }
+  if (interrupted_flag.load()) throw interrupted();
 }
 
 // Subsequence DTW by anti-diagonals (see forward_sweep()): row 0 has a free start, the answer
@@ -199,8 +249,11 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
   const bool with_path = path != nullptr;
   const std::size_t stride = static_cast<std::size_t>(n + 2);
   const std::ptrdiff_t diagonals = n + m - 1;
-  ws.d_rows.assign(3 * stride, kInf);
-  if (ws.s_rows.size() < 3 * stride) ws.s_rows.resize(3 * stride);
+  const int bands = sweep_bands(n, m, threads);
+  const std::ptrdiff_t ring = ring_slots(n, bands);
+  const std::size_t slots = static_cast<std::size_t>(ring);
+  ws.d_rows.assign(slots * stride, kInf);
+  if (ws.s_rows.size() < slots * stride) ws.s_rows.resize(slots * stride);
   if (ws.diag_cost.size() < std::size_t(n)) ws.diag_cost.resize(std::size_t(n));
   if (with_path) {
     if (ws.tb_offset.size() < std::size_t(diagonals)) ws.tb_offset.resize(std::size_t(diagonals));
@@ -224,13 +277,14 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
   auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi) {
     const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
     for (std::ptrdiff_t i = lo; i <= hi; ++i) cd[i] = cost[i * ldc + (k - i)];
-    double* d0 = ws.d_rows.data() + (k % 3) * stride + 1;
-    const double* d1 = ws.d_rows.data() + ((k + 2) % 3) * stride + 1;
-    const double* d2 = ws.d_rows.data() + ((k + 1) % 3) * stride + 1;
-    std::int64_t* s0 = ws.s_rows.data() + (k % 3) * stride + 1;
-    const std::int64_t* s1 = ws.s_rows.data() + ((k + 2) % 3) * stride + 1;
-    const std::int64_t* s2 = ws.s_rows.data() + ((k + 1) % 3) * stride + 1;
-    unsigned char* dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data();
+    double* d0 = ws.d_rows.data() + (k % ring) * stride + 1;
+    const double* d1 = ws.d_rows.data() + ((k + ring - 1) % ring) * stride + 1;
+    const double* d2 = ws.d_rows.data() + ((k + ring - 2) % ring) * stride + 1;
+    std::int64_t* s0 = ws.s_rows.data() + (k % ring) * stride + 1;
+    const std::int64_t* s1 = ws.s_rows.data() + ((k + ring - 1) % ring) * stride + 1;
+    const std::int64_t* s2 = ws.s_rows.data() + ((k + ring - 2) % ring) * stride + 1;
+    // Without a path the directions go to a scratch row indexed by row (bands never share it).
+    unsigned char* dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data() + ilo;
     std::ptrdiff_t i0 = lo;
     if (lo == 0) {
       // Cell (0, k): free start, D(0, k) = C(0, k) + min(0, D(0, k-1)); starting wins ties.
@@ -244,15 +298,16 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
     if (i0 <= hi) {
       dtw_subsequence_diagonal(cd, d2, d1, d0, s2, s1, s0, dir + (i0 - ilo), i0, hi);
     }
-    if (lo == ilo) d0[ilo - 1] = kInf;
-    if (hi == ihi) d0[ihi + 1] = kInf;
     if (hi == n - 1 && (best_end < 0 || d0[n - 1] < best)) {  // D(n-1, k-n+1), first minimum
       best = d0[n - 1];
       best_end = k - (n - 1);
       best_start = s0[n - 1];
     }
   };
-  run_diagonals(n, m, threads, diagonal_part);
+  auto sentinel = [&](std::ptrdiff_t k, std::ptrdiff_t row) {
+    ws.d_rows[std::size_t((k % ring) * std::ptrdiff_t(stride) + 1 + row)] = kInf;
+  };
+  run_diagonals(n, m, bands, ring, diagonal_part, sentinel);
   result.dtw_cost = best;
   result.start_col = std::ptrdiff_t(best_start);
   result.end_col = best_end;
@@ -286,8 +341,11 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
   // Diagonals indexed by row, with a slot in front (row -1) and behind (row n) for sentinels.
   const std::size_t stride = static_cast<std::size_t>(n + 2);
   const std::ptrdiff_t diagonals = n + m - 1;
-  if (want_dtw) ws.d_rows.assign(3 * stride, kInf);
-  if (want_expected) ws.g_rows.assign(3 * stride, 0.0);
+  const int bands = sweep_bands(n, m, threads);
+  const std::ptrdiff_t ring = ring_slots(n, bands);
+  const std::size_t slots = static_cast<std::size_t>(ring);
+  if (want_dtw) ws.d_rows.assign(slots * stride, kInf);
+  if (want_expected) ws.g_rows.assign(slots * stride, 0.0);
   if (ws.diag_cost.size() < std::size_t(n)) ws.diag_cost.resize(std::size_t(n));
   if (with_path) {
     if (ws.tb_offset.size() < std::size_t(diagonals)) ws.tb_offset.resize(std::size_t(diagonals));
@@ -313,15 +371,16 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
     unsigned char* dir = nullptr;
     std::ptrdiff_t glo = lo, ghi = hi;  // interior cells of the expected-cost recurrence
     if (want_dtw) {
-      d0 = ws.d_rows.data() + (k % 3) * stride + 1;
-      d1 = ws.d_rows.data() + ((k + 2) % 3) * stride + 1;
-      d2 = ws.d_rows.data() + ((k + 1) % 3) * stride + 1;
-      dir = (with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data()) + (lo - ilo);
+      d0 = ws.d_rows.data() + (k % ring) * stride + 1;
+      d1 = ws.d_rows.data() + ((k + ring - 1) % ring) * stride + 1;
+      d2 = ws.d_rows.data() + ((k + ring - 2) % ring) * stride + 1;
+      // Without a path the directions go to a scratch row indexed by row (bands never share it).
+      dir = (with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data() + ilo) + (lo - ilo);
     }
     if (want_expected) {
-      g0 = ws.g_rows.data() + (k % 3) * stride + 1;
-      g1 = ws.g_rows.data() + ((k + 2) % 3) * stride + 1;
-      g2 = ws.g_rows.data() + ((k + 1) % 3) * stride + 1;
+      g0 = ws.g_rows.data() + (k % ring) * stride + 1;
+      g1 = ws.g_rows.data() + ((k + ring - 1) % ring) * stride + 1;
+      g2 = ws.g_rows.data() + ((k + ring - 2) % ring) * stride + 1;
       if (glo == 0) {  // row 1 always moves left
         g0[0] = double(cd[0]) + 1.0 * g1[0];
         glo = 1;
@@ -341,18 +400,17 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
     } else if (glo <= ghi) {
       expected_diagonal(cd, g2, g1, g0, glo, ghi, k);
     }
-    if (want_dtw) {
-      // The next two diagonals read at most one row beyond each end of this one: +inf there
-      // stands for "no such cell", whatever the buffer held before.
-      if (lo == ilo) d0[ilo - 1] = kInf;
-      if (hi == ihi) d0[ihi + 1] = kInf;
-    }
   };
-  run_diagonals(n, m, threads, diagonal_part);
+  // The next two diagonals read at most one row beyond each end of a diagonal: +inf there
+  // stands for "no such cell", whatever the ring held before.
+  auto sentinel = [&](std::ptrdiff_t k, std::ptrdiff_t row) {
+    if (want_dtw) ws.d_rows[std::size_t((k % ring) * std::ptrdiff_t(stride) + 1 + row)] = kInf;
+  };
+  run_diagonals(n, m, bands, ring, diagonal_part, sentinel);
 
   SweepResult result;
   result.end_col = m - 1;
-  const std::size_t last = static_cast<std::size_t>((diagonals - 1) % 3) * stride + 1 + std::size_t(n - 1);
+  const std::size_t last = static_cast<std::size_t>((diagonals - 1) % ring) * stride + 1 + std::size_t(n - 1);
   if (want_dtw) result.dtw_cost = ws.d_rows[last];
   if (want_expected) result.expected_random = ws.g_rows[last];
   if (with_path) {
