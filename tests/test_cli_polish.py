@@ -289,3 +289,16 @@ def test_warnings_are_one_line_in_the_command_format(capsys: pytest.CaptureFixtu
         assert main(["check", "x"]) == 0
     err = capsys.readouterr().err
     assert err == "draq check: warning: something odd\\nabout \\x1b[1mthis\n"
+
+
+def test_remove_refuses_a_single_path_instead_of_iterating_its_characters(small: tuple[Path, list[Path]]) -> None:
+    from draqcore.collection import Collection
+
+    coll, files = small
+    with Collection.open(coll) as c:
+        for single in (str(files[0]), files[0], c.videos()[0].id, c.videos()[0]):
+            with pytest.raises(TypeError, match="wrap it in a list"):
+                c.remove(single)  # type: ignore[arg-type]
+        assert len(c.videos()) == 5
+        removed = c.remove([files[0]])
+        assert [r.path for r in removed] == [str(files[0].resolve())] and len(c.videos()) == 4

@@ -300,6 +300,8 @@ class _Maintenance(_CollectionState):
         CollectionLockedError
             Another writer holds the collection's lock.
         """
+        if isinstance(videos, (str, bytes, os.PathLike, int, np.integer, VideoRecord)):
+            raise TypeError("videos: expected an iterable of videos, got a single one (wrap it in a list)")
         items = list(videos)
         self._begin_write()
         cat = self._cat
