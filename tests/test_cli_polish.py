@@ -302,3 +302,37 @@ def test_remove_refuses_a_single_path_instead_of_iterating_its_characters(small:
         assert len(c.videos()) == 5
         removed = c.remove([files[0]])
         assert [r.path for r in removed] == [str(files[0].resolve())] and len(c.videos()) == 4
+
+
+_WRITE_OUTPUTS = """
+import resource, signal, sys
+from draqcore.align import align_videos
+from draqcore.outputs.bundle import write_alignment_outputs
+alignment = align_videos(sys.argv[1], sys.argv[2])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (5000, 5000))
+only = sys.argv[4]
+try:
+    write_alignment_outputs(alignment, sys.argv[3], plot=only == "plot", video=only == "video",
+                            timeline=only == "timeline", viewer=False)
+except OSError as exc:
+    print("ERR", exc.filename, exc.strerror)
+else:
+    print("OK")
+"""
+
+
+@pytest.mark.parametrize("only", ["plot", "video", "timeline"])
+def test_a_failed_output_write_fails_and_names_the_file(tmp_path: Path, only: str) -> None:
+    """A write that fails midway (a file-size limit here, a full disk in life) is an error naming
+    the output, never an output reported as written."""
+    from draqcore.synthetic import generate_dataset
+
+    truths = generate_dataset(tmp_path / "v", classes=1, clips_per_class=2, hard_negatives_per_class=0, seed=3,
+                              phase_count=3, size=(64, 48), frames=(30, 40), threads=1)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", _WRITE_OUTPUTS, str(truths[0].path), str(truths[1].path), str(out), only],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    name = {"plot": "cost_matrix.png", "video": "side_by_side.mp4", "timeline": "timeline.otio"}[only]
+    assert proc.stdout.strip().startswith(f"ERR {out / name} "), proc.stdout

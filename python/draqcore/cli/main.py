@@ -68,6 +68,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"{command}: warning: {one_line(str(message))}", file=sys.stderr)
             return int(args.func(args))
     except (CommandError, ValueError, OSError, MemoryError, OverflowError) as exc:
+        if os.environ.get("DRAQ_TRACEBACK"):
+            raise
         print(f"{command}: error: {_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

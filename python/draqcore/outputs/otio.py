@@ -203,5 +203,9 @@ def write_timeline(
     # Rounded: OTIO writes doubles with 12 significant digits, so the file reads back identically.
     tl.metadata["draqcore"] = {k: round(float(getattr(alignment, k)), 9) for k in ("draq", "dtw_cost", "random_cost")}
     out = Path(out_path)
-    otio.adapters.write_to_file(tl, str(out))
+    # Serialised here and written by Python: OTIO's own file writer ignores write errors (a full
+    # disk leaves a truncated .otio and no error), Python's raises them.
+    text = otio.adapters.write_to_string(tl, "otio_json")
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return out
