@@ -50,6 +50,8 @@ __all__ = ["GraphError", "HnswGraph", "HEADER_BYTES", "parse_graph", "graph_inde
 
 #: Bytes before the level-0 blocks.
 HEADER_BYTES: int = 96
+# Size prefixes read at once while walking the upper-level link lists.
+_RUN = 256
 _HEADER = np.dtype(
     [
         ("offset_level0", "<u8"),
@@ -185,7 +187,7 @@ def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: i
     if not np.isfinite(vectors).all():
         raise GraphError("holds NaN/Inf vector components")
     labels = np.ascontiguousarray(block[:, label_offset : label_offset + 8]).view("<u8")[:, 0]
-    if np.unique(labels).size != n:
+    if n > 1 and not np.diff(np.sort(labels)).all():  # a sort, not np.unique's hashing: faster here
         raise GraphError("holds duplicate labels")
 
     # -- upper levels: walk the size prefixes (vectorised per distinct level would need the
@@ -195,11 +197,23 @@ def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: i
     limit = _max_level(float(lay["mult"]))
     pos = level0_end
     size = buf.size
-    mv = memoryview(buf)
-    for i in range(n):
-        if pos + 4 > size:
+    # Most elements have level 0: a size prefix of 0 right after the previous one. Read the next
+    # _RUN prefixes as if all were 0, accept the zero run, and step over one non-empty list at a
+    # time: O(N / _RUN + elements above level 0) NumPy calls instead of a loop over all N.
+    i = 0
+    while i < n:
+        m = min(n - i, _RUN, (size - pos) // 4)
+        if m <= 0:
             raise GraphError(f"ends inside the link-list size of element {i}")
-        nbytes = int.from_bytes(mv[pos : pos + 4], "little")
+        prefixes = np.frombuffer(buf, dtype="<u4", count=m, offset=pos)
+        nonzero = np.flatnonzero(prefixes)
+        zeros = m if nonzero.size == 0 else int(nonzero[0])
+        starts[i : i + zeros] = pos + 4 * np.arange(1, zeros + 1)
+        i += zeros
+        pos += 4 * zeros
+        if nonzero.size == 0:
+            continue
+        nbytes = int(prefixes[zeros])
         pos += 4
         if nbytes % links_per:
             raise GraphError(f"element {i} has a link-list size of {nbytes} bytes, not a multiple of {links_per}")
@@ -211,6 +225,7 @@ def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: i
         levels[i] = lvl
         starts[i] = pos
         pos += nbytes
+        i += 1
     if pos != size:
         raise GraphError(f"has {size - pos} bytes after the last link list")
     max_level = int(levels.max()) if n else 0
@@ -276,19 +291,39 @@ def graph_index(graph: HnswGraph, *, ef: int, seed: int) -> "hnswlib.Index":
     return hnswlib.Index(params)
 
 
-def _reach(succ: np.ndarray, start: int) -> np.ndarray:
-    """Boolean mask of the nodes reachable from ``start`` along ``succ`` (N, k) edges (-1 = none)."""
+def _reach_forward(succ: np.ndarray, start: int) -> np.ndarray:
+    """Nodes reachable from ``start`` along ``succ`` (N, k) edges (-1 = none): one pass over the
+    frontier's edges per BFS level, a mask instead of a sort."""
     n = succ.shape[0]
     seen = np.zeros(n, dtype=bool)
     seen[start] = True
     frontier = np.array([start])
     while frontier.size:
         nxt = succ[frontier].reshape(-1)
-        nxt = nxt[nxt >= 0]
-        nxt = np.unique(nxt[~seen[nxt]])
-        seen[nxt] = True
-        frontier = nxt
+        new = np.zeros(n, dtype=bool)
+        new[nxt[nxt >= 0]] = True
+        new &= ~seen
+        seen |= new
+        frontier = np.flatnonzero(new)
     return seen
+
+
+def _reach_backward(succ: np.ndarray, start: int) -> np.ndarray:
+    """Nodes from which ``start`` is reachable: per BFS level one pass over all edges (no reversed
+    adjacency to build, no sort)."""
+    n = succ.shape[0]
+    valid = succ >= 0
+    target = np.where(valid, succ, 0)
+    seen = np.zeros(n, dtype=bool)
+    seen[start] = True
+    frontier = np.zeros(n, dtype=bool)
+    frontier[start] = True
+    while True:
+        new = (frontier[target] & valid).any(axis=1) & ~seen
+        if not new.any():
+            return seen
+        seen |= new
+        frontier = new
 
 
 def level0_strongly_connected(graph: HnswGraph) -> bool:
@@ -297,32 +332,10 @@ def level0_strongly_connected(graph: HnswGraph) -> bool:
     hnswlib's search ends its descent at some element and explores level 0 from there; when level
     0 is not strongly connected, some elements can never be found from some starting points (a
     forged graph with emptied link lists, or rarely a real one with many duplicate vectors).
+    Cost: O(E) per BFS level (E = level-0 links, the graph's diameter is O(log N) levels).
     """
     nbr = graph.neighbours0
     n = nbr.shape[0]
     if n <= 1:
         return True
-    if not _reach(nbr, 0).all():
-        return False
-    # Reverse edges: for each edge u -> v, v -> u; as an adjacency in CSR form, walked the same way.
-    src = np.repeat(np.arange(n), nbr.shape[1])
-    dst = nbr.reshape(-1)
-    keep = dst >= 0
-    src, dst = src[keep], dst[keep]
-    order = np.argsort(dst, kind="stable")
-    src, dst = src[order], dst[order]
-    indptr = np.searchsorted(dst, np.arange(n + 1))
-    seen = np.zeros(n, dtype=bool)
-    seen[0] = True
-    frontier = np.array([0])
-    while frontier.size:
-        lo, hi = indptr[frontier], indptr[frontier + 1]
-        lengths = hi - lo
-        total = int(lengths.sum())
-        # Concatenated ranges [lo, hi) of every frontier node, without a Python loop.
-        pos = np.repeat(lo - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        nxt = src[pos]
-        nxt = np.unique(nxt[~seen[nxt]])
-        seen[nxt] = True
-        frontier = nxt
-    return bool(seen.all())
+    return bool(_reach_forward(nbr, 0).all() and _reach_backward(nbr, 0).all())
