@@ -90,15 +90,16 @@ class _PageStalled(AssertionError):
     """The sync was off while the page's own event loop had stalled (machine overloaded)."""
 
 
-def _check_sync(page, selector: str = "", ms: int = 3000) -> np.ndarray:
+def _check_sync(page, selector: str = "", ms: int = 3000, phase: str = "") -> np.ndarray:
     samples = page.evaluate(SAMPLE_JS, [selector, ms])
     arr = np.array(samples, dtype=float)
     err = np.abs(arr[:, 1] - arr[:, 2])
     gaps = np.diff(arr[:, 3], prepend=0.0)
     worst = int(np.argmax(err))
     message = (
-        f"B off the map by {err.max():.3f} s (median {np.median(err):.3f} s) at sample {worst}, "
-        f"{gaps[worst]:.0f} ms after the previous one; gaps: max {gaps.max():.0f} ms, median {np.median(gaps):.0f} ms"
+        f"{phase or 'paused'} {selector}: B off the map by {err.max():.3f} s (median {np.median(err):.3f} s) at sample {worst}, "
+        f"{gaps[worst]:.0f} ms after the previous one; gaps: max {gaps.max():.0f} ms, median {np.median(gaps):.0f} ms; "
+        f"A at {arr[worst, 0]:.2f} s"
     )
     if err.max() > TOLERANCE_S:
         # The sampler asks for a sample every 50 ms; when one comes more than STALL_MS late, no
@@ -132,20 +133,20 @@ def _play_seek_rate(page, selector: str = "", *, seek_to: float, rate_from: floa
     a = f"{q}.querySelector('video.draq-a')"
     def play():
         page.evaluate(f"{a}.currentTime = 0; {a}.play()")
-        return _check_sync(page, selector, 3000)
+        return _check_sync(page, selector, 3000, "playing")
 
     played = _phase(play)
     assert played[-1, 0] - played[0, 0] > 2.0  # A really played
     assert played[-1, 1] - played[0, 1] > 0.5  # ... and B moved with it
     def seek():
         page.evaluate(f"{a}.currentTime = {seek_to}")  # seek while playing
-        return _check_sync(page, selector, 1500)
+        return _check_sync(page, selector, 1500, "after a seek")
 
     after_seek = _phase(seek)
     assert after_seek[0, 0] >= seek_to - 0.05 and after_seek[-1, 0] > seek_to + 0.5
     def faster():
         page.evaluate(f"{a}.currentTime = {rate_from}; {a}.playbackRate = 1.5")
-        return _check_sync(page, selector, 2000)
+        return _check_sync(page, selector, 2000, "at 1.5x")
 
     fast = _phase(faster)
     span = fast[-1, 0] - fast[0, 0]
@@ -224,3 +225,24 @@ def test_search_page_plays_each_hit_in_sync(browser, long_pair, warped_pair, foo
     first = page.locator("#hit-1 video.draq-a").bounding_box()
     page.close()
     assert first is not None
+
+
+def test_search_page_without_video_files_for_hits(browser, long_pair, warped_alignment, tmp_path):
+    """Hits that name no file (precomputed-feature collections) get a card without players."""
+    import numpy as np
+
+    from draqcore.collection import SearchHit
+    from draqcore.outputs.search_page import write_search_page
+
+    a, _ = long_pair
+    hit = SearchHit(
+        rank=1, path="clip0003", class_name="swing", similarity=0.5, dtw_cost=1.0, random_cost=2.0, draq=0.5,
+        alignment=np.zeros(3, np.int64), query_times=np.arange(3) / 10, hit_times=np.arange(4) / 10, video_id=7,
+    )
+    page_path = write_search_page(a, [hit], tmp_path / "res")
+    page = browser.new_page()
+    page.goto(page_path.as_uri())
+    assert "nothing to play" in page.inner_text("#hit-1")
+    assert page.locator("#hit-1 video").count() == 0
+    assert page.locator("#ranking tbody tr").count() == 1
+    page.close()

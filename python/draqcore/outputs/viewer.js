@@ -33,7 +33,7 @@ function draqTimeMap(ta, tb) {
  * While a seeks, b seeks with it and stays in play state.
  */
 function draqSync(a, b, map, onTick) {
-  const HORIZON = 0.08, SEEK_S = 0.25, SEEK_BACK_S = 0.25, SEEK_LEAD = 0.04, MAX_LEAD_B = 0.03, MIN_RATE = 0.0625, MAX_RATE = 16;
+  const HORIZON = 0.08, SEEK_S = 0.15, SEEK_BACK_S = 0.2, SEEK_LEAD = 0.04, MAX_LEAD_B = 0.03, MIN_RATE = 0.0625, MAX_RATE = 16;
   b.muted = true;
   let lastWall = null, lastA = null, speed = 1.0;
   function place(target) {
