@@ -375,12 +375,32 @@ void cost_block_parallel(const float* packed_a, const float* sa, std::ptrdiff_t 
   const std::ptrdiff_t col_blocks = (m + col_block - 1) / col_block;
   const std::ptrdiff_t row_groups = (n + row_group - 1) / row_group;
   const std::ptrdiff_t tiles = col_blocks * row_groups;
+  auto tile = [&](std::ptrdiff_t t) {
+    const std::ptrdiff_t j0 = (t % col_blocks) * col_block;
+    const std::ptrdiff_t i0 = (t / col_blocks) * row_group;
+    const std::ptrdiff_t nj = std::min(col_block, m - j0);
+    const std::ptrdiff_t ni = std::min(row_group, n - i0);
+    cost_block_packed(packed_a + i0 * d, sa + i0, ni, b + j0 * d, sb + j0, nj, d, metric,
+                      out + i0 * ldo + j0, ldo);
+  };
+  if (nthreads <= 1 || tiles <= 1 || n * m * d <= (1 << 22)) {
+    // One thread (each pair of a batch) or a small block: no OpenMP region at all (even an
+    // inactive one sets up a team, felt by 30 us calls), one call per group of 8 panels of a
+    // against all of b (its own loops keep panels in L2 while b streams past), polling for
+    // Ctrl-C between groups. A pair of up to 8 panels of rows is one call.
+    for (std::ptrdiff_t i0 = 0; i0 < n; i0 += row_group) {
+      if (i0 > 0) poll_interrupt();
+      cost_block_packed(packed_a + i0 * d, sa + i0, std::min(row_group, n - i0), b, sb, m, d, metric,
+                        out + i0 * ldo, ldo);
+    }
+    return;
+  }
   // Tiles are (nearly) equal in size, but threads are not: on a shared machine one may be
   // descheduled, so tiles are handed out one at a time (dynamic) — which also keeps the
   // calling thread, which alone polls for Ctrl-C, busy until the end.
   std::atomic<bool> stop{false};
 #ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1 && tiles > 1 && n * m * d > (1 << 22))
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
 #endif
   for (std::ptrdiff_t t = 0; t < tiles; ++t) {
     if (stop.load(std::memory_order_relaxed)) continue;
@@ -390,14 +410,8 @@ void cost_block_parallel(const float* packed_a, const float* sa, std::ptrdiff_t 
       stop.store(true);
       continue;
     }
-    const std::ptrdiff_t j0 = (t % col_blocks) * col_block;
-    const std::ptrdiff_t i0 = (t / col_blocks) * row_group;
-    const std::ptrdiff_t nj = std::min(col_block, m - j0);
-    const std::ptrdiff_t ni = std::min(row_group, n - i0);
-    cost_block_packed(packed_a + i0 * d, sa + i0, ni, b + j0 * d, sb + j0, nj, d, metric,
-                      out + i0 * ldo + j0, ldo);
+    tile(t);
   }
-  (void)nthreads;
   if (stop.load()) throw interrupted();
 }
 
