@@ -52,7 +52,8 @@ LONG_BATCH = textwrap.dedent(
     import draqcore
     rng = np.random.default_rng(0)
     query = rng.standard_normal((150, 16)).astype(np.float32)
-    cands = [rng.standard_normal((150, 16)).astype(np.float32) for _ in range(2)]
+    pairs = int(sys.argv[1])  # 2: a pair per thread; 1: one pair on the whole team
+    cands = [rng.standard_normal((150, 16)).astype(np.float32) for _ in range(pairs)]
     print("ready", flush=True)
     try:
         # ONE call of about a minute, two pairs of 20 million random paths each: only the
@@ -65,8 +66,9 @@ LONG_BATCH = textwrap.dedent(
 )
 
 
-def test_ctrl_c_interrupts_a_long_batch_within_a_second():
-    with subprocess.Popen([sys.executable, "-c", LONG_BATCH], stdout=subprocess.PIPE, text=True) as proc:
+@pytest.mark.parametrize("pairs", [2, 1])
+def test_ctrl_c_interrupts_a_long_batch_within_a_second(pairs):
+    with subprocess.Popen([sys.executable, "-c", LONG_BATCH, str(pairs)], stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout.readline().strip() == "ready"
             time.sleep(1.5)  # well inside the batches
