@@ -207,6 +207,17 @@ def align_sequences(
     )
 
 
+def _frame_near(t: float, frame_b: np.ndarray, time_b: np.ndarray) -> int:
+    """Native frame of ``b`` nearest to time ``t``, read off a mapping's own (frame, time) pairs
+    and extended by ``b``'s mean frame period where ``t`` lies outside them (never below 0)."""
+    k = int(np.argmin(np.abs(time_b - t)))
+    frames = int(frame_b[-1] - frame_b[0])
+    if frames <= 0:
+        return int(frame_b[k])
+    period = float(time_b[-1] - time_b[0]) / frames
+    return max(0, int(frame_b[k]) + int(round((t - float(time_b[k])) / period)))
+
+
 def _align_segment(
     a: FeatureSequence, b: FeatureSequence, *, contextualize: bool, band: Optional[int], method: Method, k: int,
     seed: int,
@@ -295,11 +306,8 @@ def align_videos(
     segment = alignment.segment
     if segment is not None:
         start, end = segment_ends(ta, exact)
-        # frames of b nearest to the two ends, read off the mapping's own (time, frame) pairs
-        # extended linearly by b's frame period where an end lies outside them
-        period = float(np.median(np.diff(np.unique(time_b)))) if np.unique(time_b).size > 1 else 0.0
-        def frame_at(t: float) -> int:
-            k = int(np.argmin(np.abs(time_b - t)))
-            return int(frame_b[k] + (round((t - time_b[k]) / period) if period > 0 else 0))
-        segment = replace(segment, start=start, end=end, start_frame=frame_at(start), end_frame=frame_at(end))
+        segment = replace(
+            segment, start=start, end=end, start_frame=_frame_near(start, frame_b, time_b),
+            end_frame=_frame_near(end, frame_b, time_b),
+        )
     return replace(alignment, refined=mapping, segment=segment)
