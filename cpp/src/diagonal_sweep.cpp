@@ -272,8 +272,8 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
   double best = kInf;
   std::int64_t best_start = 0;
 
-  // Rows [lo, hi] of diagonal k; the part holding row n-1 also updates the best end (parts of
-  // later diagonals run after a barrier, so the updates stay in order).
+  // Rows [lo, hi] of diagonal k; the part holding row n-1 also updates the best end (only the
+  // last band holds it, and it sweeps the diagonals in order).
   auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi) {
     const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
     for (std::ptrdiff_t i = lo; i <= hi; ++i) cd[i] = cost[i * ldc + (k - i)];

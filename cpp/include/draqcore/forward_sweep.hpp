@@ -82,9 +82,10 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
                            bool want_expected, SweepWorkspace& ws, bool subsequence = false);
 
 /// @brief diagonal_sweep() on up to `threads` threads (<= 0: all cores; capped as
-/// resolve_threads()), in either mode: every anti-diagonal of at least 768 cells per thread is
-/// split into contiguous runs of rows, one per thread, with a barrier between diagonals; the
-/// short diagonals near the corners run on the calling thread. Each cell is computed by the
+/// resolve_threads()), in either mode, pipelined: with at least 256 rows per thread (and
+/// n m >= 2^20), each thread owns a band of rows and sweeps every anti-diagonal over it, waiting
+/// only for the band above to be a diagonal ahead (progress counters, no barriers); the
+/// diagonals live in a ring of up to 128 slots (3 on one thread). Each cell is computed by the
 /// same expressions as in the serial sweep, so results are bit-identical for any thread count.
 /// Polls for Ctrl-C (poll_interrupt()) on the calling thread.
 SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
