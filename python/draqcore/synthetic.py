@@ -57,7 +57,9 @@ Kinds of clips
 Appearance and speed can be controlled for benchmarks: ``render_clip(..., scene=...)`` draws
 the background from its own seed (clips with the same ``scene`` share a background; the per-clip
 jitter still varies), :func:`dress` gives an action the shapes and colours of another class
-(same motion, other look), and ``log_speed`` widens the range of speeds of the time warp.
+(same motion, other look), ``log_speed`` widens the range of speeds of the time warp and
+``actor_scale`` resizes the moving shapes. ``draqcore.evaluation.build_synthetic_benchmark``
+combines them into the evaluation benchmark (docs/synthetic.md).
 
 :attr:`ClipTruth.phase_order` gives the script. Everything is deterministic for a seed.
 """

@@ -7,8 +7,10 @@
 * :func:`recall_at_k` — same-class retrieval hit rate (Sec. 5.4, Table 4).
 * :func:`kendall_tau`, :func:`mean_kendall_tau` — the TCC proxy metric (Table 3; ``-tau`` in
   Fig. 5).
-* :func:`phase_progression`, :func:`phase_classification` — the frame-feature protocol of TCC,
-  LAV and CARL (linear probes on frozen per-frame features).
+* :func:`phase_progression`, :func:`phase_classification`, :func:`frame_feature_scores` — the
+  frame-feature protocol of TCC, LAV and CARL (tau, linear probes on frozen per-frame features).
+* :func:`build_synthetic_benchmark` — the appearance-independent ground-truth benchmark.
+* :func:`evaluate_retiming` — how well ``draq align`` recovers known re-timings of real footage.
 * :func:`indicator_curves`, :func:`indicator_table`, :func:`write_indicator_plot`,
   :func:`balanced_pairs` — alignability indicators compared by APA (Sec. 5.4, Fig. 5).
 * :func:`read_penn_action`, :func:`read_ucf101`, :func:`read_kinetics`,
@@ -45,6 +47,7 @@ from .phase_classification import ClassificationScore, phase_classification
 from .phase_progression import ProgressionScore, phase_progression, progression_targets
 from .protocol import EvaluationReport, evaluate
 from .retrieval_recall import recall_at_k
+from .retime_benchmark import RetimeReport, RetimeRow, evaluate_retiming
 from .synthetic_benchmark import SyntheticBenchmark, build_synthetic_benchmark
 
 __all__ = [
@@ -60,6 +63,9 @@ __all__ = [
     "frame_feature_scores",
     "SyntheticBenchmark",
     "build_synthetic_benchmark",
+    "evaluate_retiming",
+    "RetimeReport",
+    "RetimeRow",
     "evaluate",
     "IndicatorCurves",
     "KendallSummary",
