@@ -20,9 +20,11 @@ around the models:
    then 2 auxiliary ones -- hip centre and scale point -- used for tracking) and a pose flag.
    Visibility and presence are logits (sigmoid applied here). Landmarks are projected back to
    image pixels through the inverse of the crop.
-4. **Tracking** in videos: the next frame's region comes from the auxiliary landmarks 33/34 of
-   this frame (same rule as step 2); the detector runs again only when the pose flag drops
-   below ``min_presence`` (or on the first frame).
+4. **Tracking** in videos (``process(frame, track=True)``, MediaPipe's video mode): the next
+   frame's region comes from the auxiliary landmarks 33/34 of this frame (same rule as step 2);
+   the detector runs again only when the pose flag drops below ``min_presence`` (or on the first
+   frame). With ``track=False`` (what ``PoseExtractor`` does by default) the detector runs on
+   every frame and the result depends on that frame alone.
 
 Not reproduced from MediaPipe: the heat-map refinement of landmark positions, the temporal
 smoothing filters, and the segmentation mask. Those change landmark jitter, not what the
