@@ -292,3 +292,25 @@ def test_every_index_file_has_the_permissions_of_other_new_files(tmp_path: Path,
             assert f.stat().st_mode & 0o777 == want, f
     finally:
         os.umask(old)
+
+
+def test_clips_outside_the_graph_component_are_merged_exactly(rng: np.random.Generator) -> None:
+    """A graph whose search may miss a few clips (outside its strongly connected component) answers
+    with the graph plus an exact comparison against those clips, as an exhaustive search would."""
+    means = rng.normal(size=(300, 12)).astype(np.float32)
+    ids = np.arange(5, 305)
+    built = AnnIndex.build(ids, means)
+    outside = np.array([3, 50, 299])
+    mixed = AnnIndex(built._index, built.ids, built.clip_means, built.mean, built.scale, built.params,
+                     exhaustive=True, outside=outside)
+    full = AnnIndex(built._index, built.ids, built.clip_means, built.mean, built.scale, built.params,
+                    exhaustive=True, outside=np.arange(300))  # too many: answered exactly
+    for _ in range(20):
+        q = rng.normal(size=12)
+        want_ids, want_sims = full.query(q, 10)
+        got_ids, got_sims = mixed.query(q, 10)
+        assert got_ids.tolist() == want_ids.tolist()
+        np.testing.assert_allclose(got_sims, want_sims, atol=1e-5)
+    # The outside clips are found even when they are the nearest neighbours.
+    for row in outside:
+        assert mixed.query(means[row], 1)[0][0] == ids[row]

@@ -49,7 +49,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._json import load_json_text
-from .hnsw_graph import GraphError, graph_index, level0_strongly_connected, parse_graph
+from .hnsw_graph import GraphError, graph_index, level0_outside_component, parse_graph
 from .npy import read_npy
 from .testhooks import kill_point
 from .._validate import as_nonnegative_int as _int_at_least
@@ -235,10 +235,14 @@ class AnnIndex:
         params: AnnParams,
         *,
         exhaustive: bool = False,
+        outside: Optional[np.ndarray] = None,
     ) -> None:
         # Private: use AnnIndex.build / AnnIndex.load.
         self._index = index
         self._exhaustive = exhaustive
+        # Rows (into ids) the graph search may not reach: compared exhaustively on every query.
+        self._outside = np.empty(0, dtype=np.int64) if outside is None else np.asarray(outside, dtype=np.int64)
+        self._z_unit: Optional[np.ndarray] = None  # normalised standardised vectors, for exact answers
         self._ids = ids
         self._clip_means = clip_means
         self._mean = mean
@@ -402,7 +406,7 @@ class AnnIndex:
         ids_all = np.concatenate([self._ids, id64])
         means_all = np.concatenate([self._clip_means, m32], axis=0)
         return AnnIndex(self._index, ids_all, means_all, self._mean.copy(), self._scale.copy(), self._params,
-                        exhaustive=self._exhaustive)
+                        exhaustive=self._exhaustive, outside=self._outside)
 
     @staticmethod
     def _make_graph(
@@ -460,6 +464,23 @@ class AnnIndex:
         if not np.isfinite(z).all():
             raise ValueError("clip_vector: contains NaN/Inf")
         kk = min(k, self.count)
+        # A few clips outside the graph's strongly connected component are compared exactly and
+        # merged with the graph's answer; with many, every query is answered exactly.
+        few = self._outside.size <= max(64, self.count // 100)
+        if self._exhaustive and few and self._outside.size < self.count:
+            self._index.set_ef(max(self._params.ef, kk))
+            try:
+                labels, dist = self._index.knn_query(z.reshape(1, -1), k=kk, num_threads=1)
+            except RuntimeError:
+                return self._exact_query(z, kk)
+            g_ids, g_sims = labels[0].astype(np.int64), 1.0 - dist[0].astype(np.float64)
+            o_ids, o_sims = self._exact_query(z, kk, rows=self._outside)
+            ids = np.concatenate([g_ids, o_ids])
+            sims = np.concatenate([g_sims, o_sims])
+            ids, first = np.unique(ids, return_index=True)
+            sims = sims[first]
+            order = np.lexsort((ids, -sims))[:kk]
+            return ids[order], sims[order]
         if not self._exhaustive:
             # hnswlib needs ef >= k to return k results; it is a search-time setting.
             self._index.set_ef(max(self._params.ef, kk))
@@ -471,14 +492,28 @@ class AnnIndex:
                 return labels[0].astype(np.int64), 1.0 - dist[0].astype(np.float64)
         return self._exact_query(z, kk)
 
-    def _exact_query(self, z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarity to every standardised clip vector; the ``k`` best, ties by id."""
-        zs = self.standardize(self._clip_means).astype(np.float64)
+    def _exact_query(self, z: np.ndarray, k: int, rows: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity to every standardised clip vector (or those of ``rows``); the ``k``
+        best, ties by id."""
+        if rows is None:
+            if self._z_unit is None:  # computed once, in float64, kept as float32
+                zs = self.standardize(self._clip_means).astype(np.float64)
+                zs /= np.sqrt((zs * zs).sum(axis=1, keepdims=True)) + 1e-30
+                self._z_unit = zs.astype(np.float32)
+            unit, ids = self._z_unit, self._ids
+        else:
+            zs = self.standardize(self._clip_means[rows]).astype(np.float64)
+            zs /= np.sqrt((zs * zs).sum(axis=1, keepdims=True)) + 1e-30
+            unit, ids = zs, self._ids[rows]
         q = z.astype(np.float64)
-        norms = np.sqrt((zs * zs).sum(axis=1)) * np.sqrt(float(q @ q))
-        sims = (zs @ q) / (norms + 1e-30)
-        order = np.lexsort((self._ids, -sims))[:k]
-        return self._ids[order].copy(), sims[order]
+        q /= np.sqrt(float(q @ q)) + 1e-30
+        sims = unit.astype(np.float64, copy=False) @ q if unit.dtype == np.float64 else (unit @ q.astype(np.float32)).astype(np.float64)
+        if sims.size > 4 * k:
+            top = np.argpartition(-sims, k)[: k * 2]
+            order = top[np.lexsort((ids[top], -sims[top]))][:k]
+        else:
+            order = np.lexsort((ids, -sims))[:k]
+        return ids[order].copy(), sims[order]
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -670,5 +705,7 @@ class AnnIndex:
                 f"(videos {shown}): the graph was modified or belongs to another index"
             )
         index = graph_index(graph, ef=params.ef, seed=params.seed)
-        exhaustive = not level0_strongly_connected(graph)
-        return cls(index, ids, means, mean, scale, params, exhaustive=exhaustive)
+        outside = level0_outside_component(graph)
+        # Graph rows are in graph order; the index keeps rows in id order.
+        outside_rows = np.sort(rows[outside]) if outside.size else outside
+        return cls(index, ids, means, mean, scale, params, exhaustive=outside.size > 0, outside=outside_rows)

@@ -326,6 +326,22 @@ def _reach_backward(succ: np.ndarray, start: int) -> np.ndarray:
         frontier = new
 
 
+def level0_outside_component(graph: HnswGraph) -> np.ndarray:
+    """Elements outside the level-0 strongly connected component of element 0, ascending.
+
+    Every element of that component reaches every other, so a search that ends its descent
+    inside it can find all of them; the elements returned here (usually none, or a handful with
+    no incoming links) are the ones to compare with exhaustively. Empty when level 0 is
+    strongly connected.
+    """
+    nbr = graph.neighbours0
+    n = nbr.shape[0]
+    if n <= 1:
+        return np.empty(0, dtype=np.int64)
+    inside = _reach_forward(nbr, 0) & _reach_backward(nbr, 0)
+    return np.flatnonzero(~inside).astype(np.int64)
+
+
 def level0_strongly_connected(graph: HnswGraph) -> bool:
     """Whether every element reaches every other along level-0 links.
 
