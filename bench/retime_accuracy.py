@@ -5,7 +5,7 @@ Usage::
     draq footage fetch
     python bench/retime_accuracy.py whole [--sources bikes,carphone,...] [--work DIR]
     python bench/retime_accuracy.py subsequence [--work DIR]
-    python bench/retime_accuracy.py search [--work DIR]
+    python bench/retime_accuracy.py search [--work DIR] [--sources held-out] [--candidates 2] [--no-windows]
 
 ``whole``: every source is re-timed with each of :func:`standard_warps` over its whole length;
 the re-timed copy (A) is aligned onto the source (B) with default settings (``align_videos(A, B)``,
@@ -21,7 +21,10 @@ and aligned into the long source with ``subsequence=True``. Reported: segment st
 (79.5 s, held out) -- plus short distractor clips (``carphone``, ``cup``, ``pose2sim_cam1``,
 ``sports2d_demo``); every excerpt above, re-timed with every standard warp, is a query
 (``Collection.search``, defaults). Reported: whether the source recording is the top hit and the
-IoU of the hit's ``start``/``end`` with the true segment.
+IoU of the hit's ``start``/``end`` with the true segment. ``--candidates N`` re-ranks only N
+retrieved videos (fewer than the six in the collection: then retrieval must find the long
+recording, by its windows or, with ``--no-windows``, by its whole-video clip vector);
+``--sources`` limits the queries to some long sources (all stay in the collection).
 
 Prints Markdown tables; held-out sources (``draqcore.evaluation.footage``) are marked.
 """
@@ -87,6 +90,7 @@ def whole(sources, work: Path) -> None:
 
 
 def subsequence(which, work: Path) -> None:
+    print(f"candidates={candidates}, windows={'on' if windows else 'off'}\n")
     print("| long source | set | excerpt (s of source) | warp | start err (s) | end err (s) | mean err (s) | p90 (s) | s |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for label in which:
@@ -120,7 +124,7 @@ def _long_source(label: str, work: Path):
     return cat.path, [p[1] for p in cat.parts], excerpts
 
 
-def search(work: Path) -> None:
+def search(work: Path, which=tuple(LONG_SOURCES), candidates: int = 50, windows: bool = True) -> None:
     from draqcore.collection import Collection
 
     longs = {label: _long_source(label, work) for label in LONG_SOURCES}
@@ -133,16 +137,19 @@ def search(work: Path) -> None:
         coll.add([str(v[0]) for v in longs.values()] + [str(d) for d in distractors])
     print(f"collection: {len(longs)} long recordings + {len(distractors)} distractors, indexed in "
           f"{time.perf_counter() - t0:.0f} s\n")
+    print(f"candidates={candidates}, windows={'on' if windows else 'off'}\n")
     print("| long source | set | excerpt (s) | warp | top hit is source | hit start-end (s) | IoU | s |")
     print("|---|---|---|---|---|---|---:|---:|")
     with Collection.open(coll_dir) as coll:
         for label, (long_path, offsets, excerpts) in longs.items():
+            if label not in which:
+                continue
             for k, (part, start, length) in enumerate(excerpts):
                 s0 = offsets[part] + start
                 for wname, warp in standard_warps(s0, s0 + length).items():
                     out = render_warp(long_path, work / f"q_{label}_{k}_{wname}.mp4", warp)
                     t1 = time.perf_counter()
-                    hits = coll.search(str(out.path), top=5)
+                    hits = coll.search(str(out.path), top=min(5, candidates), candidates=candidates, windows=windows)
                     dt = time.perf_counter() - t1
                     h = hits[0]
                     ok = Path(h.path).resolve() == Path(long_path).resolve()
@@ -160,6 +167,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("mode", choices=("whole", "subsequence", "search"))
     p.add_argument("--sources", default=None, help="comma-separated footage names (whole) or tuning,held-out")
+    p.add_argument("--candidates", type=int, default=50, help="search: videos retrieved for re-ranking")
+    p.add_argument("--no-windows", action="store_true", help="search: retrieve by whole-video clip vectors only")
     p.add_argument("--work", default=None, help="folder for the re-timed videos (default: a temporary one)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,7 +181,8 @@ def main(argv=None) -> int:
             which = args.sources.split(",") if args.sources else ("tuning", "held-out")
             subsequence(which, work)
         else:
-            search(work)
+            which = args.sources.split(",") if args.sources else tuple(LONG_SOURCES)
+            search(work, which, candidates=args.candidates, windows=not args.no_windows)
     return 0
 
 

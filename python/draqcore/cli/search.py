@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if args.ray is not None and args.batch is None:
         coll.close()
         raise CommandError("--ray goes with --batch QUERIES_DIR")
+    if args.ray is not None and args.no_windows:
+        coll.close()
+        raise CommandError("--no-windows is not available with --ray (workers retrieve with windows)")
     with coll:  # opened once for all queries
         if args.ray is not None:
             from ..distributed import search_with_ray
@@ -69,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
             where = f" {i}/{len(queries)}" if len(queries) > 1 else ""
             stage("search", f"query{where} {shown(q.name)}: decoding it and re-ranking up to {candidates} candidates by DRAQ ...",
                   enabled=not args.json and not args.quiet)
-            hits = coll.search(str(q), top=args.top, candidates=candidates, method=args.method, k=args.k, seed=args.seed)
+            hits = coll.search(str(q), top=args.top, candidates=candidates, method=args.method, k=args.k, seed=args.seed,
+                               windows=not args.no_windows)
             results.append((q, hits))
         header = collection_header(coll)
     if args.html is not None:
@@ -109,6 +113,8 @@ def register(sub) -> None:
     p.add_argument("--candidates", type=count_arg(1), default=None,
                    help=f"videos the ANN index retrieves for re-ranking by DRAQ, >= --top (default: {DEFAULT_CANDIDATES} "
                    "or --top if larger)")
+    p.add_argument("--no-windows", action="store_true",
+                   help="retrieve candidates by whole-video clip vectors only (default: long videos also by their 8 s windows)")
     p.add_argument("--method", choices=("exact", "sampled"), default="exact",
                    help="random-path baseline of DRAQ: exact expectation or sampled paths")
     p.add_argument("--k", type=count_arg(1), default=100, help="random paths per pair for --method sampled")

@@ -211,11 +211,12 @@ class _Maintenance(_CollectionState):
         if index_dir.is_dir():
             shutil.rmtree(index_dir, ignore_errors=True)
 
-    def _retrieve(self, clip_vector: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    def _retrieve(self, clip_vector: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """The ``candidates`` ok clips most similar to a raw clip vector (inside a snapshot).
 
         Returns ids and cosine similarities of the standardised vectors, most similar first;
-        only ids that are ok in the current snapshot (checked in the catalog, O(k log N)).
+        only ids that are ok in the current snapshot (checked in the catalog, O(k log N)); and
+        the standardisation statistics ``(mu, sigma)`` used (the window stage uses the same).
         """
         cat = self._cat
         index = self._loaded_index()
@@ -232,13 +233,13 @@ class _Maintenance(_CollectionState):
             keep = np.array([int(v) in ok and ok[int(v)].ok for v in pool_ids], dtype=bool)
             pool_ids, pool_means = pool_ids[keep], pool_means[keep]
             if pool_ids.size == 0:
-                return pool_ids, np.empty(0)
+                return pool_ids, np.empty(0), (np.zeros(clip_vector.shape[0]), np.ones(clip_vector.shape[0]))
             from ..store.ann_index import standardization_stats
 
             mean, scale = standardization_stats(pool_means)
             sims = _cosine((pool_means - mean) / scale, (clip_vector - mean) / scale)
             order = np.lexsort((pool_ids, -sims))[:candidates]
-            return pool_ids[order], sims[order]
+            return pool_ids[order], sims[order], (mean, scale)
         assert index is not None
         mean, scale = index.mean, index.scale
         if tail_ids.size:
@@ -257,7 +258,7 @@ class _Maintenance(_CollectionState):
             # Replaced/removed clips still in the graph are dropped; ask for more if needed.
             if keep.sum() >= candidates or g_ids.size >= index.count:
                 ids, sims = ids[keep][:candidates], sims[keep][:candidates]
-                return ids, sims
+                return ids, sims, (mean, scale)
             want *= 2
 
     # -- removing videos -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import draqcore  # the compiled-core wrappers (draq_batch, contextualize, warp);
 from .._validate import as_nonnegative_int as _int_arg
 from .inputs import PathLike, _catalog_key, _content_hash, _resolve
 from .results import SearchHit, _readonly
-from .maintenance import _Maintenance
+from .window_index import _WindowIndex
 from .state import _clip_mean
 from ..features.precomputed import Precomputed
 
@@ -67,7 +67,7 @@ def _score_candidates(
     return out
 
 
-class _Search(_Maintenance):
+class _Search(_WindowIndex):
     """:meth:`search` (mixin of :class:`~draqcore.collection.Collection`)."""
 
     def _stored_query(self, query: Any, query_times: Optional[Any]) -> Optional[tuple[np.ndarray, np.ndarray]]:
@@ -149,12 +149,16 @@ class _Search(_Maintenance):
         band: Optional[int] = None,
         query_times: Optional[np.ndarray] = None,
         subsequence: Optional[bool] = None,
+        windows: bool = True,
     ) -> list[SearchHit]:
         """Find the videos best alignable with ``query`` (paper Sec. 3).
 
         1. The query's clip vector (mean of its frame features) is standardised with the
            collection's statistics; the ANN index returns the ``candidates`` most cosine-similar
-           videos.
+           videos. With ``windows`` (default), long videos also compete by their best
+           overlapping window (:mod:`draqcore.store.windows`: 8 s windows, 4 s stride, same
+           standardisation): a video's retrieval similarity is the best of its clip vector's
+           and its windows', and ``candidates`` counts videos, never windows.
         2. All candidates are scored by DRAQ in one :func:`draqcore.draq_batch` call on
            :func:`draqcore.contextualize` d frame features (query and candidates), cosine frame
            cost.
@@ -194,6 +198,9 @@ class _Search(_Maintenance):
         subsequence : bool, optional
             ``None`` (default): subsequence matching for long candidates only (see above);
             ``True``: for every candidate; ``False``: whole-video matching only (the paper's).
+        windows : bool, default True
+            Retrieve long videos also by their window vectors (see step 1); ``False``: by
+            whole-video clip vectors only (the paper's retrieval).
 
         Returns
         -------
@@ -235,13 +242,19 @@ class _Search(_Maintenance):
         # One read transaction: the index, the records and their frames all come from the same
         # committed state, whatever a concurrent writer commits meanwhile.
         with cat.snapshot():
-            ids, sims = self._retrieve(_clip_mean(q_feats), candidates)
+            q_mean = _clip_mean(q_feats)
+            ids, sims, stats = self._retrieve(q_mean, candidates)
+            by_window: dict[int, int] = {}
+            if windows:
+                ids, sims, by_window = self._merge_windows(ids, sims, *self._retrieve_windows(q_mean, candidates, stats),
+                                                           candidates)
             if ids.size == 0:
                 raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
             found = cat.get_many(ids)
             records = [found[int(v)] for v in ids]  # _retrieve returns ok ids of this snapshot only
             feats = [self._read(r) for r in records]
             self._verify_candidates(records, feats)
+            self._verify_windows(records, feats, by_window)
             q_times = _readonly(np.array(q_times, dtype=np.float64))
             scored = _score_candidates(
                 q_feats, [np.asarray(f, dtype=np.float32) for f in feats], subsequence=subsequence, method=method,
@@ -274,6 +287,21 @@ class _Search(_Maintenance):
                 )
         return hits
 
+
+    @staticmethod
+    def _merge_windows(ids: np.ndarray, sims: np.ndarray, w_ids: np.ndarray, w_sims: np.ndarray,
+                       w_labels: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+        """Clip and window retrieval merged: each video by its best similarity (clip vector or
+        best window), most similar first (ties by id), the first ``candidates`` videos; and the
+        window label of each video that a window brought in."""
+        best: dict[int, tuple[float, int]] = {int(v): (float(s), -1) for v, s in zip(ids, sims)}
+        for v, s, lab in zip(w_ids.tolist(), w_sims.tolist(), w_labels.tolist()):
+            if v not in best or s > best[v][0]:
+                best[v] = (float(s), int(lab))
+        order = sorted(best, key=lambda v: (-best[v][0], v))[:candidates]
+        out_ids = np.array(order, dtype=np.int64)
+        out_sims = np.array([best[v][0] for v in order], dtype=np.float64)
+        return out_ids, out_sims, {v: best[v][1] for v in order if best[v][1] >= 0}
 
     def _verify_candidates(self, records: list, feats: list) -> None:
         """Refuse retrieved videos whose stored clip vector (the one retrieval used, from the

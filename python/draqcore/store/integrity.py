@@ -19,7 +19,9 @@ notes
 
 Every video's stored feature bytes carry a checksum (BLAKE2b-128, in the catalog), so any change
 of a stored value is found; the clip vectors the catalog and the index keep are checked against
-the mean of the features. ``check`` reads every committed feature row: O(total rows).
+the mean of the features, and so are the window vectors of long videos in the window index
+(``index/windows/``, :mod:`draqcore.store.windows`) against the means of their windows.
+``check`` reads every committed feature row: O(total rows).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 
 from .._text import shown
 from .ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, leftovers
+from .windows import LONG_WINDOWS, WINDOWS_DIRNAME, label_video, label_window, window_frames, window_means
 from .catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord
 from .feature_store import FEATURES_DIRNAME, FEATURES_FILENAME, FeatureStore, features_digest
 
@@ -273,6 +276,9 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
     changed: list[VideoRecord] = []
     unreadable: list[VideoRecord] = []
     stored_means = _stored_means(catalog, dim)
+    win_means: dict[int, np.ndarray] = {}  # window vectors of long videos, from their features
+    fps = catalog.sample_fps
+    win_len = window_frames(fps)[0]
     mean_differs: list[VideoRecord] = []
     for r in ok:
         try:
@@ -288,6 +294,8 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
             not_finite.append(r)
             continue
         means[r.id] = _clip_mean(block32)
+        if block32.shape[0] > LONG_WINDOWS * win_len:
+            win_means[r.id] = window_means(block32, fps)
         want_mean = stored_means.get(r.id)
         if want_mean is not None and not _means_match(means[r.id], want_mean):
             mean_differs.append(r)
@@ -306,6 +314,8 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
             f"{CATALOG_FILENAME}: the clip vectors of videos {_names(mean_differs)} differ from the mean of their "
             "features (the catalog or the feature files were modified)"
         )
+
+    _check_windows(root, ok, win_means, report)
 
     # -- the index -------------------------------------------------------------------------------
     index = _load_index(root, report)
@@ -341,9 +351,43 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
         )
 
 
-def _load_index(root: Path, report: CheckReport) -> Optional[AnnIndex]:
-    """The saved index, or None (missing, or damaged: then reported as a problem)."""
-    index_dir = root / INDEX_DIRNAME
+def _check_windows(root: Path, ok: list[VideoRecord], win_means: dict[int, np.ndarray], report: CheckReport) -> None:
+    """The window index (``index/windows/``): valid on its own (manifest, checksums, graph
+    vectors), and every window vector the mean of its video's features in that window."""
+    where = f"{INDEX_DIRNAME}/{WINDOWS_DIRNAME}"
+    win = _load_index(root, report, sub=WINDOWS_DIRNAME)
+    if win is None:
+        if win_means and not any(p.startswith(f"{where}/") for p in report.problems):
+            report.notes.append(f"{where}/: no saved window index (the next writer builds it; searches compute windows)")
+        return
+    by_id = {r.id: r for r in ok}
+    vids, wins = label_video(win.ids), label_window(win.ids)
+    differ: dict[int, VideoRecord] = {}
+    for slot in range(win.count):
+        v, w = int(vids[slot]), int(wins[slot])
+        if v not in by_id:
+            continue  # no longer ok: stale, searches skip it
+        got = win_means.get(v)
+        if got is None or w >= got.shape[0] or not _means_match(got[w], win.clip_means[slot]):
+            differ[v] = by_id[v]
+    if differ:
+        report.problems.append(
+            f"{where}/ and the feature files disagree: the window vectors of videos {_names(list(differ.values()))} "
+            "are not the means of their features in those windows (forged, or the index belongs to another collection)"
+        )
+    held = set(vids.tolist())
+    pending = [v for v in win_means if v not in held]
+    if pending:
+        report.notes.append(
+            f"{where}/: {len(pending)} long video(s) not in the window index yet (searches compute their windows)"
+        )
+
+
+def _load_index(root: Path, report: CheckReport, sub: Optional[str] = None) -> Optional[AnnIndex]:
+    """The saved index (or the one in ``index/<sub>``), or None (missing, or damaged: then
+    reported as a problem)."""
+    index_dir = root / INDEX_DIRNAME if sub is None else root / INDEX_DIRNAME / sub
+    name = INDEX_DIRNAME if sub is None else f"{INDEX_DIRNAME}/{sub}"
     manifest = index_dir / MANIFEST_FILENAME
     for _attempt in range(5):
         try:
@@ -361,15 +405,16 @@ def _load_index(root: Path, report: CheckReport) -> Optional[AnnIndex]:
                 after = None
             if after != before:  # replaced by a writer while we read it
                 continue
-            report.problems.append(f"{INDEX_DIRNAME}/: {exc}")
+            report.problems.append(f"{name}/: {exc}")
             return None
         for stray in leftovers(index_dir):
             report.notes.append(
-                f"{INDEX_DIRNAME}/{stray.name}: left by an interrupted index save (removed by the next save)"
+                f"{name}/{stray.name}: left by an interrupted index save (removed by the next save)"
             )
-        report.indexed = None if index is None else index.count
+        if sub is None:
+            report.indexed = None if index is None else index.count
         return index
-    report.notes.append(f"{INDEX_DIRNAME}/: replaced repeatedly while being checked (a writer is saving it)")
+    report.notes.append(f"{name}/: replaced repeatedly while being checked (a writer is saving it)")
     return None
 
 

@@ -1,0 +1,255 @@
+"""The window index: retrieval of long videos by their overlapping windows (issue 9).
+
+Long videos (:mod:`draqcore.store.windows`) contribute one vector per overlapping window besides
+their clip vector. The window vectors live in a second :class:`~draqcore.store.ann_index.AnnIndex`
+saved in ``index/windows/`` (its own manifest, generations, checksums and graph validation; its
+"clip ids" are window labels ``video_id << 20 | w``). It follows the clip index:
+
+* standardisation: the same ``mu, sigma`` as the clip vectors. Small collections (at most
+  :data:`~draqcore.collection.maintenance.REBUILD_MAX` windows) are searched exactly with the
+  statistics the clip stage uses in that search; larger ones through the graph, built with the
+  clip index's statistics when it was (re)built and frozen since (``draq reindex`` refreshes
+  both);
+* incremental: a write adds the windows of its new long videos (computed from the features
+  just stored; :meth:`AnnIndex.add`, never a rebuild; windows of removed or replaced videos stay
+  until ``draq reindex`` and searches skip them): a small window index is saved at once, a large one gets them inserted once
+  :data:`~draqcore.collection.maintenance.TAIL_MAX` are pending; until then (and for readers
+  of a collection whose saved window index is behind the catalog, e.g. one made before
+  windows existed) searches compute the pending windows from the stored features;
+* integrity: every window vector is a function of stored features, so ``draq check``
+  recomputes all of them, and a search recomputes the window of every video it retrieved by a
+  window and refuses a mismatch, as for clip vectors.
+
+An old collection without ``index/windows/`` gets it from its first writer (any write, or a
+search by a writer); readers meanwhile compute the windows in memory.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Optional
+
+import numpy as np
+
+from ..store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams, standardization_stats
+from ..store.windows import (LONG_WINDOWS, WINDOWS_DIRNAME, label_video, label_window, window_bounds,
+                             window_frames, window_labels, window_means)
+from .maintenance import REBUILD_MAX, TAIL_MAX, _cosine, _Maintenance
+
+
+class _WindowIndex(_Maintenance):
+    """Window vectors of long videos (mixin of :class:`~draqcore.collection.Collection`)."""
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def _windows_dir(self):
+        return self._directory / INDEX_DIRNAME / WINDOWS_DIRNAME
+
+    def _windows_manifest(self) -> Optional[bytes]:
+        try:
+            return (self._windows_dir() / MANIFEST_FILENAME).read_bytes()
+        except OSError:
+            return None
+
+    def _loaded_windows(self) -> Optional[AnnIndex]:
+        """The saved window index (None if there is none); a reader reloads a newer one."""
+        writer = self._lock is not None and self._lock.held
+        seen = getattr(self, "_win_seen", None)
+        if getattr(self, "_win_loaded", False) and (writer or self._windows_manifest() == seen):
+            return self._win
+        root = self._windows_dir()
+        for _attempt in range(5):
+            before = self._windows_manifest()
+            try:
+                win = AnnIndex.load(root)
+            except FileNotFoundError:
+                win = None
+            except (ValueError, OSError) as exc:
+                if not writer and self._windows_manifest() != before:
+                    continue
+                raise ValueError(
+                    f"collection {self._directory}: window index: {exc}. The index is derived data: delete "
+                    f"{self._directory / INDEX_DIRNAME} and reopen to rebuild it from the catalog and features"
+                ) from None
+            if win is not None and win.dim != self._dim:
+                raise ValueError(
+                    f"collection {self._directory}: window index {root} has dimension {win.dim}, features have "
+                    f"{self._dim}; delete {self._directory / INDEX_DIRNAME} and reopen to rebuild it"
+                )
+            self._win, self._win_loaded, self._win_seen = win, True, before
+            return win
+        return None  # replaced faster than it can be read: pending windows are computed instead
+
+    def _long_after(self, after_id: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Ok long videos with id > ``after_id`` (inside a snapshot): ids, window counts, and
+        the largest ok id seen (``after_id`` when none)."""
+        ids, _, ranges = self._cat.clip_means(after_id)
+        length, _ = window_frames(self._sample_fps)
+        long = ranges[:, 1] > LONG_WINDOWS * length if ids.size else np.zeros(0, dtype=bool)
+        counts = np.array([window_bounds(int(t), self._sample_fps).shape[0] for t in ranges[long, 1]], dtype=np.int64)
+        top = int(ids[-1]) if ids.size else int(after_id)
+        return ids[long], counts, top
+
+    def _compute_windows(self, video_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and window vectors of ``video_ids`` from their stored features (checksummed)."""
+        if video_ids.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty((0, self._dim), dtype=np.float32)
+        recs = self._cat.get_many([int(v) for v in video_ids])
+        labels, means = [], []
+        for v in video_ids:
+            m = window_means(self._read(recs[int(v)]), self._sample_fps)
+            labels.append(window_labels(int(v), m.shape[0]))
+            means.append(m)
+        return np.concatenate(labels), np.concatenate(means, axis=0)
+
+    def _covered(self, win: Optional[AnnIndex]) -> int:
+        """Largest video id whose windows the saved window index holds (or that was scanned)."""
+        mark = getattr(self, "_win_covered", None)
+        if mark is not None and mark[0] is win:
+            return mark[1]
+        return int(label_video(win.ids[-1])) if win is not None else 0
+
+    def _pending_windows(self, win: Optional[AnnIndex]) -> tuple[np.ndarray, np.ndarray]:
+        """Windows of ok long videos the saved window index does not hold yet (inside a
+        snapshot), computed from their features; cached while the catalog does not change."""
+        covered = self._covered(win)
+        key = (id(win), covered, self._cat.max_id())
+        cache = getattr(self, "_win_pending", None)
+        if cache is not None and cache[0] == key:
+            return cache[1], cache[2]
+        vids, _, _ = self._long_after(covered)
+        labels, means = self._compute_windows(vids)
+        self._win_pending = (key, labels, means)
+        return labels, means
+
+    # -- maintenance -----------------------------------------------------------------------------
+
+    def _begin_write(self) -> None:
+        super()._begin_write()
+        self._win_loaded = False  # reload as the writer
+
+    def _update_index(self) -> None:
+        super()._update_index()
+        self._update_windows(rebuild=False)
+
+    def rebuild_index(self) -> None:
+        super().rebuild_index()
+        self._update_windows(rebuild=True)
+
+    def _drop_index(self) -> None:
+        super()._drop_index()
+        self._win, self._win_loaded, self._win_seen, self._win_covered = None, True, None, None
+
+    def _update_windows(self, *, rebuild: bool) -> None:
+        """After a write: add the windows of new long videos (writer only; see the module notes)."""
+        cat = self._cat
+        win = None if rebuild else self._loaded_windows()
+        covered = 0 if rebuild else self._covered(win)
+        with cat.snapshot():
+            vids, counts, top = self._long_after(covered)
+            if vids.size == 0:
+                if rebuild:
+                    self._remove_windows()
+                self._win_covered = (win, top)  # nothing new is long: no need to scan these again
+                return
+            if win is not None:
+                small = win.count + int(counts.sum()) <= REBUILD_MAX
+                if not small and counts.sum() < TAIL_MAX:
+                    return  # pending: searches compute them from the features
+            labels, means = self._compute_windows(vids)
+        index = self._index if getattr(self, "_index_loaded", False) else None
+        if win is None:
+            stats = (index.mean, index.scale) if index is not None else None
+            params = AnnParams()
+            win = AnnIndex.build(labels, means, params, stats=stats)
+        else:
+            win = win.add(labels, means)
+        win.save(self._windows_dir())
+        self._win, self._win_loaded, self._win_seen = win, True, self._windows_manifest()
+        self._win_covered = (win, top)
+
+    def _remove_windows(self) -> None:
+        shutil.rmtree(self._windows_dir(), ignore_errors=True)
+        self._win, self._win_loaded, self._win_seen, self._win_covered = None, True, None, None
+
+    # -- retrieval -------------------------------------------------------------------------------
+
+    def _retrieve_windows(self, clip_vector: np.ndarray, candidates: int,
+                          stats: Optional[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``candidates`` ok videos whose best window is most similar to a raw query clip
+        vector (inside a snapshot).
+
+        ``stats`` are the clip stage's statistics of this search (exact search of a small
+        window set); a large one uses the window graph and its frozen statistics.
+
+        Returns
+        -------
+        video_ids, similarity, labels : ndarrays of shape (k,)
+            Best window first; ``labels`` is the best window of each video.
+        """
+        cat = self._cat
+        win = self._loaded_windows()
+        t_labels, t_means = self._pending_windows(win)
+        indexed = win.count if win is not None else 0
+        if indexed + t_labels.size == 0:
+            return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
+        if indexed + t_labels.size <= REBUILD_MAX or win is None:
+            labels = np.concatenate([win.ids, t_labels]) if win is not None else t_labels
+            means = np.concatenate([win.clip_means, t_means], axis=0) if win is not None else t_means
+            if stats is None:
+                stats = standardization_stats(means)
+            mean, scale = stats
+            sims = _cosine((means - mean) / scale, (clip_vector - mean) / scale)
+            return self._best_per_video(labels, sims, candidates, exhausted=True)[:3]
+        mean, scale = win.mean, win.scale
+        t_sims = _cosine((t_means - mean) / scale, (clip_vector - mean) / scale) if t_labels.size else np.empty(0)
+        want = 4 * candidates
+        while True:
+            g_labels, g_sims = win.query(clip_vector, min(want, win.count))
+            done = g_labels.size >= win.count
+            out = self._best_per_video(np.concatenate([g_labels, t_labels]), np.concatenate([g_sims, t_sims]),
+                                       candidates, exhausted=done)
+            if out[3] or done:
+                return out[:3]
+            want *= 4
+
+    def _best_per_video(self, labels: np.ndarray, sims: np.ndarray, candidates: int, *,
+                        exhausted: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Dedupe windows by video (best window each), keep ok videos, the first ``candidates``;
+        the last value says whether ``candidates`` videos were found."""
+        order = np.lexsort((labels, -sims))
+        labels, sims = labels[order], sims[order]
+        vids = label_video(labels)
+        _, first = np.unique(vids, return_index=True)
+        first = np.sort(first)
+        labels, sims, vids = labels[first], sims[first], vids[first]
+        found = self._cat.get_many(vids[: 4 * candidates + 16].tolist())
+        keep = np.array([int(v) in found and found[int(v)].ok for v in vids[: 4 * candidates + 16]], dtype=bool)
+        n = keep.size
+        vids, sims, labels = vids[:n][keep], sims[:n][keep], labels[:n][keep]
+        return vids[:candidates], sims[:candidates], labels[:candidates], vids.size >= candidates
+
+    def _verify_windows(self, records: list, feats: list, labels: dict[int, int]) -> None:
+        """Refuse a video retrieved by a stored window vector that is not the mean of its
+        features in that window (forged or swapped window vectors)."""
+        from ..store.integrity import _means_match
+
+        win = self._win if getattr(self, "_win_loaded", False) else None
+        if win is None:
+            return  # pending windows were computed from the features in this search
+        for rec, f in zip(records, feats):
+            label = labels.get(rec.id)
+            if label is None:
+                continue
+            slot = int(np.searchsorted(win.ids, label))
+            if not (slot < win.count and int(win.ids[slot]) == label):
+                continue  # a pending window (computed from the features)
+            bounds = window_bounds(f.shape[0], self._sample_fps)
+            w = int(label_window(np.int64(label)))
+            got = window_means(f, self._sample_fps)[w] if w < bounds.shape[0] else None
+            if got is None or not _means_match(got, win.clip_means[slot]):
+                raise ValueError(
+                    f"collection {self._directory}: the window vector stored for window {w} of video {rec.id} "
+                    f"({rec.path}) is not the mean of its features in that window: a collection file was "
+                    f"modified (forged vectors would give wrong results); run `draq check {self._directory}`"
+                )
