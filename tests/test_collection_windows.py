@@ -192,3 +192,28 @@ def test_cli_search_no_windows(built: Path, scene: dict, tmp_path: Path, capsys:
         assert main(["search", str(q), "--collection", str(built), "--top", "2", "--candidates", "2", "--json"] + flag) == 0
         paths[bool(flag)] = [h["path"] for h in json.loads(capsys.readouterr().out)["hits"]]
     assert paths[False][0] == "long" and "long" not in paths[True], paths
+
+
+def test_large_window_index_graph_and_pending_windows(built: Path, scene: dict, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past REBUILD_MAX windows the window graph answers (frozen statistics), and windows of
+    videos added since are pending until TAIL_MAX of them: searches compute them meanwhile."""
+    import draqcore.collection.window_index as wi
+
+    coll_dir = Path(shutil.copytree(built, tmp_path / "coll"))
+    win_dir = coll_dir / "index" / "windows"
+    count = AnnIndex.load(win_dir).count
+    monkeypatch.setattr(wi, "REBUILD_MAX", 3)
+    monkeypatch.setattr(wi, "TAIL_MAX", 10_000)
+    with Collection.open(coll_dir) as coll:
+        coll.add_features("long_copy", scene["long"])
+        assert AnnIndex.load(win_dir).count == count  # pending, not saved yet
+        with Collection.open(coll_dir) as reader:
+            for c in (coll, reader):  # the writer and a reader
+                hits = c.search(scene["query"], top=2, candidates=2)
+                assert {h.path for h in hits} == {"long", "long_copy"}, [(h.path, h.similarity) for h in hits]
+                assert all(_iou((h.start, h.end), scene["truth"]) >= 0.7 for h in hits)
+        monkeypatch.setattr(wi, "TAIL_MAX", 1)
+        coll.add_features("short", scene["distractors"][3][1])  # a write: the pending windows are inserted
+    assert AnnIndex.load(win_dir).count == 2 * count
+    assert check_collection(coll_dir).ok

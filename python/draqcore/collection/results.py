@@ -68,7 +68,8 @@ class SearchHit:
     class_name : str or None
         The hit's label, if any.
     similarity : float
-        Cosine similarity of the standardised clip vectors (retrieval stage), in [-1, 1].
+        Cosine similarity of the standardised clip vectors (retrieval stage), in [-1, 1]; for a
+        long video retrieved with windows, the best of its clip vector's and its windows'.
     dtw_cost : float
         ``D(n, m)``, optimal DTW cost on contextualized features (cosine frame cost, Eq. 4-5).
     random_cost : float
