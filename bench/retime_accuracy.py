@@ -25,6 +25,9 @@ IoU of the hit's ``start``/``end`` with the true segment. ``--candidates N`` re-
 retrieved videos (fewer than the six in the collection: then retrieval must find the long
 recording, by its windows or, with ``--no-windows``, by its whole-video clip vector);
 ``--sources`` limits the queries to some long sources (all stay in the collection).
+``--scene-distractors`` also indexes cut-outs of each long source between its query excerpts
+(other moments of the same recording, at most 10 s each): distractors that resemble the queries
+more than the whole recording's mean does.
 
 Prints Markdown tables; held-out sources (``draqcore.evaluation.footage``) are marked.
 """
@@ -44,6 +47,7 @@ from draqcore.align import align_videos
 from draqcore.evaluation.footage import find_footage, footage_sources
 from draqcore.evaluation.retime_warps import (
     concatenate,
+    constant_speed,
     render_warp,
     standard_warps,
     time_errors,
@@ -90,7 +94,6 @@ def whole(sources, work: Path) -> None:
 
 
 def subsequence(which, work: Path) -> None:
-    print(f"candidates={candidates}, windows={'on' if windows else 'off'}\n")
     print("| long source | set | excerpt (s of source) | warp | start err (s) | end err (s) | mean err (s) | p90 (s) | s |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for label in which:
@@ -124,11 +127,35 @@ def _long_source(label: str, work: Path):
     return cat.path, [p[1] for p in cat.parts], excerpts
 
 
-def search(work: Path, which=tuple(LONG_SOURCES), candidates: int = 50, windows: bool = True) -> None:
+def _scene_distractors(label: str, long_path: Path, offsets, excerpts, work: Path) -> list[Path]:
+    """Cut-outs of a long source between its query excerpts (gaps of at least 4 s, pieces of at
+    most 10 s): other moments of the same recording, never the queried ones."""
+    busy = sorted((offsets[p] + s, offsets[p] + s + n) for p, s, n in excerpts)
+    end = float(native_timeline(long_path)[-1])
+    gaps, t = [], 0.0
+    for a, b in busy + [(end, end)]:
+        if a - t >= 4.0:
+            gaps.append((t, a))
+        t = max(t, b)
+    out = []
+    for g0, g1 in gaps:
+        pieces = int(np.ceil((g1 - g0) / 10.0))
+        edges = np.linspace(g0, g1, pieces + 1)
+        for a, b in zip(edges[:-1], edges[1:]):
+            name = f"cut_{label}_{a:.0f}_{b:.0f}.mp4"
+            out.append(render_warp(long_path, work / name, constant_speed(1.0, a + 0.2, b - 0.2, name=name)).path)
+    return out
+
+
+def search(work: Path, which=tuple(LONG_SOURCES), candidates: int = 50, windows: bool = True,
+           scene_distractors: bool = False) -> None:
     from draqcore.collection import Collection
 
     longs = {label: _long_source(label, work) for label in LONG_SOURCES}
     distractors = [find_footage(n) for n in ("carphone", "cup", "pose2sim_cam1", "sports2d_demo")]
+    if scene_distractors:
+        for label, (long_path, offsets, excerpts) in longs.items():
+            distractors += _scene_distractors(label, Path(long_path), offsets, excerpts, work)
     coll_dir = work / "collection"
     if coll_dir.exists():
         shutil.rmtree(coll_dir)
@@ -138,8 +165,8 @@ def search(work: Path, which=tuple(LONG_SOURCES), candidates: int = 50, windows:
     print(f"collection: {len(longs)} long recordings + {len(distractors)} distractors, indexed in "
           f"{time.perf_counter() - t0:.0f} s\n")
     print(f"candidates={candidates}, windows={'on' if windows else 'off'}\n")
-    print("| long source | set | excerpt (s) | warp | top hit is source | hit start-end (s) | IoU | s |")
-    print("|---|---|---|---|---|---|---:|---:|")
+    print("| long source | set | excerpt (s) | warp | top hit is source | hit start-end (s) | IoU | source rank | s |")
+    print("|---|---|---|---|---|---|---:|---:|---:|")
     with Collection.open(coll_dir) as coll:
         for label, (long_path, offsets, excerpts) in longs.items():
             if label not in which:
@@ -155,10 +182,11 @@ def search(work: Path, which=tuple(LONG_SOURCES), candidates: int = 50, windows:
                     ok = Path(h.path).resolve() == Path(long_path).resolve()
                     inter = max(0.0, min(h.end, s0 + length) - max(h.start, s0))
                     iou = inter / (max(h.end, s0 + length) - min(h.start, s0)) if ok else 0.0
+                    src = [x.rank for x in hits if Path(x.path).resolve() == Path(long_path).resolve()]
                     print(
                         f"| {label} | {'held out' if label == 'held-out' else 'tuning'} | {s0:.1f}-{s0 + length:.1f} | "
                         f"{wname} | {'yes' if ok else 'no: ' + Path(h.path).name} | {h.start:.2f}-{h.end:.2f} | "
-                        f"{iou:.2f} | {dt:.1f} |",
+                        f"{iou:.2f} | {src[0] if src else 'not retrieved'} | {dt:.1f} |",
                         flush=True,
                     )
 
@@ -169,6 +197,8 @@ def main(argv=None) -> int:
     p.add_argument("--sources", default=None, help="comma-separated footage names (whole) or tuning,held-out")
     p.add_argument("--candidates", type=int, default=50, help="search: videos retrieved for re-ranking")
     p.add_argument("--no-windows", action="store_true", help="search: retrieve by whole-video clip vectors only")
+    p.add_argument("--scene-distractors", action="store_true",
+                   help="search: also index cut-outs of each long source between its query excerpts")
     p.add_argument("--work", default=None, help="folder for the re-timed videos (default: a temporary one)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -182,7 +212,8 @@ def main(argv=None) -> int:
             subsequence(which, work)
         else:
             which = args.sources.split(",") if args.sources else tuple(LONG_SOURCES)
-            search(work, which, candidates=args.candidates, windows=not args.no_windows)
+            search(work, which, candidates=args.candidates, windows=not args.no_windows,
+                   scene_distractors=args.scene_distractors)
     return 0
 
 
