@@ -231,3 +231,13 @@ def test_contextualize_inside_the_batch_names_bad_inputs(rng):
         draqcore.draq_batch(np.ones((5, 1)), [np.ones((4, 1)), big], contextualize=True)
     with pytest.raises(ValueError, match=r"query: contextualized value of row 0"):
         draqcore.draq_batch(big, [np.ones((4, 1))], contextualize=True)
+
+
+@pytest.mark.parametrize("method", [np.ones((3, 2)), np.float64(1.0), None, 3, b"exact"])
+def test_a_method_that_is_not_a_string_is_named_in_one_line(method):
+    # e.g. draq(np.float64(1), np.ones((3, 2))): the array lands in ``method``
+    C = np.ones((3, 3))
+    with pytest.raises(ValueError, match=r"^method: unknown method "):
+        draqcore.draq(C, method)
+    with pytest.raises(ValueError, match=r"^method: unknown method "):
+        draqcore.draq_batch(np.ones((3, 4)), [np.ones((3, 4))], method=method)

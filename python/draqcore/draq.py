@@ -20,8 +20,11 @@ METHODS: tuple[str, ...] = ("exact", "sampled")
 
 
 def _check_method(method: object) -> bool:
-    if method not in METHODS:
-        raise ValueError(f"method: unknown method {method!r} (expected 'exact' or 'sampled')")
+    # A string test first: ``in`` on an array argument would raise NumPy's "truth value is
+    # ambiguous" instead of naming the argument.
+    if not isinstance(method, str) or method not in METHODS:
+        shown = f"a {type(method).__name__}" if not isinstance(method, str) else repr(method)
+        raise ValueError(f"method: unknown method {shown} (expected 'exact' or 'sampled')")
     return method == "exact"
 
 

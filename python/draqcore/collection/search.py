@@ -227,7 +227,7 @@ class _Search(_WindowIndex):
         candidates = _int_arg(candidates, "candidates", 1)
         if candidates < top:
             raise ValueError(f"candidates: must be >= top ({top}) since hits are chosen among them, got {candidates}")
-        if method not in _METHODS:
+        if not isinstance(method, str) or method not in _METHODS:
             raise ValueError(f"method: expected 'exact' or 'sampled', got {method!r}")
         k = _int_arg(k, "k", 1)
         seed = _int_arg(seed, "seed", 0)
