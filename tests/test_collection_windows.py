@@ -217,3 +217,34 @@ def test_large_window_index_graph_and_pending_windows(built: Path, scene: dict, 
         coll.add_features("short", scene["distractors"][3][1])  # a write: the pending windows are inserted
     assert AnnIndex.load(win_dir).count == 2 * count
     assert check_collection(coll_dir).ok
+
+
+def test_collection_without_long_videos_scans_nothing_again(scene: dict, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer records up to which id it looked for long videos (``scanned.json``), so readers
+    (and later writers) of a collection with no long video scan only ids added since."""
+    from draqcore.store.catalog import Catalog
+
+    root = tmp_path / "coll"
+    with _create(root, scene["long"].shape[1]) as coll:
+        for name, f in scene["distractors"]:
+            coll.add_features(name, f)
+    win_dir = root / "index" / "windows"
+    assert not (win_dir / "ann.json").exists()
+    assert json.loads((win_dir / "scanned.json").read_text())["scanned_id"] == len(scene["distractors"])
+    seen: list[int] = []
+    real = Catalog.long_videos
+
+    def spy(self, after_id, min_frames):  # type: ignore[no-untyped-def]
+        seen.append(int(after_id))
+        return real(self, after_id, min_frames)
+
+    monkeypatch.setattr(Catalog, "long_videos", spy)
+    with Collection.open(root) as reader:
+        reader.search(scene["query"], top=2, candidates=2)
+    assert seen == [len(scene["distractors"])]  # only ids above the scanned mark
+    with Collection.open(root) as coll:
+        coll.add_features("long", scene["long"])
+        hits = coll.search(scene["query"], top=2, candidates=2)
+    assert hits[0].path == "long" and (win_dir / "ann.json").is_file()
+    assert check_collection(root).ok

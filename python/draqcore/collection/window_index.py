@@ -26,15 +26,21 @@ search by a writer); readers meanwhile compute the windows in memory.
 
 from __future__ import annotations
 
+import json
 import shutil
 from typing import Optional
 
 import numpy as np
 
-from ..store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams, standardization_stats
+from ..store.ann_index import (INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams, _atomic_write_text,
+                               standardization_stats)
 from ..store.windows import (LONG_WINDOWS, WINDOWS_DIRNAME, label_video, label_window, window_bounds,
                              window_frames, window_labels, window_means)
 from .maintenance import REBUILD_MAX, TAIL_MAX, _cosine, _Maintenance
+
+#: In ``index/windows/``: the largest video id up to which long videos were looked for.
+SCANNED_FILENAME = "scanned.json"
+_SCANNED_FORMAT = "draqcore-windows-scanned"
 
 
 class _WindowIndex(_Maintenance):
@@ -82,13 +88,11 @@ class _WindowIndex(_Maintenance):
 
     def _long_after(self, after_id: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Ok long videos with id > ``after_id`` (inside a snapshot): ids, window counts, and
-        the largest ok id seen (``after_id`` when none)."""
-        ids, _, ranges = self._cat.clip_means(after_id)
+        the largest id given out so far (every id up to it has been looked at)."""
         length, _ = window_frames(self._sample_fps)
-        long = ranges[:, 1] > LONG_WINDOWS * length if ids.size else np.zeros(0, dtype=bool)
-        counts = np.array([window_bounds(int(t), self._sample_fps).shape[0] for t in ranges[long, 1]], dtype=np.int64)
-        top = int(ids[-1]) if ids.size else int(after_id)
-        return ids[long], counts, top
+        ids, frames = self._cat.long_videos(after_id, int(LONG_WINDOWS * length))
+        counts = np.array([window_bounds(int(t), self._sample_fps).shape[0] for t in frames], dtype=np.int64)
+        return ids, counts, max(int(after_id), self._cat.max_id())
 
     def _compute_windows(self, video_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Labels and window vectors of ``video_ids`` from their stored features (checksummed)."""
@@ -103,11 +107,34 @@ class _WindowIndex(_Maintenance):
         return np.concatenate(labels), np.concatenate(means, axis=0)
 
     def _covered(self, win: Optional[AnnIndex]) -> int:
-        """Largest video id whose windows the saved window index holds (or that was scanned)."""
+        """Largest video id up to which long videos have been looked for: those of the saved
+        window index, or more (``scanned.json``, written by the writer: ids after the last long
+        video need not be scanned again, so a collection with no long video costs no scan)."""
         mark = getattr(self, "_win_covered", None)
         if mark is not None and mark[0] is win:
             return mark[1]
-        return int(label_video(win.ids[-1])) if win is not None else 0
+        held = int(label_video(win.ids[-1])) if win is not None else 0
+        try:
+            scanned = json.loads((self._windows_dir() / SCANNED_FILENAME).read_bytes().decode("utf-8"))
+            # Only for the window index it was written with (a reader may hold an older one).
+            upto = scanned["scanned_id"] if scanned.get("format") == _SCANNED_FORMAT and scanned.get(
+                "window_frames") == list(window_frames(self._sample_fps)) and scanned.get("held_id") == held else 0
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            upto = 0
+        if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
+            upto = 0
+        return max(held, upto)
+
+    def _mark_scanned(self, win: Optional[AnnIndex], top: int) -> None:
+        """Remember (in memory, and in ``scanned.json`` for later writers and readers) that no
+        long video up to ``top`` is missing from ``win``."""
+        self._win_covered = (win, top)
+        root = self._windows_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        held = int(label_video(win.ids[-1])) if win is not None else 0
+        text = json.dumps({"format": _SCANNED_FORMAT, "scanned_id": int(top), "held_id": held,
+                           "window_frames": list(window_frames(self._sample_fps))}) + "\n"
+        _atomic_write_text(root / SCANNED_FILENAME, text)
 
     def _pending_windows(self, win: Optional[AnnIndex]) -> tuple[np.ndarray, np.ndarray]:
         """Windows of ok long videos the saved window index does not hold yet (inside a
@@ -150,7 +177,8 @@ class _WindowIndex(_Maintenance):
             if vids.size == 0:
                 if rebuild:
                     self._remove_windows()
-                self._win_covered = (win, top)  # nothing new is long: no need to scan these again
+                if rebuild or top > covered:
+                    self._mark_scanned(win, top)  # nothing new is long: no need to scan these again
                 return
             if win is not None:
                 small = win.count + int(counts.sum()) <= REBUILD_MAX
@@ -166,7 +194,7 @@ class _WindowIndex(_Maintenance):
             win = win.add(labels, means)
         win.save(self._windows_dir())
         self._win, self._win_loaded, self._win_seen = win, True, self._windows_manifest()
-        self._win_covered = (win, top)
+        self._mark_scanned(win, top)
 
     def _remove_windows(self) -> None:
         shutil.rmtree(self._windows_dir(), ignore_errors=True)

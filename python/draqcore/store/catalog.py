@@ -1023,6 +1023,16 @@ class Catalog:
         row = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'videos'")
         return 0 if row is None or row[0] is None else int(row[0])
 
+    def long_videos(self, after_id: int, min_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and frame counts of the ok rows with ``id > after_id`` and more than
+        ``min_frames`` sampled frames, ascending by id (a range scan of ``videos_status`` that
+        reads no vectors: O(log N + k) for the k rows after ``after_id``)."""
+        rows = self._rows(
+            "SELECT id, row_count FROM videos WHERE status = 'ok' AND id > ? AND row_count > ? ORDER BY id",
+            (int(after_id), int(min_frames)))
+        return (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)))
+
     def clip_means(self, after_id: int = 0, upto_id: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ids, stored clip vectors and row ranges of the ok rows with ``after_id < id <= upto_id``.
 
