@@ -53,6 +53,7 @@ from .hnsw_graph import GraphError, graph_index, level0_outside_component, parse
 from .npy import read_npy
 from .testhooks import kill_point
 from .._validate import as_nonnegative_int as _int_at_least
+from .durability import fsync_dir
 
 __all__ = ["AnnIndex", "AnnParams", "INDEX_DIRNAME", "STD_FLOOR", "MANIFEST_FILENAME", "leftovers",
            "remove_leftovers", "standardization_stats"]
@@ -203,20 +204,6 @@ def remove_leftovers(directory: Union[str, os.PathLike[str]]) -> int:
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make renames/creations inside ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class AnnIndex:
@@ -554,7 +541,7 @@ class AnnIndex:
                 f = gen_dir / name
                 _fsync_file(f)
                 files[name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
-            _fsync_dir(gen_dir)
+            fsync_dir(gen_dir)
             kill_point("index-generation")
             manifest = {
                 "format": _FORMAT,
@@ -577,7 +564,7 @@ class AnnIndex:
             # The manifest still names the previous generation (os.replace is all-or-nothing).
             shutil.rmtree(gen_dir, ignore_errors=True)
             raise
-        _fsync_dir(root)
+        fsync_dir(root)
         kill_point("index-manifest")
         for old in root.iterdir():
             if old.is_dir() and _GENERATION.fullmatch(old.name) and old.name != gen_name:

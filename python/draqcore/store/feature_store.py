@@ -47,6 +47,7 @@ from typing import Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 from .._validate import as_nonnegative_int as _positive_int
+from .durability import fsync_dir
 
 __all__ = ["FeatureStore", "FEATURES_FILENAME", "FEATURES_DIRNAME", "FEATURE_DTYPES", "SHARD_BYTES",
            "features_digest", "shard_rows_for"]
@@ -284,7 +285,7 @@ class FeatureStore:
                     os.fsync(fh.fileno())
             removed += size - valid
         if removed and self._shard_rows is not None:
-            _fsync_dir(self._path)
+            fsync_dir(self._path)
         return removed
 
     def extend(self, rows: int) -> None:
@@ -401,7 +402,7 @@ class FeatureStore:
                               str(f)) from None
             pos += n
         if created and self._shard_rows is not None:
-            _fsync_dir(self._path)
+            fsync_dir(self._path)
         self._rows = start
         return offsets
 
@@ -499,15 +500,3 @@ class FeatureStore:
         except Exception:
             pass
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
