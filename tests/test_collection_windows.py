@@ -248,3 +248,18 @@ def test_collection_without_long_videos_scans_nothing_again(scene: dict, tmp_pat
         hits = coll.search(scene["query"], top=2, candidates=2)
     assert hits[0].path == "long" and (win_dir / "ann.json").is_file()
     assert check_collection(root).ok
+
+
+def test_reindex_rebuilds_the_window_index(built: Path, scene: dict, tmp_path: Path) -> None:
+    coll_dir = Path(shutil.copytree(built, tmp_path / "coll"))
+    before = AnnIndex.load(coll_dir / "index" / "windows")
+    with Collection.open(coll_dir) as coll:
+        coll.remove(["face_part1"])
+        coll.rebuild_index()
+        clip = AnnIndex.load(coll_dir / "index")
+        after = AnnIndex.load(coll_dir / "index" / "windows")
+        np.testing.assert_array_equal(after.ids, before.ids)
+        np.testing.assert_array_equal(after.mean, clip.mean)  # refreshed with the clip statistics
+        hits = coll.search(scene["query"], top=1, candidates=1)
+        assert hits[0].path == "long" and _iou((hits[0].start, hits[0].end), scene["truth"]) >= 0.7
+    assert check_collection(coll_dir).ok
