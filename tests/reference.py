@@ -82,6 +82,19 @@ def brute_force_dtw(cost: np.ndarray, band: int | None = None) -> float:
     return best
 
 
+def _step_back(D: np.ndarray, i: int, j: int) -> tuple[int, int]:
+    """The traceback's predecessor of (i, j) under the documented tie rule: diagonal, up, left."""
+    diag = D[i - 1, j - 1] if i > 0 and j > 0 else np.inf
+    up = D[i - 1, j] if i > 0 else np.inf
+    left = D[i, j - 1] if j > 0 else np.inf
+    best = min(diag, up, left)
+    if diag == best:
+        return i - 1, j - 1
+    if up == best:
+        return i - 1, j
+    return i, j - 1
+
+
 def dtw_with_ties(cost: np.ndarray, band: int | None = None):
     """Textbook DP in float64 with the documented tie rule: diagonal, then up, then left."""
     n, m = cost.shape
@@ -105,16 +118,7 @@ def dtw_with_ties(cost: np.ndarray, band: int | None = None):
     i, j = n - 1, m - 1
     path = [(i, j)]
     while (i, j) != (0, 0):
-        diag = D[i - 1, j - 1] if i > 0 and j > 0 else np.inf
-        up = D[i - 1, j] if i > 0 else np.inf
-        left = D[i, j - 1] if j > 0 else np.inf
-        best = min(diag, up, left)
-        if diag == best:
-            i, j = i - 1, j - 1
-        elif up == best:
-            i -= 1
-        else:
-            j -= 1
+        i, j = _step_back(D, i, j)
         path.append((i, j))
     return float(D[-1, -1]), np.array(path[::-1], dtype=np.int64)
 
@@ -210,16 +214,7 @@ def subsequence_dtw_with_ties(cost: np.ndarray):
     i, j = n - 1, j1
     path = [(i, j)]
     while not (i == 0 and fresh[0, j]):
-        diag = D[i - 1, j - 1] if i > 0 and j > 0 else np.inf
-        up = D[i - 1, j] if i > 0 else np.inf
-        left = D[i, j - 1] if j > 0 else np.inf
-        best = min(diag, up, left)
-        if diag == best:
-            i, j = i - 1, j - 1
-        elif up == best:
-            i -= 1
-        else:
-            j -= 1
+        i, j = _step_back(D, i, j)
         path.append((i, j))
     path = np.array(path[::-1], dtype=np.int64)
     return float(D[-1, j1]), path, (int(path[0, 1]), j1)

@@ -403,13 +403,7 @@ void cost_block_parallel(const float* packed_a, const float* sa, std::ptrdiff_t 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
 #endif
   for (std::ptrdiff_t t = 0; t < tiles; ++t) {
-    if (stop.load(std::memory_order_relaxed)) continue;
-    try {
-      poll_interrupt();
-    } catch (const interrupted&) {
-      stop.store(true);
-      continue;
-    }
+    if (poll_interrupt_into(stop)) continue;
     tile(t);
   }
   if (stop.load()) throw interrupted();

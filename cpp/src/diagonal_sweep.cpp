@@ -137,6 +137,23 @@ std::ptrdiff_t ring_slots(std::ptrdiff_t n, int bands) {
   return std::max<std::ptrdiff_t>(8, std::min<std::ptrdiff_t>(128, (std::ptrdiff_t(1) << 22) / (n + 2)));
 }
 
+// Traceback storage of a whole-matrix sweep: with a path, one direction byte per cell, diagonal
+// k starting at ws.tb_offset[k]; without, one scratch diagonal of directions.
+void reserve_traceback(SweepWorkspace& ws, std::ptrdiff_t n, std::ptrdiff_t m, bool with_path) {
+  if (!with_path) {
+    if (ws.tb.size() < std::size_t(n)) ws.tb.resize(std::size_t(n));
+    return;
+  }
+  const std::ptrdiff_t diagonals = n + m - 1;
+  if (ws.tb_offset.size() < std::size_t(diagonals)) ws.tb_offset.resize(std::size_t(diagonals));
+  std::ptrdiff_t total = 0;
+  for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
+    ws.tb_offset[k] = total;
+    total += last_row(k, n) - first_row(k, m) + 1;
+  }
+  if (ws.tb.size() < std::size_t(total)) ws.tb.resize(std::size_t(total));
+}
+
 struct alignas(64) Progress {
   std::atomic<std::ptrdiff_t> done{0};  // diagonals this band has completed
 };
@@ -255,17 +272,7 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
   ws.d_rows.assign(slots * stride, kInf);
   if (ws.s_rows.size() < slots * stride) ws.s_rows.resize(slots * stride);
   if (ws.diag_cost.size() < std::size_t(n)) ws.diag_cost.resize(std::size_t(n));
-  if (with_path) {
-    if (ws.tb_offset.size() < std::size_t(diagonals)) ws.tb_offset.resize(std::size_t(diagonals));
-    std::ptrdiff_t total = 0;
-    for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
-      ws.tb_offset[k] = total;
-      total += last_row(k, n) - first_row(k, m) + 1;
-    }
-    if (ws.tb.size() < std::size_t(total)) ws.tb.resize(std::size_t(total));
-  } else if (ws.tb.size() < std::size_t(n)) {
-    ws.tb.resize(std::size_t(n));
-  }
+  reserve_traceback(ws, n, m, with_path);
   float* cd = ws.diag_cost.data();
   SweepResult result;
   std::ptrdiff_t best_end = -1;
@@ -347,17 +354,7 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
   if (want_dtw) ws.d_rows.assign(slots * stride, kInf);
   if (want_expected) ws.g_rows.assign(slots * stride, 0.0);
   if (ws.diag_cost.size() < std::size_t(n)) ws.diag_cost.resize(std::size_t(n));
-  if (with_path) {
-    if (ws.tb_offset.size() < std::size_t(diagonals)) ws.tb_offset.resize(std::size_t(diagonals));
-    std::ptrdiff_t total = 0;
-    for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
-      ws.tb_offset[k] = total;
-      total += last_row(k, n) - first_row(k, m) + 1;
-    }
-    if (ws.tb.size() < std::size_t(total)) ws.tb.resize(std::size_t(total));
-  } else if (ws.tb.size() < std::size_t(n)) {
-    ws.tb.resize(std::size_t(n));  // one scratch diagonal of directions
-  }
+  reserve_traceback(ws, n, m, with_path);
   float* cd = ws.diag_cost.data();
 
   // Cells [lo, hi] of anti-diagonal k (a part of its rows [ilo, ihi], or all of them). Parts of

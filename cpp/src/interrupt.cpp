@@ -29,4 +29,14 @@ void poll_interrupt() {
   if (scope->check_ && scope->check_()) throw interrupted();
 }
 
+bool poll_interrupt_into(std::atomic<bool>& stop) {
+  if (stop.load(std::memory_order_relaxed)) return true;
+  try {
+    poll_interrupt();
+  } catch (const interrupted&) {
+    stop.store(true);
+  }
+  return stop.load(std::memory_order_relaxed);
+}
+
 }  // namespace draqcore

@@ -68,13 +68,7 @@ void random_path_costs(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, st
 #pragma omp parallel for schedule(static, 1) num_threads(nthreads) if (k * (n + m) > 20000)
 #endif
   for (std::ptrdiff_t chunk = 0; chunk < chunks; ++chunk) {
-    if (stop.load(std::memory_order_relaxed)) continue;
-    try {
-      poll_interrupt();
-    } catch (const interrupted&) {
-      stop.store(true);
-      continue;
-    }
+    if (poll_interrupt_into(stop)) continue;
     const std::ptrdiff_t end = std::min(k, (chunk + 1) * kChunk);
     for (std::ptrdiff_t p = chunk * kChunk; p < end; ++p) {
       out[p] = random_path_cost(cost, n, m, ldc, seed, stream, std::uint64_t(p));

@@ -2,6 +2,7 @@
 // and the kernels poll it between chunks of work.
 #pragma once
 
+#include <atomic>
 #include <exception>
 #include <functional>
 
@@ -37,5 +38,11 @@ class InterruptScope {
 /// parallel region have no check installed, so only the calling thread ever runs it; parallel
 /// kernels turn its exception into a shared stop flag (exceptions cannot leave a region).
 void poll_interrupt();
+
+/// @brief poll_interrupt() for a worker loop inside a parallel region, where an exception cannot
+/// leave: an interruption is recorded in `stop` instead. Returns stop's value, so a loop can
+/// skip its remaining work with `if (poll_interrupt_into(stop)) continue;`; the caller throws
+/// interrupted after the region when `stop` is set.
+bool poll_interrupt_into(std::atomic<bool>& stop);
 
 }  // namespace draqcore
