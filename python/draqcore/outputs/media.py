@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
@@ -29,6 +29,7 @@ __all__ = [
     "average_rate",
     "MEDIA_SUFFIXES",
     "AudioTrack",
+    "FrameFollower",
     "VideoEncoder",
     "check_media_path",
     "even_size",
@@ -36,6 +37,26 @@ __all__ = [
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+class FrameFollower:
+    """A video decoded forward only, read at a non-decreasing sequence of native frame indices.
+
+    ``at(index)`` returns the last decoded frame whose index is at most ``index`` (the last frame
+    of the video past its end): what a time map that repeats or skips frames of B shows.
+    """
+
+    def __init__(self, frames: Iterator[Any]) -> None:
+        self._frames = frames
+        self.current = next(frames)  # a SampledFrame: .index, .time, .image
+
+    def at(self, index: int) -> Any:
+        while self.current.index < index:
+            nxt = next(self._frames, None)
+            if nxt is None:
+                break
+            self.current = nxt
+        return self.current
 
 AUDIO_RATE: int = 48000
 """Sample rate, Hz, of every audio track read or written here (Opus requires 48 kHz)."""

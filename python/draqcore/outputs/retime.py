@@ -9,7 +9,7 @@ from typing import Literal, Optional, Union
 import cv2
 import numpy as np
 
-from .media import AudioTrack, VideoEncoder, average_rate, check_media_path, even_size, read_audio
+from .media import AudioTrack, FrameFollower, VideoEncoder, average_rate, check_media_path, even_size, read_audio
 from .timemap import TimeMap
 
 __all__ = ["AUDIO_MODES", "retime_video", "warp_audio"]
@@ -148,9 +148,8 @@ def retime_video(
             raise ValueError(f"{b}: has no audio track (use --audio a or none)")
         track = warp_audio(source, time_map, duration)
 
-    frames_b = iter_sampled_frames(b, None)
-    current = next(frames_b)
-    size = even_size(current.image.shape[1], current.image.shape[0], height)
+    frames_b = FrameFollower(iter_sampled_frames(b, None))
+    size = even_size(frames_b.current.image.shape[1], frames_b.current.image.shape[0], height)
     steps = range(len(mapping.frame_b))
     if progress:
         from tqdm import tqdm
@@ -158,13 +157,7 @@ def retime_video(
         steps = tqdm(steps, desc="retime", unit="frame", leave=False)
     with VideoEncoder(out_path, fps, size, audio=track) as enc:
         for i in steps:
-            want = int(mapping.frame_b[i])
-            while current.index < want:
-                nxt = next(frames_b, None)
-                if nxt is None:
-                    break
-                current = nxt
-            image = current.image
+            image = frames_b.at(int(mapping.frame_b[i])).image
             if (image.shape[1], image.shape[0]) != size:
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             enc.write(image, time_s=float(timeline_a[i]))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
 import cv2
 import numpy as np
 
-from .media import VideoEncoder, average_rate, check_media_path, even_size, read_audio
+from .media import FrameFollower, VideoEncoder, average_rate, check_media_path, even_size, read_audio
 
 __all__ = ["write_side_by_side"]
 
@@ -77,7 +77,7 @@ def write_side_by_side(
     ValueError
         Bad suffix or height; A has no frames.
     """
-    from ..video import SampledFrame, iter_sampled_frames
+    from ..video import iter_sampled_frames
 
     out = check_media_path(out_path)
     if height is not None:
@@ -86,8 +86,7 @@ def write_side_by_side(
     fps = average_rate(mapping.time_a)
     name_a, name_b = Path(alignment.a.path).name, Path(alignment.b.path).name
     track = read_audio(alignment.a.path) if audio else None
-    frames_b: Iterator[SampledFrame] = iter_sampled_frames(alignment.b.path, None)
-    current_b = next(frames_b)
+    frames_b = FrameFollower(iter_sampled_frames(alignment.b.path, None))
     frames_a = iter_sampled_frames(alignment.a.path, None)
     if progress:
         from tqdm import tqdm
@@ -98,12 +97,7 @@ def write_side_by_side(
         for frame_a in frames_a:
             if frame_a.index >= len(mapping.frame_b):
                 break
-            want = int(mapping.frame_b[frame_a.index])
-            while current_b.index < want:
-                nxt = next(frames_b, None)
-                if nxt is None:
-                    break
-                current_b = nxt
+            current_b = frames_b.at(int(mapping.frame_b[frame_a.index]))
             left = frame_a.image
             h = height if height is not None else left.shape[0] + left.shape[0] % 2
             lw, _ = even_size(left.shape[1], left.shape[0], h)
