@@ -266,6 +266,10 @@ class OpenCVDescriptorExtractor:
             raise ValueError(f"{DEFAULT_EXTRACTOR_NAME}: unknown parameter(s) {unknown}")
         return cls(**dict(params))
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        """Pickle as the feature parameters (for ``spawn`` workers, Ray tasks and DataLoaders)."""
+        return (self.__class__.from_params, (dict(self.params),))
+
     @property
     def block_dims(self) -> Mapping[str, int]:
         """Dimension of each block: ``{"hog": ..., "color": ..., "flow": ...}``."""

@@ -243,6 +243,7 @@ class PoseExtractor:
         from .blazepose import BlazePose
 
         self._model = BlazePose(min_detection_score=det, min_presence=pres, threads=threads)
+        self._threads = None if threads is None else int(threads)
         self._mirror_invariant = bool(mirror_invariant)
         self._tracking = bool(tracking)
         self.dim: int = 2 * _BASE_DIM if self._mirror_invariant else _BASE_DIM
@@ -262,6 +263,14 @@ class PoseExtractor:
         if unknown:
             raise ValueError(f"{POSE_EXTRACTOR_NAME}: unknown parameter(s) {unknown}")
         return cls(**dict(params))
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any], Optional[int]]]:
+        """Pickle as the parameters (the LiteRT interpreters are rebuilt by the receiver).
+
+        Makes the extractor usable with ``spawn`` workers, ``Pool.map(extractor.extract, ...)``
+        and PyTorch DataLoader workers; the rebuilt extractor gives identical features.
+        """
+        return (_rebuild_pose_extractor, (dict(self.params), self._threads))
 
     @property
     def mirror_invariant(self) -> bool:
@@ -341,3 +350,8 @@ class PoseExtractor:
 
 
 register_extractor(POSE_EXTRACTOR_NAME, PoseExtractor.from_params)
+
+
+def _rebuild_pose_extractor(params: Mapping[str, Any], threads: Optional[int]) -> PoseExtractor:
+    """Unpickle a :class:`PoseExtractor` (see ``PoseExtractor.__reduce__``)."""
+    return PoseExtractor(threads=threads, **dict(params))
