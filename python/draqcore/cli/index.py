@@ -106,43 +106,13 @@ def _index_inputs(paths: Iterable[str], skip: Iterable[Path] = ()) -> tuple[list
     return unique, ignored
 
 
-def _feature_files(directory: str) -> list[Path]:
-    """The ``.npy`` clip files of a features folder (not ``*.times.npy``), sorted by name."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise CommandError(f"--features {root}: not a folder")
-    files = sorted(f for f in root.iterdir()
-                   if f.suffix == ".npy" and not f.name.endswith(".times.npy") and not f.name.startswith(".")
-                   and f.is_file())
-    if not files:
-        raise CommandError(f"--features {root}: holds no .npy files (one (T, d) array per clip)")
-    return files
-
-
-def _load(f: Path, what: str):
-    import numpy as np
-
-    try:
-        return np.load(f, allow_pickle=False)  # never unpickle
-    except (ValueError, OSError, EOFError) as exc:
-        raise CommandError(f"{f}: not a readable .npy {what} ({exc})") from None
-
-
-def _clips(files: list[Path]):
-    """``(name, features, times, None)`` for every file, loaded one at a time."""
-    for f in files:
-        stem = f.name[: -len(".npy")]
-        times_file = f.with_name(stem + ".times.npy")
-        times = _load(times_file, "times file") if times_file.is_file() else None
-        yield stem, _load(f, "features file"), times, None
-
-
 def _run_features(args: argparse.Namespace) -> int:
-    """``draq index --features DIR``: add precomputed features (one .npy per clip)."""
+    """``draq index --features DIR``: add precomputed features (.npy, .npz, HDF5 files)."""
     from ..collection import Collection
+    from ..collection.feature_files import read_clips, scan_feature_folder
     from ..features import Precomputed
 
-    files = _feature_files(args.features)
+    clips = scan_feature_folder(args.features)  # names and shapes only: errors before anything is added
     directory = Path(args.collection)
     if (directory / "catalog.sqlite").is_file():
         coll = Collection.open(directory, write=True)
@@ -157,14 +127,12 @@ def _run_features(args: argparse.Namespace) -> int:
         if args.features_name is None:
             raise CommandError("--features-name NAME is needed to create a collection of precomputed features "
                                "(it says which backbone made them, e.g. resnet50-imagenet)")
-        first = _load(files[0], "features file")
-        if first.ndim != 2:
-            raise CommandError(f"{files[0]}: expected a (T, d) array, got shape {first.shape}")
+        _, first, _, _ = next(read_clips(clips[:1]))
         coll = Collection.create(directory, extractor=Precomputed(dim=int(first.shape[1]), name=args.features_name),
                                  sample_fps=args.sample_fps, feature_dtype=args.feature_dtype)
     with coll:
         started = time.perf_counter()
-        report = coll.add_features_batch(_clips(files), progress=not args.quiet)
+        report = coll.add_features_batch(read_clips(clips), progress=not args.quiet)
         elapsed = time.perf_counter() - started
         total = len(coll)
     print(
@@ -245,8 +213,10 @@ def register(sub) -> None:
     p = sub.add_parser("index", help="add videos to a collection (created if needed)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="video files, image-sequence folders, or folders to scan")
     p.add_argument("--features", metavar="DIR", default=None,
-                   help="add precomputed features instead of videos: one (T, d) .npy file per clip (name = file "
-                        "stem), optional NAME.times.npy (seconds) beside it")
+                   help="add precomputed features instead of videos: NAME.npy files (one (T, d) clip each, optional "
+                        "NAME.times.npy in seconds beside it), .npz files (one clip per array key, times under key "
+                        "NAME.times) and .h5/.hdf5 files (one clip per 2-D dataset, named by its path; needs "
+                        "draqcore[hdf5])")
     p.add_argument("--features-name", metavar="NAME", default=None,
                    help="which backbone made the --features (required when creating; checked afterwards)")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
