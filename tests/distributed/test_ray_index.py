@@ -28,14 +28,6 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths + [root / "broken.mp4"]
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
-             configure_logging=False)
-    yield
-    ray.shutdown()
-
-
 def _content(path: Path) -> list[tuple]:
     with Collection.open(path) as c:
         out = []

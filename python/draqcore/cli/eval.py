@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -26,6 +27,11 @@ def _extractor(args: argparse.Namespace):
     ex = extractor_from_args(args)
     name = args.extractor or "default"
     return ex, name + (" (mirror-invariant)" if args.mirror_invariant else "")
+
+def _ray_address(args: argparse.Namespace):
+    """``--ray`` alone (or ``--ray local``): None, a local cluster; otherwise the address given."""
+    return None if args.ray == "local" else args.ray
+
 
 def _split_queries(videos, every: int = 5):
     """Queries and collection of a labelled folder: the videos of a "val"/"test" split if any
@@ -53,6 +59,10 @@ def _run_retime(args: argparse.Namespace) -> int:
     out = Path(args.out or "draq-eval-retime")
     extractor, feature_name = _extractor(args)
     started = time.perf_counter()
+    if args.ray is not None:
+        from ..distributed import evaluate_retiming_with_ray
+
+        evaluate_retiming = functools.partial(evaluate_retiming_with_ray, address=_ray_address(args))
     report = evaluate_retiming(
         videos, out, warps=warps, sample_fps=args.sample_fps, contextualize=not args.no_context, band=args.band,
         extractor=extractor, feature_name=feature_name, refine=not args.no_refine,
@@ -102,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
         if not queries or not collection:
             raise CommandError(f"{args.target}: need at least one query and one collection video (have {len(index.videos)} videos)")
     print(f"{len(queries)} queries against a collection of {len(collection)} videos ...", file=sys.stderr)
+    if args.ray is not None:
+        from ..distributed import evaluate_with_ray
+
+        evaluate = functools.partial(evaluate_with_ray, address=_ray_address(args))
     report = evaluate(
         queries, collection, out / "work", top=args.top, recall_depth=args.recall_depth,
         canonical_time=canonical, fig5_pairs=args.pairs, seed=args.seed, progress=not args.quiet and not args.json,
@@ -152,4 +166,8 @@ def register(sub) -> None:
     p.add_argument("--tau-stride", type=count_arg(1), default=5, help="frame stride of Kendall's tau in the frame-feature table (default 5, as TCC/LAV/CARL)")
     p.add_argument("--json", action="store_true", help="print every table as JSON on stdout instead of markdown (keys: docs/evaluation.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run the evaluation's independent units (video features, queries, Fig. 5 pairs, re-timing jobs) "
+                        "on a Ray cluster (pip install \"draqcore[ray]\"); without ADDRESS a local one on the loopback "
+                        "interface; the tables equal a serial run's. Put it after the videos (or give an ADDRESS)")
     p.set_defaults(func=run)

@@ -40,6 +40,7 @@ from .indicators import balanced_pairs, indicator_curves, indicator_table, stand
 from .kendall_tau import kendall_tau
 from .phase_agreement import aligned_phase_agreement
 from .retrieval_recall import recall_at_k
+from .runner import EvaluationRunner, SerialRunner
 
 __all__ = ["EvaluationReport", "evaluate"]
 
@@ -228,6 +229,163 @@ def evaluate(
         Whether each collection video is alignable with the queries of its class (the synthetic
         benchmark knows it): adds recall@k of *alignable* same-class videos to Table 4.
     """
+    return _evaluate(
+        queries, collection_videos, work_dir, SerialRunner(), top=top, recall_depth=recall_depth, extractor=extractor,
+        sample_fps=sample_fps, canonical_time=canonical_time, fig5_pairs=fig5_pairs, seed=seed, progress=progress,
+        tau_stride=tau_stride, feature_name=feature_name, alignable=alignable,
+    )
+
+
+@dataclass(frozen=True)
+class _ScoreContext:
+    """What scoring one query needs besides the query (shared by all queries of a run)."""
+
+    top: int
+    recall_depth: int
+    ids: dict[Path, int]  # resolved path -> video id of every ok collection video
+    by_path: dict[Path, LabelledVideo]
+    canonical: dict[Path, np.ndarray]
+    align_ok: dict[Path, bool]
+
+
+@dataclass
+class _QueryScores:
+    """One query's contributions to Tables 1, 2 and 4 (appended in query order by the caller)."""
+
+    ranked_plain: list[str]
+    ranked_draq: list[str]
+    ranked_plain_al: Optional[list[str]]
+    ranked_draq_al: Optional[list[str]]
+    per_sel: dict[str, dict[str, dict[str, list]]]  # candidates -> selection -> metric -> values
+    apa: dict[str, dict[str, list]]  # variant -> "avg"/"top_draq" -> values
+    cycle: dict[str, dict[str, list]]  # variant -> "cpe"/"fpe" -> values
+
+
+def _candidate_data(coll: Collection, ids: Mapping[Path, int], path: Path) -> tuple[np.ndarray, np.ndarray]:
+    vid = ids[path]
+    return coll.features(vid), coll.frame_indices(vid)
+
+
+def _load_queries(coll: Any, ctx: tuple, paths: list) -> list:
+    """Unit: decode and embed query videos; ``(True, FeatureSequence)`` or ``(False, reason)`` each."""
+    extractor, fps = ctx
+    out: list = []
+    for p in paths:
+        try:
+            out.append((True, load_sequence(p, extractor, fps)))
+        except ValueError as exc:
+            out.append((False, str(exc)))
+    return out
+
+
+def _score_queries(coll: Collection, ctx: _ScoreContext, items: list) -> list[_QueryScores]:
+    """Unit: retrieve, re-rank and score queries ``(LabelledVideo, FeatureSequence, oracle paths)``."""
+    return [_score_query(coll, ctx, q, seq, oracle) for q, seq, oracle in items]
+
+
+def _score_query(coll: Collection, ctx: _ScoreContext, q: LabelledVideo, seq: Any, oracle: list[Path]) -> _QueryScores:
+    by_path, canonical, align_ok, top = ctx.by_path, ctx.canonical, ctx.align_ok, ctx.top
+    q_phases = q.phases_at(seq.indices) if q.phases is not None else None
+    q_canon = canonical.get(Path(q.path).resolve())
+    q_canon = q_canon[seq.indices] if q_canon is not None else None
+
+    def alignable_class(h) -> str:
+        ok = align_ok.get(Path(h.path).resolve(), False)
+        return (h.class_name or "") if ok else "\x00not alignable"
+
+    hits = coll.search(seq.features, top=ctx.recall_depth, candidates=ctx.recall_depth, query_times=seq.times)
+    by_similarity = sorted(hits, key=lambda h: -h.similarity)
+    out = _QueryScores(
+        ranked_plain=[h.class_name or "" for h in by_similarity],
+        ranked_draq=[h.class_name or "" for h in sorted(hits, key=lambda h: h.draq)],
+        ranked_plain_al=[alignable_class(h) for h in by_similarity] if align_ok else None,
+        ranked_draq_al=[alignable_class(h) for h in sorted(hits, key=lambda h: h.draq)] if align_ok else None,
+        per_sel={cands: {sel: {"fpe": [], "cpe": [], "canonical_error": []} for sel in SELECTIONS}
+                 for cands in ("retrieval", "oracle")},
+        apa={v: {"avg": [], "top_draq": []} for v in ("context", "no context")},
+        cycle={v: {"cpe": [], "fpe": []} for v in ("context", "no context")},
+    )
+    retrieved = [Path(h.path).resolve() for h in by_similarity[:top]]
+    for cands_name, cand_paths in (("retrieval", retrieved), ("oracle", oracle)):
+        if not cand_paths:
+            continue
+        data = [_candidate_data(coll, ctx.ids, p) for p in cand_paths]
+        variants = ("context", "no context") if cands_name == "retrieval" else ("context",)
+        for variant in variants:
+            prep = contextualize if variant == "context" else (lambda f: f)
+            res = draq_batch(prep(seq.features), [prep(f) for f, _ in data], return_paths=True)
+            assert res.paths is not None
+            cand_phases = []
+            for p, (_, idx) in zip(cand_paths, data):
+                lab = by_path.get(p)
+                cand_phases.append(lab.phases_at(idx) if lab is not None and lab.phases is not None else None)
+            if cands_name == "retrieval" and q_phases is not None:
+                scores = [
+                    aligned_phase_agreement(q_phases, ph, path, query_class=q.class_name, candidate_class=by_path[p].class_name)
+                    for p, ph, path in zip(cand_paths, cand_phases, res.paths)
+                    if ph is not None
+                ]
+                if scores:
+                    out.apa[variant]["avg"].append(float(np.mean(scores)))
+                best = int(np.argmin(res.draq))
+                errs = cycle_consistency(res.paths[best], q_phases)
+                out.cycle[variant]["fpe"].append(errs.fpe)
+                out.cycle[variant]["cpe"].append(errs.cpe)
+                if cand_phases[best] is not None:
+                    out.apa[variant]["top_draq"].append(
+                        aligned_phase_agreement(q_phases, cand_phases[best], res.paths[best], query_class=q.class_name, candidate_class=by_path[cand_paths[best]].class_name)
+                    )
+            if variant != "context":
+                continue
+            choice = {"retrieval": 0, "DRAQ": int(np.argmin(res.draq)), "DTW cost": int(np.argmin(res.dtw_cost))}
+            for sel, c in choice.items():
+                path = res.paths[c]
+                errs = cycle_consistency(path, q_phases)
+                bucket = out.per_sel[cands_name][sel]
+                bucket["fpe"].append(errs.fpe)
+                bucket["cpe"].append(errs.cpe)
+                c_canon = canonical.get(cand_paths[c])
+                if q_canon is not None and c_canon is not None:
+                    match = warp(path, keep=0)
+                    bucket["canonical_error"].append(float(np.abs(q_canon - c_canon[data[c][1][match]]).mean()))
+    return out
+
+
+def _score_pairs(coll: Collection, ctx: tuple, pairs: list) -> list[tuple[float, float, float, float]]:
+    """Unit: Fig.-5 indicators and APA of pairs ``(i, j)`` of ``labelled``: ``(draq, dtw cost, tau, apa)`` each."""
+    ids, by_path, labelled = ctx
+    out = []
+    for i, j in pairs:
+        (fa, ia), (fb, ib) = _candidate_data(coll, ids, labelled[i]), _candidate_data(coll, ids, labelled[j])
+        ca, cb = contextualize(fa), contextualize(fb)
+        res = draq_batch(ca, [cb], return_paths=True)
+        assert res.paths is not None
+        la, lb = by_path[labelled[i]], by_path[labelled[j]]
+        out.append((res.draq[0], res.dtw_cost[0], kendall_tau(ca, cb),
+                    aligned_phase_agreement(la.phases_at(ia), lb.phases_at(ib), res.paths[0], query_class=la.class_name, candidate_class=lb.class_name)))
+    return out
+
+
+def _evaluate(
+    queries: Sequence[LabelledVideo],
+    collection_videos: Sequence[LabelledVideo],
+    work_dir: PathLike,
+    runner: EvaluationRunner,
+    *,
+    top: int,
+    recall_depth: int,
+    extractor: Optional[FrameFeatureExtractor],
+    sample_fps: Optional[float],
+    canonical_time: Optional[Mapping[Path, np.ndarray]],
+    fig5_pairs: int,
+    seed: int,
+    progress: bool,
+    tau_stride: int,
+    feature_name: str,
+    alignable: Optional[Mapping[Path, bool]],
+) -> EvaluationReport:
+    """:func:`evaluate` with its independent units (video features, queries, Fig.-5 pairs) run by
+    ``runner``; random draws and aggregation happen here, in input order, whoever runs the units."""
     if top < 1 or recall_depth < top:
         raise ValueError(f"top and recall_depth: need 1 <= top <= recall_depth, got {top}, {recall_depth}")
     work = Path(work_dir)
@@ -240,18 +398,38 @@ def evaluate(
     coll_dir = work / "collection"
     coll = Collection.open(coll_dir, extractor=extractor) if (coll_dir / "catalog.sqlite").exists() else Collection.create(coll_dir, extractor=extractor, sample_fps=sample_fps)
     with coll:
-        added = coll.add([v.path for v in collection_videos], labels={v.path: v.class_name for v in collection_videos}, progress=progress)
+        added = runner.add(coll, [v.path for v in collection_videos], {v.path: v.class_name for v in collection_videos}, progress)
         report = EvaluationReport(queries=0, collection=len(coll), top=top, recall_depth=min(recall_depth, len(coll)), features=feature_name)
         report.failed.extend((str(p), r) for p, r in added.failed)
         records = {Path(r.path).resolve(): r for r in coll.videos() if r.status == "ok"}
+        ids = {p: r.id for p, r in records.items()}
         by_class: dict[str, list[Path]] = {}
         for p in records:
             if p in by_path:
                 by_class.setdefault(by_path[p].class_name, []).append(p)
 
-        def candidate_data(path: Path) -> tuple[np.ndarray, np.ndarray]:
-            rec = records[path]
-            return coll.features(rec.id), coll.frame_indices(rec.id)
+        val_frames: dict[str, list[FrameVideo]] = {"context": [], "no context": []}
+        align_ok = {Path(p).resolve(): bool(v) for p, v in (alignable or {}).items()}
+        query_classes: list[str] = []
+        loaded = runner.map(_load_queries, (extractor, coll.sample_fps), [q.path for q in queries],
+                            desc="query features", progress=progress)
+        units = []
+        for q, (ok, value) in zip(queries, loaded):
+            if not ok:
+                report.failed.append((str(q.path), value))
+                continue
+            seq = value
+            report.queries += 1
+            q_phases = q.phases_at(seq.indices) if q.phases is not None else None
+            val_frames["no context"].append(FrameVideo(seq.features, q_phases, q.class_name))
+            val_frames["context"].append(FrameVideo(contextualize(seq.features), q_phases, q.class_name))
+            query_classes.append(q.class_name)
+            same_class = by_class.get(q.class_name, [])
+            oracle = [same_class[i] for i in rng.permutation(len(same_class))[:top]]
+            units.append((q, seq, oracle))
+        ctx = _ScoreContext(top=top, recall_depth=report.recall_depth, ids=ids, by_path=by_path, canonical=canonical,
+                            align_ok=align_ok)
+        scored: list[_QueryScores] = runner.map(_score_queries, ctx, units, coll=coll, desc="queries", progress=progress)
 
         per_sel: dict[str, dict[str, dict[str, list]]] = {
             cands: {sel: {"fpe": [], "cpe": [], "canonical_error": []} for sel in SELECTIONS}
@@ -259,89 +437,20 @@ def evaluate(
         }
         apa: dict[str, dict[str, list]] = {v: {"avg": [], "top_draq": []} for v in ("context", "no context")}
         cycle_by_variant: dict[str, dict[str, list]] = {v: {"cpe": [], "fpe": []} for v in ("context", "no context")}
-        val_frames: dict[str, list[FrameVideo]] = {"context": [], "no context": []}
-        ranked_plain: list[list[str]] = []
-        ranked_draq: list[list[str]] = []
-        ranked_plain_al: list[list[str]] = []
-        ranked_draq_al: list[list[str]] = []
-        align_ok = {Path(p).resolve(): bool(v) for p, v in (alignable or {}).items()}
-
-        def alignable_class(h) -> str:
-            ok = align_ok.get(Path(h.path).resolve(), False)
-            return (h.class_name or "") if ok else "\x00not alignable"
-        query_classes: list[str] = []
-        iterator = queries
-        if progress:
-            from tqdm import tqdm
-
-            iterator = tqdm(queries, desc="queries", unit="query", leave=False)
-        for q in iterator:
-            try:
-                seq = load_sequence(q.path, extractor, coll.sample_fps)
-            except ValueError as exc:
-                report.failed.append((str(q.path), str(exc)))
-                continue
-            report.queries += 1
-            q_phases = q.phases_at(seq.indices) if q.phases is not None else None
-            q_canon = canonical.get(Path(q.path).resolve())
-            val_frames["no context"].append(FrameVideo(seq.features, q_phases, q.class_name))
-            val_frames["context"].append(FrameVideo(contextualize(seq.features), q_phases, q.class_name))
-            q_canon = q_canon[seq.indices] if q_canon is not None else None
-
-            hits = coll.search(seq.features, top=report.recall_depth, candidates=report.recall_depth, query_times=seq.times)
-            by_similarity = sorted(hits, key=lambda h: -h.similarity)
-            query_classes.append(q.class_name)
-            ranked_plain.append([h.class_name or "" for h in by_similarity])
-            ranked_draq.append([h.class_name or "" for h in sorted(hits, key=lambda h: h.draq)])
-            if align_ok:
-                ranked_plain_al.append([alignable_class(h) for h in by_similarity])
-                ranked_draq_al.append([alignable_class(h) for h in sorted(hits, key=lambda h: h.draq)])
-
-            retrieved = [Path(h.path).resolve() for h in by_similarity[:top]]
-            same_class = by_class.get(q.class_name, [])
-            oracle = [same_class[i] for i in rng.permutation(len(same_class))[:top]]
-            for cands_name, cand_paths in (("retrieval", retrieved), ("oracle", oracle)):
-                if not cand_paths:
-                    continue
-                data = [candidate_data(p) for p in cand_paths]
-                variants = ("context", "no context") if cands_name == "retrieval" else ("context",)
-                for variant in variants:
-                    prep = contextualize if variant == "context" else (lambda f: f)
-                    res = draq_batch(prep(seq.features), [prep(f) for f, _ in data], return_paths=True)
-                    assert res.paths is not None
-                    cand_phases = []
-                    for p, (_, idx) in zip(cand_paths, data):
-                        lab = by_path.get(p)
-                        cand_phases.append(lab.phases_at(idx) if lab is not None and lab.phases is not None else None)
-                    if cands_name == "retrieval" and q_phases is not None:
-                        scores = [
-                            aligned_phase_agreement(q_phases, ph, path, query_class=q.class_name, candidate_class=by_path[p].class_name)
-                            for p, ph, path in zip(cand_paths, cand_phases, res.paths)
-                            if ph is not None
-                        ]
-                        if scores:
-                            apa[variant]["avg"].append(float(np.mean(scores)))
-                        best = int(np.argmin(res.draq))
-                        errs = cycle_consistency(res.paths[best], q_phases)
-                        cycle_by_variant[variant]["fpe"].append(errs.fpe)
-                        cycle_by_variant[variant]["cpe"].append(errs.cpe)
-                        if cand_phases[best] is not None:
-                            apa[variant]["top_draq"].append(
-                                aligned_phase_agreement(q_phases, cand_phases[best], res.paths[best], query_class=q.class_name, candidate_class=by_path[cand_paths[best]].class_name)
-                            )
-                    if variant != "context":
-                        continue
-                    choice = {"retrieval": 0, "DRAQ": int(np.argmin(res.draq)), "DTW cost": int(np.argmin(res.dtw_cost))}
-                    for sel, c in choice.items():
-                        path = res.paths[c]
-                        errs = cycle_consistency(path, q_phases)
-                        bucket = per_sel[cands_name][sel]
-                        bucket["fpe"].append(errs.fpe)
-                        bucket["cpe"].append(errs.cpe)
-                        c_canon = canonical.get(cand_paths[c])
-                        if q_canon is not None and c_canon is not None:
-                            match = warp(path, keep=0)
-                            bucket["canonical_error"].append(float(np.abs(q_canon - c_canon[data[c][1][match]]).mean()))
+        ranked_plain = [s.ranked_plain for s in scored]
+        ranked_draq = [s.ranked_draq for s in scored]
+        ranked_plain_al = [s.ranked_plain_al for s in scored if s.ranked_plain_al is not None]
+        ranked_draq_al = [s.ranked_draq_al for s in scored if s.ranked_draq_al is not None]
+        for s in scored:
+            for cands, sels in s.per_sel.items():
+                for sel, m in sels.items():
+                    for k, vals in m.items():
+                        per_sel[cands][sel][k].extend(vals)
+            for variant in apa:
+                for k in apa[variant]:
+                    apa[variant][k].extend(s.apa[variant][k])
+                for k in cycle_by_variant[variant]:
+                    cycle_by_variant[variant][k].extend(s.cycle[variant][k])
 
         report.table1 = {
             cands: {sel: {k: _mean(v) for k, v in m.items()} for sel, m in sels.items()}
@@ -356,7 +465,7 @@ def evaluate(
             lab = by_path.get(p)
             if lab is None:
                 continue
-            feats, idx = candidate_data(p)
+            feats, idx = _candidate_data(coll, ids, p)
             phases = lab.phases_at(idx) if lab.phases is not None else None
             train_frames["no context"].append(FrameVideo(feats, phases, lab.class_name))
             train_frames["context"].append(FrameVideo(contextualize(feats), phases, lab.class_name))
@@ -384,17 +493,12 @@ def evaluate(
         labelled = [p for p in records if p in by_path and by_path[p].phases is not None]
         if len(labelled) >= 2:
             pairs = balanced_pairs([by_path[p].class_name for p in labelled], rng, fig5_pairs)
-            draq_v, dtw_v, tau_v, apa_v = [], [], [], []
-            for i, j in pairs.pairs:
-                (fa, ia), (fb, ib) = candidate_data(labelled[i]), candidate_data(labelled[j])
-                ca, cb = contextualize(fa), contextualize(fb)
-                res = draq_batch(ca, [cb], return_paths=True)
-                assert res.paths is not None
-                draq_v.append(res.draq[0])
-                dtw_v.append(res.dtw_cost[0])
-                tau_v.append(kendall_tau(ca, cb))
-                la, lb = by_path[labelled[i]], by_path[labelled[j]]
-                apa_v.append(aligned_phase_agreement(la.phases_at(ia), lb.phases_at(ib), res.paths[0], query_class=la.class_name, candidate_class=lb.class_name))
+            values = runner.map(_score_pairs, (ids, by_path, labelled), list(pairs.pairs), coll=coll,
+                                desc="Fig. 5 pairs", progress=progress)
+            draq_v = [v[0] for v in values]
+            dtw_v = [v[1] for v in values]
+            tau_v = [v[2] for v in values]
+            apa_v = [v[3] for v in values]
             curves = indicator_curves(apa_v, standard_indicators(draq_v, dtw_v, tau_v))
             write_indicator_plot(curves, work / "fig5.png")
             report.fig5_table = indicator_table(curves)

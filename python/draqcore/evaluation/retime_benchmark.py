@@ -26,6 +26,7 @@ from .. import video
 from ..align import align_videos
 from ..features import FrameFeatureExtractor
 from .retime_warps import render_warp, standard_warps, time_errors
+from .runner import EvaluationRunner, SerialRunner
 
 __all__ = ["RetimeReport", "RetimeRow", "evaluate_retiming"]
 
@@ -158,6 +159,72 @@ def evaluate_retiming(
         No videos, or an unknown warp name. A video that cannot be read, or is too short for a
         warp, is recorded in ``failed`` and the others go on.
     """
+    return _evaluate_retiming(
+        videos, work_dir, SerialRunner(), warps=warps, sample_fps=sample_fps, contextualize=contextualize, band=band,
+        extractor=extractor, keep_videos=keep_videos, progress=progress, feature_name=feature_name, refine=refine,
+    )
+
+
+@dataclass(frozen=True)
+class _RetimeContext:
+    """Settings shared by every (video, warp) job of a run."""
+
+    work: Path
+    extractor: Optional[FrameFeatureExtractor]
+    sample_fps: Optional[float]
+    contextualize: bool
+    band: Optional[int]
+    refine: bool
+    keep_videos: bool
+
+
+def _retime_jobs(coll: Any, ctx: _RetimeContext, jobs: list) -> list:
+    """Unit: re-time, align back and score jobs ``(source, timeline, warp name, warp)``;
+    ``(RetimeRow, errors, None)`` or ``(None, None, reason)`` each."""
+    return [_retime_job(ctx, *job) for job in jobs]
+
+
+def _retime_job(ctx: _RetimeContext, src: Path, timeline: np.ndarray, name: str, warp: Any) -> tuple:
+    folder = ctx.work / src.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}.mp4"
+    try:
+        retimed = render_warp(src, out, warp)
+        alignment = align_videos(
+            out, src, extractor=ctx.extractor, sample_fps=ctx.sample_fps, contextualize=ctx.contextualize,
+            band=ctx.band, refine=ctx.refine,
+        )
+        mapping = alignment.native_mapping(timeline_a=retimed.frame_times, timeline_b=timeline)
+        err = time_errors(retimed, mapping.time_a, mapping.time_b, source_timeline=timeline)
+    except (ValueError, OSError, video.VideoReadError) as exc:
+        return None, None, str(exc)
+    finally:
+        if not ctx.keep_videos and out.exists():
+            out.unlink()
+    row = RetimeRow(
+        video=str(src), warp=name, warp_knots=warp.to_dict(), frames=int(err.errors.size),
+        mean=err.mean, p90=err.p90, max=err.max, draq=float(alignment.draq),
+    )
+    return row, err.errors, None
+
+
+def _evaluate_retiming(
+    videos: Sequence[PathLike],
+    work_dir: PathLike,
+    runner: EvaluationRunner,
+    *,
+    warps: Optional[Sequence[str]],
+    sample_fps: Optional[float],
+    contextualize: bool,
+    band: Optional[int],
+    extractor: Optional[FrameFeatureExtractor],
+    keep_videos: bool,
+    progress: bool,
+    feature_name: str,
+    refine: bool,
+) -> RetimeReport:
+    """:func:`evaluate_retiming` with every (video, warp) job run by ``runner``; rows and pooled
+    errors are gathered here in job order, whoever runs the jobs."""
     if not videos:
         raise ValueError("videos: need at least one video to re-time")
     names = None if warps is None else list(warps)
@@ -182,35 +249,15 @@ def evaluate_retiming(
         all_warps = standard_warps(float(timeline[0]), float(timeline[-1]))
         for n in names or known:
             jobs.append((Path(v), timeline, n, all_warps[n]))
-    iterator: Any = jobs
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(jobs, desc="re-timed copies", unit="copy", leave=False)
-    for src, timeline, name, warp in iterator:
-        folder = work / src.stem
-        folder.mkdir(parents=True, exist_ok=True)
-        out = folder / f"{name}.mp4"
-        try:
-            retimed = render_warp(src, out, warp)
-            alignment = align_videos(
-                out, src, extractor=extractor, sample_fps=sample_fps, contextualize=contextualize, band=band, refine=refine
-            )
-            mapping = alignment.native_mapping(timeline_a=retimed.frame_times, timeline_b=timeline)
-            err = time_errors(retimed, mapping.time_a, mapping.time_b, source_timeline=timeline)
-        except (ValueError, OSError, video.VideoReadError) as exc:
-            report.failed.append((f"{src} [{name}]", str(exc)))
+    ctx = _RetimeContext(work=work, extractor=extractor, sample_fps=sample_fps, contextualize=contextualize, band=band,
+                         refine=refine, keep_videos=keep_videos)
+    results = runner.map(_retime_jobs, ctx, jobs, desc="re-timed copies", progress=progress)
+    for (src, _, name, _), (row, errors, failure) in zip(jobs, results):
+        if failure is not None:
+            report.failed.append((f"{src} [{name}]", failure))
             continue
-        finally:
-            if not keep_videos and out.exists():
-                out.unlink()
-        report.rows.append(
-            RetimeRow(
-                video=str(src), warp=name, warp_knots=warp.to_dict(), frames=int(err.errors.size),
-                mean=err.mean, p90=err.p90, max=err.max, draq=float(alignment.draq),
-            )
-        )
-        pooled.setdefault(name, []).append(err.errors)
+        report.rows.append(row)
+        pooled.setdefault(name, []).append(errors)
     for name, errs in pooled.items():
         e = np.concatenate(errs)
         report.pooled[name] = {"frames": int(e.size), "mean": float(e.mean()), "p90": float(np.percentile(e, 90))}
