@@ -9,7 +9,7 @@ from draqcore import video
 from draqcore.align import align_videos
 from draqcore.evaluation.retime_warps import render_warp, standard_warps, time_errors
 from draqcore.features import default_extractor
-from draqcore.refine import appearance_features, corridor
+from draqcore.refine import appearance_features, corridor, open_end_corridor
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,24 @@ def test_corridor_by_hand():
     # native 0.05 lies between samples 0 (b 0.0) and 1 (b 0.1..0.2)
     np.testing.assert_allclose(lo, [-0.05, -0.05, 0.05, 0.05, 0.25])
     np.testing.assert_allclose(hi, [0.25, 0.25, 0.35, 0.35, 0.35])
+
+
+def test_open_end_corridor_by_hand():
+    ta = np.arange(0.0, 3.01, 0.5)  # 7 native frames of a, 0.5 s apart
+    lo = np.array([1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0])
+    hi = lo + 1.0
+    lo_in, hi_in = lo.copy(), hi.copy()
+    new_lo, new_hi = open_end_corridor(lo, hi, ta, slack=1.0)
+    # first second (rows 0-2): lo lowered by 1 s, hi held at its value at 1 s (row 2)
+    # last second (rows 4-6): lo held at its value 1 s before the end (row 4), hi raised by 1 s
+    np.testing.assert_allclose(new_lo, [0.0, 0.0, 0.0, 2.5, 3.0, 3.0, 3.0])
+    np.testing.assert_allclose(new_hi, [3.0, 3.0, 3.0, 3.5, 6.0, 6.0, 6.0])
+    assert np.all(np.diff(new_lo) >= 0) and np.all(np.diff(new_hi) >= 0) and np.all(new_lo <= new_hi)
+    np.testing.assert_array_equal(lo, lo_in)  # inputs untouched
+    np.testing.assert_array_equal(hi, hi_in)
+    same_lo, same_hi = open_end_corridor(lo, hi, ta, slack=0.0)
+    np.testing.assert_array_equal(same_lo, lo)
+    np.testing.assert_array_equal(same_hi, hi)
 
 
 def test_appearance_features_drop_the_motion_block(rng):

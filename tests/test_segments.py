@@ -92,3 +92,22 @@ def test_search_returns_the_segment_of_the_long_video(long_video, footage, tmp_p
     assert all(a[1] < b[0] for a, b in zip(same, same[1:]))
     d = best.to_dict()
     assert d["start"] == best.start and d["end"] == best.end
+
+
+def test_ease_out_end_is_found_past_a_late_coarse_end(tmp_path, footage):
+    # Real footage (box, 3-13 s of its part) re-timed with the ease warp: its last second shows
+    # almost one frame. The sampled subsequence path, whose features include optical flow (near
+    # zero in the excerpt's end, not in the source there), ends 0.7 s late on the still frames
+    # after it -- further than the 0.5 s refinement corridor. The open-ended corridor
+    # (refine.open_end_corridor) lets native-rate refinement bring the end back.
+    cat = concatenate([footage("bikes"), footage("pexels_face"), footage("box")], tmp_path / "long.mp4", fps=25.0,
+                      size=(176, 144))
+    s0 = cat.parts[2][1] + 3.0
+    warp = standard_warps(s0, s0 + 10.0)["ease"]
+    excerpt = render_warp(cat.path, tmp_path / "ease.mp4", warp)
+    al = align_videos(excerpt.path, cat.path, subsequence=True)
+    assert al.b.times[al.segment.span[1]] - warp.source_span[1] > 0.5  # the coarse end is late
+    assert abs(al.segment.start - warp.source_span[0]) <= 0.1 and abs(al.segment.end - warp.source_span[1]) <= 0.1
+    m = al.native_mapping()
+    err = time_errors(excerpt, m.time_a, m.time_b)
+    assert err.mean <= 0.03 and err.max <= 0.1

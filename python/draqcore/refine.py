@@ -46,11 +46,23 @@ from .dtw import dtw
 from .segments import open_end_path
 from .sequence import FeatureSequence, load_sequence
 
-__all__ = ["REFINE_RADIUS_S", "appearance_features", "corridor", "refine_mapping", "segment_ends"]
+__all__ = [
+    "END_SLACK_S",
+    "REFINE_RADIUS_S",
+    "appearance_features",
+    "corridor",
+    "open_end_corridor",
+    "refine_mapping",
+    "segment_ends",
+]
 
 REFINE_RADIUS_S: float = 0.5
 """Half-width of the native-rate corridor around the sampled path, seconds (five samples at the
 default 10 fps: covers the sampled path's own quantisation and staircase errors with margin)."""
+
+END_SLACK_S: float = 1.0
+"""Seconds at each end of ``a`` over which a subsequence refinement may leave the coarse path's
+corridor (:func:`open_end_corridor`), and seconds of ``b`` added beyond the coarse ends."""
 
 _CHUNK_S = 30.0  # seconds of ``a`` aligned per native DTW (bounds memory on long videos)
 _OVERLAP_S = 3.0  # context on each side of a chunk, discarded (bigger than the corridor)
@@ -123,6 +135,56 @@ def corridor(
     return np.maximum.accumulate(lo), np.maximum.accumulate(hi)
 
 
+def open_end_corridor(
+    lo: np.ndarray, hi: np.ndarray, native_a: np.ndarray, slack: float = END_SLACK_S
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Widen a corridor at both ends of ``a`` for an open-ended (subsequence) alignment.
+
+    The ends of a sampled subsequence path are its least certain part: nothing after (before) the
+    last (first) row pins it, and where ``a`` slows down to a near standstill at an end (an
+    ease-out), the sampled features' motion block (near zero in ``a``, not in ``b`` at the true
+    end) pulls the open end onto some other slow part of ``b``, further than the corridor radius
+    (measured on tuning footage: 0.72 s past the true end). So, in the first and last ``slack``
+    seconds of ``a``, any ``b`` time between the corridor at ``slack`` seconds inside and the
+    coarse end widened by ``slack`` is allowed:
+
+    - last ``slack`` s: ``lo`` is held at its value ``slack`` s before the end (``a`` may stand
+      still there), ``hi`` is raised by ``slack`` (``b`` may run on);
+    - first ``slack`` s: mirrored (``hi`` held at its value ``slack`` s after the start, ``lo``
+      lowered by ``slack``).
+
+    Parameters
+    ----------
+    lo, hi : ndarray of shape (N,), float64
+        Non-decreasing corridor bounds from :func:`corridor`, seconds of ``b``.
+    native_a : ndarray of shape (N,), float64
+        Times of the native frames of ``a``, increasing.
+    slack : float, default END_SLACK_S
+        Seconds of ``a`` at each end, and seconds of ``b`` added outward (>= 0).
+
+    Returns
+    -------
+    lo, hi : ndarray of shape (N,), float64
+        New non-decreasing bounds, ``lo <= hi``; the inputs are not modified.
+    """
+    ta = np.asarray(native_a, dtype=np.float64)
+    lo = np.array(lo, dtype=np.float64)
+    hi = np.array(hi, dtype=np.float64)
+    if ta.size == 0 or slack <= 0.0:
+        return lo, hi
+    head = ta <= ta[0] + slack
+    tail = ta >= ta[-1] - slack
+    h = int(np.flatnonzero(head)[-1])  # last row of the first `slack` seconds
+    t = int(np.flatnonzero(tail)[0])  # first row of the last `slack` seconds
+    lo_head, hi_head = lo[0] - slack, hi[h]
+    lo_tail, hi_tail = lo[t], hi[-1] + slack
+    lo[head] = lo_head
+    hi[head] = np.maximum(hi[head], hi_head)
+    lo[tail] = np.minimum(lo[tail], lo_tail)
+    hi[tail] = hi_tail
+    return np.maximum.accumulate(lo), np.maximum.accumulate(hi)
+
+
 def refine_mapping(
     path: np.ndarray,
     a: FeatureSequence,
@@ -170,6 +232,8 @@ def refine_mapping(
     p = np.asarray(path, dtype=np.int64)
     na = native_a if native_a is not None else load_sequence(a.path, extractor, None)
     lo, hi = corridor(p, a.times, b.times, na.times, float(radius))
+    if open_ends:
+        lo, hi = open_end_corridor(lo, hi, na.times)
     nb = load_sequence(b.path, extractor, None, start=max(0.0, float(lo.min())), end=float(hi.max()))
     fa = appearance_features(na.features, extractor)
     fb = appearance_features(nb.features, extractor)
