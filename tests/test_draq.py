@@ -154,9 +154,8 @@ def test_streamed_large_pairs_equal_whole_matrix(rng, method, band):
 @pytest.mark.parametrize("band", [None, 300])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_one_long_pair_on_every_thread_equals_the_serial_result(rng, method, band, streamed):
-    # Fewer pairs than threads: each pair runs on the whole team (parallel cost tiles, the
-    # anti-diagonal sweep split across threads once diagonals hold >= 768 cells per thread, or
-    # parallel blocks of rows when streamed). The same bits as one thread and as the per-pair API.
+    # Fewer pairs than threads: each pair runs on the whole team (without a band: cost tiles and
+    # sweep tiles of one tiled wavefront; banded or streamed: parallel blocks of rows). The same bits as one thread and as the per-pair API.
     # 3000 x 2900 float32 costs are 35 MB: above the 32 MiB at which the batch mode streams, so
     # the team holds the matrix whole only while that is at most half the memory limit (and
     # there is no band).
@@ -180,6 +179,28 @@ def test_one_long_pair_on_every_thread_equals_the_serial_result(rng, method, ban
         assert team.random_cost[0] == draqcore.expected_random_cost(cost)
     else:
         assert team.random_cost[0] == float(np.sum(draqcore.random_path_costs(cost, 9, seed=4))) / 9
+
+
+@pytest.mark.parametrize("shape", [(1024, 1024), (1100, 1333), (200, 6000), (5000, 230), (97, 20000)])
+@pytest.mark.parametrize("kw", [{}, {"subsequence": True}, {"method": "sampled", "k": 5}, {"band": 10**6},
+                                {"band": 40}])
+def test_tiled_wavefront_equals_the_serial_result(rng, shape, kw):
+    # One pair of >= 2^20 cells on two threads runs as a tiled wavefront (cost tiles and sweep tiles
+    # pulled by the threads; tile edges handed from tile to tile): square, ragged, wide, tall and
+    # single-tile-row shapes, every mode, and a band that covers everything (tiled) or not (rows).
+    n, m = shape
+    query = rng.standard_normal((n, 5)).astype(np.float32)
+    cand = rng.standard_normal((m, 5)).astype(np.float32)
+    one = draqcore.draq_batch(query, [cand], return_paths=True, threads=1, **kw)
+    for _ in range(2):  # the schedule differs from run to run; the bits may not
+        team = draqcore.draq_batch(query, [cand], return_paths=True, threads=2, **kw)
+        for field in ("dtw_cost", "random_cost", "draq", "spans"):
+            np.testing.assert_array_equal(getattr(team, field), getattr(one, field))
+        np.testing.assert_array_equal(team.paths[0], one.paths[0])
+    if not kw:
+        cost = draqcore.cost_matrix(query, cand)
+        assert team.dtw_cost[0] == draqcore.dtw(cost).cost
+        assert team.random_cost[0] == draqcore.expected_random_cost(cost)
 
 
 @pytest.mark.parametrize("method", ["exact", "sampled"])

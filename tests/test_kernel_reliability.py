@@ -186,6 +186,7 @@ INTERRUPT_ONE_CALL = textwrap.dedent(
         "expected_random_cost": lambda: draqcore.expected_random_cost(c),
         "draq_exact": lambda: draqcore.draq(c),
         "cost_matrix": lambda: draqcore.cost_matrix(a, a, threads=2),
+        "draq_batch_one_pair": lambda: draqcore.draq_batch(a, [a[::-1]], threads=2, return_paths=True),
         "random_path_costs": lambda: draqcore.random_path_costs(c[:2000, :2000], 100_000, threads=2),
         "random_path": lambda: draqcore.random_path((10**8, 10**8)),
         "draq_sampled_huge_k": lambda: draqcore.draq(np.ones((3, 3)), method="sampled", k=10**12),
@@ -211,7 +212,8 @@ INTERRUPT_ONE_CALL = textwrap.dedent(
 
 @pytest.mark.parametrize(
     "kernel",
-    ["dtw", "expected_random_cost", "draq_exact", "cost_matrix", "random_path_costs", "random_path",
+    ["dtw", "expected_random_cost", "draq_exact", "cost_matrix", "draq_batch_one_pair", "random_path_costs",
+     "random_path",
      "draq_sampled_huge_k"],
 )
 def test_ctrl_c_stops_a_long_kernel_call_early(kernel):

@@ -1,6 +1,8 @@
 // The forward sweep over a whole matrix by anti-diagonals (see forward_sweep.hpp).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <exception>
 #include <thread>
 #include <cstdint>
 #include <limits>
@@ -22,8 +24,6 @@ namespace draqcore {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// The pipelined sweep gives every thread a band of at least this many rows.
-constexpr std::ptrdiff_t kMinRowsPerBand = 256;
 using detail::kDiag;
 using detail::kLeft;
 using detail::kUp;
@@ -121,29 +121,48 @@ void both_diagonal(const float* c, const double* d2, const double* d1, double* d
   if (glo <= ghi) expected_diagonal_body(c, g2, g1, g0, glo, ghi, k);
 }
 
-// Bands of rows for the pipelined sweep: one per thread when each gets enough rows, else 1
-// (serial). A forked child or threads == 1 gives 1.
-int sweep_bands(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
-  const int team = resolve_threads(threads);
-  if (team <= 1 || n < kMinRowsPerBand * team || double(n) * double(m) < double(1 << 20)) return 1;
-  return team;
-}
+// The diagonals a sweep keeps: three slots (k, k-1, k-2) of doubles per recurrence, indexed by
+// row with one sentinel slot in front (row -1) and one behind (row n). A serial sweep has one
+// ring; a tiled sweep one per thread.
+struct Ring {
+  double* d = nullptr;        // DTW
+  double* g = nullptr;        // expected cost-to-go
+  std::int64_t* s = nullptr;  // subsequence start columns
+  float* cd = nullptr;        // the costs of the diagonal being swept, indexed by row
+  unsigned char* scratch = nullptr;  // directions when no path is kept, indexed by row
+  std::ptrdiff_t stride = 0;
+  std::ptrdiff_t slot(std::ptrdiff_t k) const { return ((k + 3) % 3) * stride + 1; }  // k >= -3
+  double* D(std::ptrdiff_t k) const { return d + slot(k); }
+  double* G(std::ptrdiff_t k) const { return g + slot(k); }
+  std::int64_t* S(std::ptrdiff_t k) const { return s + slot(k); }
+};
 
-// Diagonals kept in the ring of a sweep: 3 on one thread (k, k-1, k-2); with bands, enough
-// that a band may run up to ring - 3 diagonals ahead of the band below it (at most 4 Mi
-// doubles per array).
-std::ptrdiff_t ring_slots(std::ptrdiff_t n, int bands) {
-  if (bands <= 1) return 3;
-  return std::max<std::ptrdiff_t>(8, std::min<std::ptrdiff_t>(128, (std::ptrdiff_t(1) << 22) / (n + 2)));
-}
-
-// Traceback storage of a whole-matrix sweep: with a path, one direction byte per cell, diagonal
-// k starting at ws.tb_offset[k]; without, one scratch diagonal of directions.
-void reserve_traceback(SweepWorkspace& ws, std::ptrdiff_t n, std::ptrdiff_t m, bool with_path) {
-  if (!with_path) {
-    if (ws.tb.size() < std::size_t(n)) ws.tb.resize(std::size_t(n));
-    return;
+// Rings for `threads` threads out of the workspace (the DTW diagonals +inf, the others 0).
+std::vector<Ring> make_rings(SweepWorkspace& ws, std::ptrdiff_t n, int threads, bool want_dtw,
+                             bool want_expected, bool subsequence) {
+  const std::size_t stride = static_cast<std::size_t>(n + 2), per = 3 * stride;
+  const std::size_t count = static_cast<std::size_t>(threads);
+  if (want_dtw) ws.d_rows.assign(count * per, kInf);
+  if (want_expected) ws.g_rows.assign(count * per, 0.0);
+  if (subsequence) ws.s_rows.assign(count * per, 0);
+  ws.diag_cost.resize(std::max(ws.diag_cost.size(), count * std::size_t(n)));
+  ws.dir_scratch.resize(std::max(ws.dir_scratch.size(), count * std::size_t(n)));
+  std::vector<Ring> rings(count);
+  for (std::size_t t = 0; t < count; ++t) {
+    Ring& r = rings[t];
+    r.stride = std::ptrdiff_t(stride);
+    if (want_dtw) r.d = ws.d_rows.data() + t * per;
+    if (want_expected) r.g = ws.g_rows.data() + t * per;
+    if (subsequence) r.s = ws.s_rows.data() + t * per;
+    r.cd = ws.diag_cost.data() + t * std::size_t(n);
+    r.scratch = ws.dir_scratch.data() + t * std::size_t(n);
   }
+  return rings;
+}
+
+// Traceback storage of a whole-matrix sweep with a path: one direction byte per cell, diagonal
+// k starting at ws.tb_offset[k].
+void reserve_traceback(SweepWorkspace& ws, std::ptrdiff_t n, std::ptrdiff_t m) {
   const std::ptrdiff_t diagonals = n + m - 1;
   if (ws.tb_offset.size() < std::size_t(diagonals)) ws.tb_offset.resize(std::size_t(diagonals));
   std::ptrdiff_t total = 0;
@@ -154,144 +173,286 @@ void reserve_traceback(SweepWorkspace& ws, std::ptrdiff_t n, std::ptrdiff_t m, b
   if (ws.tb.size() < std::size_t(total)) ws.tb.resize(std::size_t(total));
 }
 
-struct alignas(64) Progress {
-  std::atomic<std::ptrdiff_t> done{0};  // diagonals this band has completed
+// Tiles of a tiled sweep: rows a multiple of `row_multiple` (the cost kernel's panel width, so
+// a cost tile can enter the packed query at its first row), about 1/8 of each side and at
+// most 256 x 256 cells -- enough tiles that the wavefront of sweeps keeps up with the cost
+// tiles on a few threads, few enough that a tile's GEMM runs at full speed.
+struct TileShape {
+  std::ptrdiff_t rows, cols, ni, nj;
 };
 
-// Waits until `p` has completed `target` diagonals; false when the sweep was stopped meanwhile.
-// Spins briefly (the band above is usually a diagonal ahead), then yields the core.
-bool wait_for(const Progress& p, std::ptrdiff_t target, const std::atomic<bool>& stop) {
-  for (int spin = 0; p.done.load(std::memory_order_acquire) < target; ++spin) {
-    if (stop.load(std::memory_order_relaxed)) return false;
-    if (spin < 2000) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    } else {
-      std::this_thread::yield();
-    }
-  }
-  return true;
+std::ptrdiff_t tile_side(std::ptrdiff_t len, std::ptrdiff_t multiple) {
+  const std::ptrdiff_t want = std::min<std::ptrdiff_t>(256, std::max<std::ptrdiff_t>(64, (len + 7) / 8));
+  return std::max<std::ptrdiff_t>(multiple, (want + multiple - 1) / multiple * multiple);
 }
 
-// Calls part(k, lo, hi) for the cells in rows [lo, hi] of every anti-diagonal k = 0 .. n+m-2,
-// and edge(k, row) for the +inf sentinel rows just outside each diagonal (row first-1 and
-// last+1), such that every cell is computed after the cells it reads.
+TileShape tile_shape(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t row_multiple) {
+  TileShape s;
+  s.rows = tile_side(n, std::max<std::ptrdiff_t>(1, row_multiple));
+  s.cols = tile_side(m, 16);
+  s.ni = (n + s.rows - 1) / s.rows;
+  s.nj = (m + s.cols - 1) / s.cols;
+  return s;
+}
+
+// The cells a tile reads outside itself, in a tiled sweep: `h` has (ni + 1) rows of m + 1
+// entries, row I + 1 the last row of tile row I (entry j + 1 is column j, entry 0 column -1)
+// and row 0 the row above the matrix; `v` has, for every row, the last column swept so far
+// (before a row's first tile: the column left of the matrix). Outside the matrix the DTW
+// reads +inf; the other recurrences never read there (0). Allocated only for several threads.
+class TileEdges {
+ public:
+  TileEdges(SweepWorkspace& ws, const TileShape& s, std::ptrdiff_t n, std::ptrdiff_t m,
+            bool tiled, bool want_dtw, bool want_expected, bool subsequence)
+      : width_(m + 1), ni_(s.ni) {
+    if (!tiled) return;
+    const std::size_t h = static_cast<std::size_t>((s.ni + 1) * width_), size = h + std::size_t(n);
+    if (want_dtw) {
+      ws.edge_d.assign(size, kInf);
+      hd_ = ws.edge_d.data();
+      vd_ = hd_ + h;
+    }
+    if (want_expected) {
+      ws.edge_g.assign(size, 0.0);
+      hg_ = ws.edge_g.data();
+      vg_ = hg_ + h;
+    }
+    if (subsequence) {
+      ws.edge_s.assign(size, 0);
+      hs_ = ws.edge_s.data();
+      vs_ = hs_ + h;
+    }
+  }
+
+  // Before diagonal k of tile (I, ...) with rows [i0, i1], columns [j0, j1] reads them: its
+  // cells above the tile (row i0 - 1, columns j0 - 1 .. j1) and left of it (column j0 - 1).
+  void load(std::ptrdiff_t k, std::ptrdiff_t I, std::ptrdiff_t i0, std::ptrdiff_t i1,
+            std::ptrdiff_t j0, std::ptrdiff_t j1, const Ring& r) const {
+    const std::ptrdiff_t jt = k - i0 + 1;
+    if (jt >= j0 - 1 && jt <= j1) {
+      const std::size_t e = static_cast<std::size_t>(I * width_ + jt + 1);
+      if (hd_) r.D(k)[i0 - 1] = hd_[e];
+      if (hg_) r.G(k)[i0 - 1] = hg_[e];
+      if (hs_) r.S(k)[i0 - 1] = hs_[e];
+    }
+    const std::ptrdiff_t il = k - j0 + 1;
+    if (il >= i0 && il <= i1) {
+      if (vd_) r.D(k)[il] = vd_[il];
+      if (vg_) r.G(k)[il] = vg_[il];
+      if (vs_) r.S(k)[il] = vs_[il];
+    }
+  }
+
+  // After diagonal k's cells [lo, hi] of a tile with last row i1 and last column j1: its cells
+  // on that row and column.
+  void store(std::ptrdiff_t k, std::ptrdiff_t I, std::ptrdiff_t lo, std::ptrdiff_t hi,
+             std::ptrdiff_t i1, std::ptrdiff_t j1, const Ring& r) const {
+    if (hi == i1) {
+      const std::size_t e = static_cast<std::size_t>((I + 1) * width_ + (k - i1) + 1);
+      if (hd_) hd_[e] = r.D(k)[i1];
+      if (hg_) hg_[e] = r.G(k)[i1];
+      if (hs_) hs_[e] = r.S(k)[i1];
+    }
+    if (lo == k - j1) {
+      if (vd_) vd_[lo] = r.D(k)[lo];
+      if (vg_) vg_[lo] = r.G(k)[lo];
+      if (vs_) vs_[lo] = r.S(k)[lo];
+    }
+  }
+
+  double bottom_d(std::ptrdiff_t j) const { return hd_[std::size_t(ni_ * width_ + j + 1)]; }
+  double bottom_g(std::ptrdiff_t j) const { return hg_[std::size_t(ni_ * width_ + j + 1)]; }
+
+ private:
+  std::ptrdiff_t width_, ni_;
+  double *hd_ = nullptr, *vd_ = nullptr, *hg_ = nullptr, *vg_ = nullptr;
+  std::int64_t *hs_ = nullptr, *vs_ = nullptr;
+};
+
+struct alignas(64) TileRow {
+  std::atomic<std::ptrdiff_t> swept{0};  // tiles of this row swept so far (left to right)
+  std::atomic<int> busy{0};              // a thread is sweeping this row's next tile
+};
+
+// Waiting for work that another thread is finishing: a short spin, then yields, then short
+// sleeps, so an idle thread never holds a core for long.
+void back_off(int round) {
+  if (round < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+    for (int p = 0; p < 16; ++p) __builtin_ia32_pause();
+#endif
+  } else if (round < 256) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
+// Calls part(k, lo, hi, ring) for the cells in rows [lo, hi] of anti-diagonal k, such that
+// every cell is computed after the cells it reads.
 //
-// Serial (bands == 1): diagonal after diagonal. Pipelined (bands > 1, one thread per band):
-// band t owns rows [n t / bands, n (t+1) / bands) -- its cells and its sentinel rows -- and
-// sweeps all diagonals over them. A DTW cell reads only its own row and the row above, so band
-// t reads band t-1's last row only, and waits for band t-1 to have completed diagonal k-1
-// before diagonal k; the top band never waits for the rows below. The diagonals live in a ring
-// of `ring` slots, so band t also waits, before writing diagonal k, until band t+1 has
-// completed k - ring + 3 (after which nobody reads diagonal k - ring). No barriers: a band
-// that is descheduled on a busy machine delays only the bands below it, and only once they
-// catch up with it.
-// Polls for Ctrl-C on the calling thread (thread 0) and throws interrupted after the region.
+// Serial (one thread, or a small matrix): diagonal after diagonal, edge(k, row, ring) marking
+// the rows just outside each diagonal.
+//
+// Tiled (several threads): the matrix is cut into tiles (tile_shape()), and the work is a task
+// graph of two kinds of tasks: "fill the costs of tile (I, J)" (when `fill` is given) and
+// "sweep tile (I, J)", ready once its costs are filled and tiles (I-1, J) and (I, J-1) are
+// swept. A tile is swept by anti-diagonals with three diagonals of its own thread's ring; the
+// cells it reads outside itself -- the last row of the tile above and the last column of the
+// tile to the left -- come from `edges`, where each tile leaves its own last row and column
+// (TileEdges). Every cell is computed by the same expressions from the same
+// inputs as in the serial sweep, so results are bit-identical.
+// Threads pull tasks (atomics only, no locks): first the sweep of the topmost tile row whose
+// next tile is ready (the wavefront never waits for a filled tile), else the next cost tile in
+// anti-diagonal order of tiles (the order the wavefront consumes them). A thread descheduled
+// on a busy machine holds up only the tile it is working on. Polls for Ctrl-C on the calling
+// thread between tasks and throws interrupted after the region.
 template <class Part, class Edge>
-void run_diagonals(std::ptrdiff_t n, std::ptrdiff_t m, int bands, std::ptrdiff_t ring, Part&& part,
-                   Edge&& edge) {
+void run_diagonals(std::ptrdiff_t n, std::ptrdiff_t m, int threads, const TileShape& shape,
+                   const TileFill* fill, std::vector<Ring>& rings, const TileEdges& edges,
+                   Part&& part, Edge&& edge) {
   const std::ptrdiff_t diagonals = n + m - 1;
-  auto serial = [&]() {
+  if (threads <= 1) {
+    if (fill) (*fill)(0, n, 0, m);
+    Ring& r = rings[0];
     for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
       if ((k & 255) == 255) poll_interrupt();  // Ctrl-C in long sweeps (a no-op unless installed)
       const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
-      part(k, ilo, ihi);
-      edge(k, ilo - 1);
-      edge(k, ihi + 1);
+      part(k, ilo, ihi, r);
+      edge(k, ilo - 1, r);
+      edge(k, ihi + 1, r);
     }
-  };
-  if (bands <= 1) {
-    serial();
     return;
   }
-  std::vector<Progress> progress(static_cast<std::size_t>(bands));
-  std::atomic<bool> stop{false}, interrupted_flag{false};
-#ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel num_threads(bands)
-#endif
-  {
-#ifdef DRAQCORE_HAVE_OPENMP
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    const int t = 0, team = 1;
-#endif
-    if (team != bands) {
-      // Fewer threads than asked for (OMP_DYNAMIC, thread limits): the calling thread sweeps.
-      if (t == 0) {
-        try {
-          serial();
-        } catch (const interrupted&) {
-          interrupted_flag.store(true);
-        }
-      }
-    } else {
-      const std::ptrdiff_t row_lo = n * t / bands, row_hi = n * (t + 1) / bands - 1;
-      const bool first_band = t == 0, last_band = t == bands - 1;
-      auto owns = [&](std::ptrdiff_t row) {
-        return (row >= row_lo && row <= row_hi) || (first_band && row == -1) || (last_band && row == n);
-      };
-      for (std::ptrdiff_t k = 0; k < diagonals; ++k) {
-        const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
-        const std::ptrdiff_t lo = std::max(ilo, row_lo), hi = std::min(ihi, row_hi);
-        const bool edge_lo = owns(ilo - 1), edge_hi = owns(ihi + 1);
-        if (lo <= hi || edge_lo || edge_hi) {
-          if (!first_band && lo <= hi && !wait_for(progress[std::size_t(t - 1)], k, stop)) break;
-          if (!last_band && !wait_for(progress[std::size_t(t + 1)], k - ring + 3, stop)) break;
-          if (lo <= hi) part(k, lo, hi);
-          if (edge_lo) edge(k, ilo - 1);
-          if (edge_hi) edge(k, ihi + 1);
-        }
-        progress[std::size_t(t)].done.store(k + 1, std::memory_order_release);
-        if (first_band && (k & 255) == 255) {
-          try {
-            poll_interrupt();
-          } catch (const interrupted&) {
-            interrupted_flag.store(true);
-            stop.store(true);
-          }
-        }
-        if (stop.load(std::memory_order_relaxed)) break;
+  const std::ptrdiff_t R = shape.rows, C = shape.cols, NI = shape.ni, NJ = shape.nj;
+  const std::ptrdiff_t tiles = NI * NJ;
+  std::vector<TileRow> rows(static_cast<std::size_t>(NI));
+  std::vector<std::atomic<unsigned char>> filled(static_cast<std::size_t>(tiles));
+  for (auto& f : filled) f.store(fill ? 0 : 1, std::memory_order_relaxed);
+  // Cost tiles in anti-diagonal order of tiles, top row first within a diagonal.
+  std::vector<std::ptrdiff_t> order;
+  if (fill) {
+    order.reserve(static_cast<std::size_t>(tiles));
+    for (std::ptrdiff_t s = 0; s < NI + NJ - 1; ++s) {
+      for (std::ptrdiff_t I = std::max<std::ptrdiff_t>(0, s - (NJ - 1)); I <= std::min(s, NI - 1); ++I) {
+        order.push_back(I * NJ + (s - I));
       }
     }
   }
-  if (interrupted_flag.load()) throw interrupted();
+  std::atomic<std::ptrdiff_t> next_fill{0};
+  std::atomic<bool> stop{false};
+  std::exception_ptr first_error;
+
+  auto sweep_tile = [&](std::ptrdiff_t I, std::ptrdiff_t J, Ring& r) {
+    const std::ptrdiff_t i0 = I * R, i1 = std::min(n, i0 + R) - 1;
+    const std::ptrdiff_t j0 = J * C, j1 = std::min(m, j0 + C) - 1;
+    edges.load(i0 + j0 - 2, I, i0, i1, j0, j1, r);
+    edges.load(i0 + j0 - 1, I, i0, i1, j0, j1, r);
+    for (std::ptrdiff_t k = i0 + j0; k <= i1 + j1; ++k) {
+      const std::ptrdiff_t lo = std::max(i0, k - j1), hi = std::min(i1, k - j0);
+      part(k, lo, hi, r);
+      edges.load(k, I, i0, i1, j0, j1, r);  // rows i0 - 1 and k - j0 + 1: outside [lo, hi]
+      edges.store(k, I, lo, hi, i1, j1, r);
+    }
+  };
+
+  auto worker = [&](int t) {
+    Ring& r = rings[static_cast<std::size_t>(t)];
+    int idle = 0;
+    try {
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (t == 0 && poll_interrupt_into(stop)) break;
+        bool worked = false;
+        for (std::ptrdiff_t I = 0; I < NI && !worked; ++I) {
+          TileRow& row = rows[std::size_t(I)];
+          const std::ptrdiff_t J = row.swept.load(std::memory_order_acquire);
+          if (J >= NJ || row.busy.load(std::memory_order_relaxed)) continue;
+          if (!filled[std::size_t(I * NJ + J)].load(std::memory_order_acquire)) continue;
+          if (I > 0 && rows[std::size_t(I - 1)].swept.load(std::memory_order_acquire) <= J) continue;
+          int expected = 0;
+          if (!row.busy.compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
+          if (row.swept.load(std::memory_order_acquire) == J) {  // nobody swept it meanwhile
+            sweep_tile(I, J, r);
+            row.swept.store(J + 1, std::memory_order_release);
+            worked = true;
+          }
+          row.busy.store(0, std::memory_order_release);
+        }
+        if (!worked && fill) {
+          const std::ptrdiff_t f = next_fill.load(std::memory_order_relaxed) < tiles
+                                       ? next_fill.fetch_add(1, std::memory_order_relaxed)
+                                       : tiles;
+          if (f < tiles) {
+            const std::ptrdiff_t tile = order[std::size_t(f)];
+            const std::ptrdiff_t i0 = (tile / NJ) * R, j0 = (tile % NJ) * C;
+            (*fill)(i0, std::min(R, n - i0), j0, std::min(C, m - j0));
+            filled[std::size_t(tile)].store(1, std::memory_order_release);
+            worked = true;
+          }
+        }
+        if (worked) {
+          idle = 0;
+        } else if (rows[std::size_t(NI - 1)].swept.load(std::memory_order_acquire) >= NJ) {
+          break;
+        } else {
+          back_off(idle++);
+        }
+      }
+    } catch (...) {
+#ifdef DRAQCORE_HAVE_OPENMP
+#pragma omp critical(draqcore_tiled_sweep_error)
+#endif
+      if (!first_error) first_error = std::current_exception();
+      stop.store(true);
+    }
+  };
+#ifdef DRAQCORE_HAVE_OPENMP
+#pragma omp parallel num_threads(threads)
+  worker(omp_get_thread_num());
+#else
+  worker(0);
+#endif
+  if (first_error) std::rethrow_exception(first_error);
+  if (stop.load()) throw interrupted();
+}
+
+// Threads of a whole-matrix sweep: all of them on a matrix of at least 2^20 cells, else 1. A
+// forked child or threads == 1 gives 1.
+int sweep_threads(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
+  const int team = resolve_threads(threads);
+  if (team <= 1 || double(n) * double(m) < double(1 << 20)) return 1;
+  return team;
 }
 
 // Subsequence DTW by anti-diagonals (see forward_sweep()): row 0 has a free start, the answer
 // is the smallest D on row n-1, and every cell carries the start column of its best path.
 SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                                        std::ptrdiff_t ldc, std::vector<std::int64_t>* path,
-                                       SweepWorkspace& ws, int threads) {
+                                       SweepWorkspace& ws, int threads, const TileFill* fill,
+                                       std::ptrdiff_t row_multiple) {
   const bool with_path = path != nullptr;
-  const std::size_t stride = static_cast<std::size_t>(n + 2);
-  const std::ptrdiff_t diagonals = n + m - 1;
-  const int bands = sweep_bands(n, m, threads);
-  const std::ptrdiff_t ring = ring_slots(n, bands);
-  const std::size_t slots = static_cast<std::size_t>(ring);
-  ws.d_rows.assign(slots * stride, kInf);
-  if (ws.s_rows.size() < slots * stride) ws.s_rows.resize(slots * stride);
-  if (ws.diag_cost.size() < std::size_t(n)) ws.diag_cost.resize(std::size_t(n));
-  reserve_traceback(ws, n, m, with_path);
-  float* cd = ws.diag_cost.data();
+  const int team = sweep_threads(n, m, threads);
+  std::vector<Ring> rings = make_rings(ws, n, team, true, false, true);
+  if (with_path) reserve_traceback(ws, n, m);
   SweepResult result;
   std::ptrdiff_t best_end = -1;
   double best = kInf;
   std::int64_t best_start = 0;
 
-  // Rows [lo, hi] of diagonal k; the part holding row n-1 also updates the best end (only the
-  // last band holds it, and it sweeps the diagonals in order).
-  auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi) {
-    const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
+  // Rows [lo, hi] of diagonal k; the part holding row n-1 also updates the best end (the
+  // cells of row n-1 are swept in order of their column, by one thread at a time).
+  auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi, const Ring& r) {
+    const std::ptrdiff_t ilo = first_row(k, m);
+    float* cd = r.cd;
     for (std::ptrdiff_t i = lo; i <= hi; ++i) cd[i] = cost[i * ldc + (k - i)];
-    double* d0 = ws.d_rows.data() + (k % ring) * stride + 1;
-    const double* d1 = ws.d_rows.data() + ((k + ring - 1) % ring) * stride + 1;
-    const double* d2 = ws.d_rows.data() + ((k + ring - 2) % ring) * stride + 1;
-    std::int64_t* s0 = ws.s_rows.data() + (k % ring) * stride + 1;
-    const std::int64_t* s1 = ws.s_rows.data() + ((k + ring - 1) % ring) * stride + 1;
-    const std::int64_t* s2 = ws.s_rows.data() + ((k + ring - 2) % ring) * stride + 1;
-    // Without a path the directions go to a scratch row indexed by row (bands never share it).
-    unsigned char* dir = with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data() + ilo;
+    double* d0 = r.D(k);
+    const double* d1 = r.D(k - 1);
+    const double* d2 = r.D(k - 2);
+    std::int64_t* s0 = r.S(k);
+    const std::int64_t* s1 = r.S(k - 1);
+    const std::int64_t* s2 = r.S(k - 2);
+    // Without a path the directions go to a scratch row of this thread, indexed by row.
+    unsigned char* dir = with_path ? ws.tb.data() + ws.tb_offset[k] : r.scratch + ilo;
     std::ptrdiff_t i0 = lo;
     if (lo == 0) {
       // Cell (0, k): free start, D(0, k) = C(0, k) + min(0, D(0, k-1)); starting wins ties.
@@ -311,10 +472,10 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
       best_start = s0[n - 1];
     }
   };
-  auto sentinel = [&](std::ptrdiff_t k, std::ptrdiff_t row) {
-    ws.d_rows[std::size_t((k % ring) * std::ptrdiff_t(stride) + 1 + row)] = kInf;
-  };
-  run_diagonals(n, m, bands, ring, diagonal_part, sentinel);
+  auto sentinel = [&](std::ptrdiff_t k, std::ptrdiff_t row, const Ring& r) { r.D(k)[row] = kInf; };
+  const TileShape shape = tile_shape(n, m, row_multiple);
+  const TileEdges edges(ws, shape, n, m, team > 1, true, false, true);
+  run_diagonals(n, m, team, shape, fill, rings, edges, diagonal_part, sentinel);
   result.dtw_cost = best;
   result.start_col = std::ptrdiff_t(best_start);
   result.end_col = best_end;
@@ -335,32 +496,41 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
   return diagonal_sweep_parallel(cost, n, m, ldc, want_dtw, path, want_expected, ws, 1, subsequence);
 }
 
+bool tiled_sweep_applies(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
+  return sweep_threads(n, m, threads) > 1;
+}
+
+double tiled_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
+  const int team = sweep_threads(n, m, threads);
+  if (team <= 1) return 0.0;
+  // Tile rows are at least 64 (and a multiple of the cost kernel's panel, at most 32) rows.
+  const double edges = (double(n) / 64.0 + 2.0) * double(m + 1) + double(n);
+  // D, G, S per edge entry; per thread 3 diagonals of each, the diagonal's costs and directions.
+  return 3.0 * 8.0 * edges + double(team) * (3.0 * 3.0 * 8.0 * double(n + 2) + 5.0 * double(n));
+}
+
 SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                                     std::ptrdiff_t ldc, bool want_dtw,
                                     std::vector<std::int64_t>* path, bool want_expected,
-                                    SweepWorkspace& ws, int threads, bool subsequence) {
+                                    SweepWorkspace& ws, int threads, bool subsequence,
+                                    const TileFill* fill, std::ptrdiff_t row_multiple) {
   if (!want_dtw) subsequence = false;
   if (subsequence && want_expected) {
     throw std::logic_error("diagonal_sweep: a subsequence sweep computes the DTW only");
   }
-  if (subsequence) return diagonal_sweep_subsequence(cost, n, m, ldc, path, ws, threads);
+  if (subsequence) {
+    return diagonal_sweep_subsequence(cost, n, m, ldc, path, ws, threads, fill, row_multiple);
+  }
   const bool with_path = want_dtw && path != nullptr;
-  // Diagonals indexed by row, with a slot in front (row -1) and behind (row n) for sentinels.
-  const std::size_t stride = static_cast<std::size_t>(n + 2);
-  const std::ptrdiff_t diagonals = n + m - 1;
-  const int bands = sweep_bands(n, m, threads);
-  const std::ptrdiff_t ring = ring_slots(n, bands);
-  const std::size_t slots = static_cast<std::size_t>(ring);
-  if (want_dtw) ws.d_rows.assign(slots * stride, kInf);
-  if (want_expected) ws.g_rows.assign(slots * stride, 0.0);
-  if (ws.diag_cost.size() < std::size_t(n)) ws.diag_cost.resize(std::size_t(n));
-  reserve_traceback(ws, n, m, with_path);
-  float* cd = ws.diag_cost.data();
+  const int team = sweep_threads(n, m, threads);
+  std::vector<Ring> rings = make_rings(ws, n, team, want_dtw, want_expected, false);
+  if (with_path) reserve_traceback(ws, n, m);
 
   // Cells [lo, hi] of anti-diagonal k (a part of its rows [ilo, ihi], or all of them). Parts of
   // one diagonal touch disjoint entries of every buffer, so threads may compute them at once.
-  auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi) {
-    const std::ptrdiff_t ilo = first_row(k, m), ihi = last_row(k, n);
+  auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi, const Ring& r) {
+    const std::ptrdiff_t ilo = first_row(k, m);
+    float* cd = r.cd;
     // Gather the diagonal's costs: cell (i, k - i).
     for (std::ptrdiff_t i = lo; i <= hi; ++i) cd[i] = cost[i * ldc + (k - i)];
     double *d0 = nullptr, *g0 = nullptr;
@@ -368,16 +538,16 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
     unsigned char* dir = nullptr;
     std::ptrdiff_t glo = lo, ghi = hi;  // interior cells of the expected-cost recurrence
     if (want_dtw) {
-      d0 = ws.d_rows.data() + (k % ring) * stride + 1;
-      d1 = ws.d_rows.data() + ((k + ring - 1) % ring) * stride + 1;
-      d2 = ws.d_rows.data() + ((k + ring - 2) % ring) * stride + 1;
-      // Without a path the directions go to a scratch row indexed by row (bands never share it).
-      dir = (with_path ? ws.tb.data() + ws.tb_offset[k] : ws.tb.data() + ilo) + (lo - ilo);
+      d0 = r.D(k);
+      d1 = r.D(k - 1);
+      d2 = r.D(k - 2);
+      // Without a path the directions go to a scratch row of this thread, indexed by row.
+      dir = (with_path ? ws.tb.data() + ws.tb_offset[k] : r.scratch + ilo) + (lo - ilo);
     }
     if (want_expected) {
-      g0 = ws.g_rows.data() + (k % ring) * stride + 1;
-      g1 = ws.g_rows.data() + ((k + ring - 1) % ring) * stride + 1;
-      g2 = ws.g_rows.data() + ((k + ring - 2) % ring) * stride + 1;
+      g0 = r.G(k);
+      g1 = r.G(k - 1);
+      g2 = r.G(k - 2);
       if (glo == 0) {  // row 1 always moves left
         g0[0] = double(cd[0]) + 1.0 * g1[0];
         glo = 1;
@@ -400,16 +570,23 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
   };
   // The next two diagonals read at most one row beyond each end of a diagonal: +inf there
   // stands for "no such cell", whatever the ring held before.
-  auto sentinel = [&](std::ptrdiff_t k, std::ptrdiff_t row) {
-    if (want_dtw) ws.d_rows[std::size_t((k % ring) * std::ptrdiff_t(stride) + 1 + row)] = kInf;
+  auto sentinel = [&](std::ptrdiff_t k, std::ptrdiff_t row, const Ring& r) {
+    if (want_dtw) r.D(k)[row] = kInf;
   };
-  run_diagonals(n, m, bands, ring, diagonal_part, sentinel);
+  const TileShape shape = tile_shape(n, m, row_multiple);
+  const TileEdges edges(ws, shape, n, m, team > 1, want_dtw, want_expected, false);
+  run_diagonals(n, m, team, shape, fill, rings, edges, diagonal_part, sentinel);
 
   SweepResult result;
   result.end_col = m - 1;
-  const std::size_t last = static_cast<std::size_t>((diagonals - 1) % ring) * stride + 1 + std::size_t(n - 1);
-  if (want_dtw) result.dtw_cost = ws.d_rows[last];
-  if (want_expected) result.expected_random = ws.g_rows[last];
+  if (team <= 1) {
+    const std::ptrdiff_t last = n + m - 2;
+    if (want_dtw) result.dtw_cost = rings[0].D(last)[n - 1];
+    if (want_expected) result.expected_random = rings[0].G(last)[n - 1];
+  } else {
+    if (want_dtw) result.dtw_cost = edges.bottom_d(m - 1);
+    if (want_expected) result.expected_random = edges.bottom_g(m - 1);
+  }
   if (with_path) {
     detail::trace_path(n, m, [&](std::ptrdiff_t i, std::ptrdiff_t j) {
       const std::ptrdiff_t k = i + j;

@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "draqcore/buffer.hpp"
 #include "draqcore/config.hpp"
@@ -55,17 +56,21 @@ DraqPairResult draq_pair(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, 
                          bool subsequence, bool exact, std::ptrdiff_t k, std::uint64_t seed,
                          std::uint64_t stream, std::ptrdiff_t radius,
                          std::vector<std::int64_t>* path, SweepWorkspace& ws,
-                         const std::function<void()>& poll, int threads) {
+                         const std::function<void()>& poll, int threads,
+                         const TileFill* fill) {
   check_subsequence_band(subsequence, radius);
   DraqPairResult r;
-  // On more than one thread, whole-matrix sweeps split their anti-diagonals across the team;
-  // banded ones run row by row on this thread.
+  // On more than one thread, whole-matrix sweeps run as a tiled wavefront on the team (which
+  // also computes the cost tiles when `fill` is given, overlapped with the sweep); banded ones
+  // run row by row on this thread. `fill` serves the first sweep, over every column.
   auto sweep_of = [&](const float* c, std::ptrdiff_t width, bool want_dtw,
                       std::vector<std::int64_t>* p, bool want_expected, bool subseq) {
+    const TileFill* f = std::exchange(fill, nullptr);
     if (threads > 1 && (radius < 0 || band_cell_count(n, width, radius) == n * width)) {
       return diagonal_sweep_parallel(c, n, width, ldc, want_dtw, p, want_expected, ws, threads,
-                                     subseq);
+                                     subseq, f, cost_panel_rows());
     }
+    if (f) (*f)(0, n, 0, m);
     return forward_sweep(c, n, width, ldc, radius, want_dtw, p, want_expected, ws, subseq);
   };
   const float* region = cost;  // the columns the random paths run through
@@ -145,6 +150,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
     double bytes = dtw_working_bytes(n, m, options.radius, options.return_paths);
     if (streamed && !options.exact) bytes += double(options.k) * sizeof(RandomPathWalker);
     if (team && !streamed && !options.exact) bytes += double(options.k) * sizeof(double);
+    if (team && !streamed) bytes += tiled_sweep_bytes(n, m, pair_threads);
     sweep_bytes = std::max(sweep_bytes, bytes);
   }
   // Contextualized: one candidate's features and row scales per thread, and the query's.
@@ -282,7 +288,20 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
         }
         std::vector<std::int64_t>* path = options.return_paths ? &result.paths[c] : nullptr;
         DraqPairResult pair;
-        if (!streams(n, m, team, options.radius)) {
+        if (team && whole_band && tiled_sweep_applies(n, m, pair_threads) &&
+            !streams(n, m, team, options.radius)) {
+          // One long pair on the whole team: the cost tiles are tasks of the tiled sweep,
+          // computed in the order the wavefront consumes them and overlapped with it.
+          const TileFill fill = [&](std::ptrdiff_t i0, std::ptrdiff_t rows, std::ptrdiff_t j0,
+                                    std::ptrdiff_t cols) {
+            cost_block_packed(packed_query.data() + i0 * d, query_scale.data() + i0, rows,
+                              cand + j0 * d, cand_scale + j0, cols, d, options.metric,
+                              cost.data() + i0 * m + j0, m);
+          };
+          pair = draq_pair(cost.data(), n, m, m, options.subsequence, options.exact, options.k,
+                           options.seed, std::uint64_t(c), options.radius, path, ws, poll,
+                           pair_threads, &fill);
+        } else if (!streams(n, m, team, options.radius)) {
           cost_block_parallel(packed_query.data(), query_scale.data(), n, cand, cand_scale, m, d,
                               options.metric, cost.data(), m, pair_threads);
           pair = draq_pair(cost.data(), n, m, m, options.subsequence, options.exact, options.k,

@@ -37,11 +37,14 @@ struct DraqPairResult {
 /// sampled paths and may throw to abandon the pair. Memory as forward_sweep(), from `ws`.
 /// `threads` > 1: unbanded sweeps run on that many threads (diagonal_sweep_parallel()) and the
 /// sampled paths in parallel (random_path_costs(), k more doubles) — the same bits as 1.
+/// `fill`, when not null, computes the cost matrix into `cost` (see TileFill): on several
+/// threads tile by tile inside the first sweep, overlapped with it; otherwise whole, first.
 DraqPairResult draq_pair(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t ldc,
                          bool subsequence, bool exact, std::ptrdiff_t k, std::uint64_t seed,
                          std::uint64_t stream, std::ptrdiff_t radius,
                          std::vector<std::int64_t>* path, SweepWorkspace& ws,
-                         const std::function<void()>& poll = {}, int threads = 1);
+                         const std::function<void()>& poll = {}, int threads = 1,
+                         const TileFill* fill = nullptr);
 
 struct DraqBatchOptions {
   Metric metric = Metric::cosine;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace draqcore {
@@ -17,7 +18,15 @@ struct SweepWorkspace {
   std::vector<std::ptrdiff_t> lo, hi, tb_offset;
   std::vector<unsigned char> tb;
   std::vector<std::int64_t> s_rows, best_start;  ///< subsequence mode: start column of each cell
+  std::vector<unsigned char> dir_scratch;  ///< directions of a sweep that keeps no path
+  std::vector<double> edge_d, edge_g;      ///< tiled sweeps: the tiles' last rows and columns
+  std::vector<std::int64_t> edge_s;
 };
+
+/// Fills rows [i0, i0 + rows) x columns [j0, j0 + cols) of the cost matrix a sweep reads: a
+/// tiled sweep computes the cost matrix tile by tile, overlapped with sweeping it.
+using TileFill = std::function<void(std::ptrdiff_t i0, std::ptrdiff_t rows, std::ptrdiff_t j0,
+                                    std::ptrdiff_t cols)>;
 
 struct SweepResult {
   double dtw_cost = 0.0;        ///< D(n, m) (subsequence: min_j D(n-1, j)), when requested
@@ -82,16 +91,29 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
                            bool want_expected, SweepWorkspace& ws, bool subsequence = false);
 
 /// @brief diagonal_sweep() on up to `threads` threads (<= 0: all cores; capped as
-/// resolve_threads()), in either mode, pipelined: with at least 256 rows per thread (and
-/// n m >= 2^20), each thread owns a band of rows and sweeps every anti-diagonal over it, waiting
-/// only for the band above to be a diagonal ahead (progress counters, no barriers); the
-/// diagonals live in a ring of up to 128 slots (3 on one thread). Each cell is computed by the
-/// same expressions as in the serial sweep, so results are bit-identical for any thread count.
-/// Polls for Ctrl-C (poll_interrupt()) on the calling thread.
+/// resolve_threads()), in either mode. On a matrix of at least 2^20 cells and more than one
+/// thread it is a tiled wavefront: the matrix is cut into tiles of up to 256 x 256 cells, and
+/// the threads pull tasks -- "sweep tile (I, J)" once tiles (I-1, J) and (I, J-1) are swept
+/// and its costs are there, else "fill the costs of the next tile" -- with atomics, no locks
+/// and no barriers. With `fill`, the costs are computed by these tasks (fill(i0, rows, j0,
+/// cols), rows starting at multiples of `row_multiple`, in the order the wavefront consumes
+/// them), so the cost matrix and the sweep overlap; without, `cost` is read as it is. With one
+/// thread, `fill` is called once for the whole matrix first. Each cell is computed by the same
+/// expressions from the same inputs as in the serial sweep, so results are bit-identical for
+/// any thread count. Polls for Ctrl-C (poll_interrupt()) on the calling thread.
+/// Memory beyond diagonal_sweep(): three diagonals per thread and tiled_sweep_bytes().
 SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m,
                                     std::ptrdiff_t ldc, bool want_dtw,
                                     std::vector<std::int64_t>* path, bool want_expected,
-                                    SweepWorkspace& ws, int threads, bool subsequence = false);
+                                    SweepWorkspace& ws, int threads, bool subsequence = false,
+                                    const TileFill* fill = nullptr, std::ptrdiff_t row_multiple = 1);
+
+/// @brief Whether diagonal_sweep_parallel() runs tiled (on several threads) for this problem.
+bool tiled_sweep_applies(std::ptrdiff_t n, std::ptrdiff_t m, int threads);
+
+/// @brief Bytes a tiled sweep needs beyond forward_sweep_bytes(): the tiles' last rows and
+/// columns, and three diagonals per thread.
+double tiled_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, int threads);
 
 /// @brief Bytes forward_sweep() needs in its workspace for this problem (either mode).
 double forward_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, std::ptrdiff_t radius,
