@@ -11,7 +11,7 @@ from draqcore.align import align_videos
 from draqcore.cli import main
 from draqcore.collection import Collection
 from draqcore.evaluation.retime_warps import concatenate, render_warp, standard_warps, time_errors
-from draqcore.segments import open_end_path
+from draqcore.segments import match_segments, open_end_path
 
 
 def _reference_subsequence_cost(c: np.ndarray) -> float:
@@ -37,6 +37,16 @@ def test_open_end_path_is_an_optimal_subsequence_path(rng):
         steps = np.diff(p, axis=0)
         assert np.all((steps >= 0) & (steps <= 1)) and np.all(steps.sum(axis=1) >= 1)
         assert c[p[:, 0], p[:, 1]].astype(np.float64).sum() == pytest.approx(_reference_subsequence_cost(c), abs=1e-5)
+
+
+def test_band_applies_to_the_segment_scoring_only(rng):
+    # A smooth trajectory (like a video's frame features) and a query that is frames 200..259 of it.
+    steps = np.cumsum(rng.standard_normal((400, 16)), axis=0).astype(np.float32)
+    query = steps[200:260] + 0.05 * rng.standard_normal((60, 16)).astype(np.float32)
+    free = match_segments(query, [steps])[0]
+    banded = match_segments(query, [steps], band=3)[0]  # a band cannot apply to open ends: stage 1 is unbanded
+    assert free.span == banded.span and abs(free.span[0] - 200) <= 2 and abs(free.span[1] - 259) <= 2
+    assert banded.dtw_cost >= free.dtw_cost - 1e-4  # a banded path is never cheaper
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +121,58 @@ def test_ease_out_end_is_found_past_a_late_coarse_end(tmp_path, footage):
     m = al.native_mapping()
     err = time_errors(excerpt, m.time_a, m.time_b)
     assert err.mean <= 0.03 and err.max <= 0.1
+
+
+@pytest.fixture(scope="module")
+def padded_and_slow(tmp_path_factory, footage):
+    """Real footage (bikes, 10 s) re-timed into two candidates shorter than SUBSEQUENCE_RATIO
+    times the query, and one longer: ``padded``: 1.44 s of other footage (carphone), then bikes
+    with its first half at 2x and its second at 0.5x (13.9 s, 1.4x the query); ``slow``: all of
+    bikes at 0.6x (16.5 s, 1.67x: alignable end to end); ``slower``: all of bikes at 0.8x."""
+    from draqcore.evaluation.retime_warps import constant_speed, piecewise_speed
+    from draqcore.video import native_timeline
+
+    root = tmp_path_factory.mktemp("probe")
+    src = footage("bikes")
+    d = float(native_timeline(src)[-1])
+    pad = render_warp(footage("carphone"), root / "pad.mp4", constant_speed(1.0, 0.5, 2.0)).path
+    mixed = render_warp(src, root / "mixed.mp4", piecewise_speed([(d / 2, 2.0), (d / 2, 0.5)])).path
+    padded = concatenate([pad, mixed], root / "padded.mp4", fps=25.0, size=(176, 144))
+    slow = render_warp(src, root / "slow.mp4", constant_speed(0.6, 0.0, d))
+    slower = render_warp(src, root / "slower.mp4", constant_speed(0.8, 0.0, d))
+    return src, padded, slow, slower
+
+
+def _search(root, videos, query, **kw):
+    """Top hits of ``query`` with ``subsequence=None`` (default) and forced ``False``."""
+    with Collection.create(root) as coll:
+        coll.add(list(videos))
+        return coll.search(query, top=3, **kw), coll.search(query, top=3, subsequence=False, **kw)
+
+
+def test_search_finds_the_query_after_padding_in_a_short_candidate(padded_and_slow, footage, tmp_path):
+    src, padded, _, _ = padded_and_slow
+    true0, true1 = padded.parts[1][1], padded.parts[1][2]
+    hits, whole = _search(tmp_path / "c", [padded.path, footage("cup"), footage("carphone")], src)
+    best = hits[0]
+    assert best.path.endswith("padded.mp4") and best.subsequence
+    inter = max(0.0, min(best.end, true1) - max(best.start, true0))
+    assert inter / (max(best.end, true1) - min(best.start, true0)) >= 0.85
+    assert abs(best.start - true0) <= 0.25  # not pinned to the padding's first frame
+    # end to end (the paper's re-ranking, forced) pins the query's first frame to the padding
+    assert whole[0].path == best.path and whole[0].start == 0.0 and best.draq < whole[0].draq
+
+
+def test_search_keeps_whole_matches_of_candidates_that_hold_only_the_query(padded_and_slow, footage, tmp_path):
+    src, _, slow, slower = padded_and_slow
+    hits, whole = _search(tmp_path / "c", [slow.path, slower.path, footage("cup")], src)
+    by_name = {h.path.rsplit("/", 1)[-1]: h for h in hits}
+    whole_by_name = {h.path.rsplit("/", 1)[-1]: h for h in whole}
+    assert {h.path.rsplit("/", 1)[-1] for h in hits[:2]} == {"slow.mp4", "slower.mp4"}
+    # 1.67x the query (matched by segment): the segment is the whole video, DRAQ as end to end
+    long, long_whole = by_name["slow.mp4"], whole_by_name["slow.mp4"]
+    assert long.subsequence and long.start <= 0.3 and long.end >= long_whole.end - 0.3
+    assert abs(long.draq - long_whole.draq) <= 0.02
+    # 1.25x (below the ratio): the probe finds nothing outside the query, the match stays whole
+    short = by_name["slower.mp4"]
+    assert not short.subsequence and short.start == 0.0 and short.draq == whole_by_name["slower.mp4"].draq

@@ -95,6 +95,7 @@ def match_segments(
     seed: int = 0,
     band: Optional[int] = None,
     more: bool = False,
+    min_outside: int = 0,
 ) -> List[SegmentMatch]:
     """Best segment of every candidate for the whole query (module notes).
 
@@ -106,10 +107,20 @@ def match_segments(
         Plain frame features of each candidate.
     contextualize : bool, default True
         Contextualize query and segment before scoring (stage 2).
-    method, k, seed, band
+    method, k, seed
         As :func:`draqcore.draq_batch`.
+    band : int, optional
+        Sakoe-Chiba radius of stage 2 (the segment aligned end to end as a clip). Stage 1 is
+        never banded: a band is defined around the diagonal of a matrix whose ends are pinned,
+        which open ends have not (:func:`draqcore.dtw` refuses the combination).
     more : bool, default False
         Also search the parts before and after each best segment (one level).
+    min_outside : int, default 0
+        Keep a candidate's best segment only when at least this many of the candidate's sampled
+        frames lie outside it (before and after together), and when it is not narrower than a
+        third of the query (or ``MIN_EXTRA_FRAMES``): a probe of whether a candidate holds more
+        than the query (:func:`draqcore.collection.search` uses it for candidates it would
+        otherwise match end to end). Dropped candidates are not scored (stage 2).
 
     Returns
     -------
@@ -126,7 +137,7 @@ def match_segments(
             break
         found = draq_batch(
             q, [np.asarray(candidates[c])[lo:hi] for c, lo, hi, _ in pieces], method=method, k=k, seed=seed,
-            band=band, subsequence=True,
+            subsequence=True,
         )
         spans = []
         kept = []
@@ -136,7 +147,9 @@ def match_segments(
             # A segment squeezed into few columns (the query slowed down more than 3x, or fewer
             # than MIN_EXTRA_FRAMES) is no moment of its own: drop it (with ``more``, i.e. in a
             # search; a single alignment always reports its best segment).
-            if (level > 0 or more) and j1 - j0 + 1 < max(MIN_EXTRA_FRAMES, n / 3.0):
+            if (level > 0 or more or min_outside > 0) and j1 - j0 + 1 < max(MIN_EXTRA_FRAMES, n / 3.0):
+                continue
+            if (hi - lo) - (j1 - j0 + 1) < min_outside:
                 continue
             kept.append(piece)
             spans.append((j0, j1))

@@ -22,7 +22,18 @@ _METHODS = ("exact", "sampled")
 SUBSEQUENCE_RATIO: float = 1.5
 """A candidate this many times longer than the query (sampled frames) or more is matched by
 subsequence DTW/DRAQ (the query against a part of it) instead of end to end: below it, DTW's
-pinned ends cost little, and a whole-video match is what the paper's re-ranking scores."""
+pinned ends cost little, and a whole-video match is what the paper's re-ranking scores -- unless
+the probe below finds that the candidate holds clearly more than the query."""
+
+PROBE_OUTSIDE: float = 0.1
+"""With ``subsequence=None``, a candidate shorter than :data:`SUBSEQUENCE_RATIO` times the query
+is also probed by subsequence DTW (:func:`draqcore.segments.match_segments`): when its best
+segment leaves out at least ``max(MIN_EXTRA_FRAMES, PROBE_OUTSIDE * n)`` of its sampled frames
+(``n``: the query's; a tenth of the query, at least 0.5 s at 10 fps) and scores a lower DRAQ as a
+clip than the whole video does, the segment replaces the whole-video match. A length ratio alone
+cannot tell a slowed-down copy of the query (alignable end to end) from the query inside a
+little more footage (e.g. after 1.5 s of something else, only 1.4 times as long as the query),
+where end-to-end DTW pins the query's first frame to the unrelated start."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ def _score_candidates(
     """DRAQ of the query against every candidate: end to end for short candidates, the best
     segments (:func:`draqcore.segments.match_segments`, with the parts before and after) for
     long ones. ``q_feats`` and ``feats`` are plain frame features."""
-    from ..segments import match_segments
+    from ..segments import MIN_EXTRA_FRAMES, match_segments
 
     n = q_feats.shape[0]
     if subsequence is None:
@@ -57,8 +68,16 @@ def _score_candidates(
         r = draqcore.draq_batch(q_feats, [feats[i] for i in whole_idx], contextualize=True,
                                 metric="cosine", method=method, k=k, seed=seed, band=band, return_paths=True)
         assert r.paths is not None
-        for j, i in enumerate(whole_idx):
-            out.append(_Match(i, 3 * i, float(r.dtw_cost[j]), float(r.random_cost[j]), float(r.draq[j]), r.paths[j], False))
+        whole = {i: _Match(i, 3 * i, float(r.dtw_cost[j]), float(r.random_cost[j]), float(r.draq[j]), r.paths[j], False)
+                 for j, i in enumerate(whole_idx)}
+        if subsequence is None:  # probe: does a candidate hold clearly more than the query?
+            outside = int(np.ceil(max(MIN_EXTRA_FRAMES, PROBE_OUTSIDE * n)))
+            for m in match_segments(q_feats, [feats[i] for i in whole_idx], method=method, k=k, seed=seed,
+                                    band=band, min_outside=outside):
+                i = whole_idx[m.candidate]
+                if m.draq < whole[i].draq:
+                    whole[i] = _Match(i, 3 * i, m.dtw_cost, m.random_cost, m.draq, m.path, True)
+        out.extend(whole[i] for i in whole_idx)
     long_idx = [i for i, is_long in enumerate(long) if is_long]
     if long_idx:
         for m in match_segments(q_feats, [feats[i] for i in long_idx], method=method, k=k, seed=seed, band=band, more=True):
@@ -174,6 +193,10 @@ class _Search(_WindowIndex):
         the same way and may come back as separate hits of the same video; they never overlap,
         so one moment is never returned twice. Segments narrower than a third of the query (a
         query squeezed into a few frames: no match) are dropped, so a long video may give no hit.
+        A shorter candidate is aligned end to end, and also probed by segment: when its best
+        segment leaves out at least a tenth of the query's length of it and scores a lower DRAQ,
+        the segment is the hit (:data:`PROBE_OUTSIDE`: the query inside a video that is only a
+        little longer, e.g. after some unrelated footage).
 
         Parameters
         ----------
@@ -196,7 +219,8 @@ class _Search(_WindowIndex):
             Seconds of the query frames, strictly increasing when ``query`` is an array; default ``arange(T) /
             sample_fps``.
         subsequence : bool, optional
-            ``None`` (default): subsequence matching for long candidates only (see above);
+            ``None`` (default): subsequence matching for long candidates, and for shorter ones
+            that hold clearly more than the query (see above);
             ``True``: for every candidate; ``False``: whole-video matching only (the paper's).
         windows : bool, default True
             Retrieve long videos also by their window vectors (see step 1); ``False``: by
