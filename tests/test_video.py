@@ -426,3 +426,121 @@ def test_a_nul_in_a_path_is_an_error_naming_it(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="cannot contain a NUL"):
             coll.add([good, bad])
         assert coll.videos() == []  # refused before anything was added
+
+
+# ------------------------------------------------------------------------------------------
+# process_sampled_frames: one decode in a background thread, the function in this one
+
+
+def _decode_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "draqcore-decode"]
+
+
+@pytest.mark.parametrize("rate", [DEFAULT_SAMPLE_FPS, None])
+def test_process_sampled_frames_matches_the_streaming_reader(tmp_path: Path, rate) -> None:
+    path = write_video(tmp_path / "clip.avi", "MJPG", 30)
+    seen: list = []
+    done = video.process_sampled_frames(path, lambda frames: [seen.append(f) or f.sum() for f in frames], rate)
+    ref = list(iter_sampled_frames(path, rate))
+    assert len(seen) == len(ref) == len(done.result) == done.times.shape[0]
+    for got, want in zip(seen, ref):
+        np.testing.assert_array_equal(got, want.image)
+    np.testing.assert_array_equal(done.times, [f.time for f in ref])
+    np.testing.assert_array_equal(done.indices, [f.index for f in ref])
+    assert done.times.dtype == np.float64 and done.indices.dtype == np.int64
+    assert done.native_count == 30 and done.native_fps == native_fps(path) == 25.0
+    assert done.sample_fps == rate and done.path == str(path)
+    assert not _decode_threads()
+
+
+def test_process_sampled_frames_decodes_what_the_function_leaves(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.avi", "MJPG", 40)
+
+    def first_two(frames):
+        it = iter(frames)
+        return [next(it), next(it)]
+
+    done = video.process_sampled_frames(path, first_two, None)
+    assert len(done.result) == 2 and list(done.indices) == [0, 1]
+    assert done.native_count == 40 and done.native_fps == 25.0
+    assert not _decode_threads()
+
+
+@pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
+def test_process_sampled_frames_propagates_and_joins_on_error(tmp_path: Path, exc_type) -> None:
+    path = write_video(tmp_path / "clip.avi", "MJPG", 60)
+
+    def fail(frames):
+        for i, _ in enumerate(frames):
+            if i == 3:
+                raise exc_type("stop here")
+        return None
+
+    with pytest.raises(exc_type, match="stop here"):
+        video.process_sampled_frames(path, fail, None)
+    assert not _decode_threads()
+
+
+def test_process_sampled_frames_raises_decoding_errors_in_the_caller(tmp_path: Path) -> None:
+    zero = tmp_path / "zero.avi"
+    writer = cv2.VideoWriter(str(zero), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (W, H))
+    writer.release()
+    with pytest.raises(VideoReadError, match="no decodable frames"):
+        video.process_sampled_frames(zero, list)
+
+    def swallow(frames):  # an error the function catches is raised again after it returns
+        try:
+            return list(frames)
+        except VideoReadError:
+            return []
+
+    with pytest.raises(VideoReadError, match="no decodable frames"):
+        video.process_sampled_frames(zero, swallow)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(mixed / f"{i}.png"), frame_for(i, size=(80, 60) if i == 3 else (W, H)))
+    with pytest.raises(VideoReadError, match="frame 3 is 80x60"):
+        video.process_sampled_frames(mixed, list, None)
+    with pytest.raises(VideoReadError, match="no such file"):
+        video.process_sampled_frames(tmp_path / "missing.mp4", list)
+    with pytest.raises(TypeError, match="process"):
+        video.process_sampled_frames(mixed, None)  # type: ignore[arg-type]
+    assert not _decode_threads()
+
+
+def test_process_sampled_frames_on_an_image_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(7):
+        cv2.imwrite(str(folder / f"f{i}.png"), frame_for(i))
+    done = video.process_sampled_frames(folder, lambda fs: [square_x(f) for f in fs], None, image_fps=12.5)
+    assert done.result == [square_x(frame_for(i)) for i in range(7)]
+    assert done.native_fps == 12.5 and done.native_count == 7
+    np.testing.assert_allclose(done.times, np.arange(7) / 12.5)
+
+
+def test_frame_rate_of_timestamps_stored_out_of_decode_order() -> None:
+    # box.mp4 of the footage registry: 30 fps whose timestamps come as 0, 101, 67, 134, 34, ...
+    # (a reordering applied to the timestamps only); the increasing steps alone suggest ~12 fps.
+    true = np.round(np.arange(64) / 29.97, 3)
+    stamps = [float(true[g + j]) for g in range(0, 64, 4) for j in (0, 3, 2, 1)]
+    increasing = [b - a for a, b in zip(stamps, stamps[1:]) if b > a]
+    assert 1 / np.median(increasing) < 20  # the rule before sorting
+    assert video._fps_from_stamps("x", stamps, None) == pytest.approx(29.97, rel=0.02)
+    assert video._fps_from_stamps("x", stamps, 29.97) == 29.97
+
+
+def test_native_fps_of_real_footage_with_reordered_timestamps(footage) -> None:
+    path = footage("box")
+    stamps = []
+    cap = cv2.VideoCapture(str(path))
+    while len(stamps) < 8 and cap.grab():
+        stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+    cap.release()
+    assert any(b < a for a, b in zip(stamps, stamps[1:])), "box.mp4 no longer has reordered timestamps"
+    assert native_fps(path) == pytest.approx(29.97, abs=0.05)  # 456 frames in 15.2 s
+    done = video.process_sampled_frames(path, lambda fs: sum(1 for _ in fs))
+    assert done.native_fps == native_fps(path) and done.native_count == len(native_timeline(path))

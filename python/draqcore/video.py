@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import re
 import stat
+import threading
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, TypeVar, Union
 
 import cv2
 import numpy as np
@@ -58,12 +60,14 @@ __all__ = [
     "DEFAULT_SAMPLE_FPS",
     "IMAGE_SUFFIXES",
     "MAX_FRAME_PIXELS",
+    "ProcessedVideo",
     "SampledFrame",
     "SampledVideo",
     "VideoReadError",
     "iter_sampled_frames",
     "native_fps",
     "native_timeline",
+    "process_sampled_frames",
     "read_sampled",
 ]
 
@@ -108,6 +112,11 @@ _FPS_PROBE_FRAMES = 64
 _FPS_AGREEMENT = 0.05
 # Bytes inspected to tell a text file from a video.
 _SNIFF_BYTES = 4096
+# process_sampled_frames: decoded frames waiting for the caller's function, at most (a few
+# frames absorb the jitter between decoding and processing; 4 frames of 4K are 100 MB).
+_PREFETCH_FRAMES = 4
+
+_R = TypeVar("_R")
 
 
 class VideoReadError(ValueError):
@@ -158,6 +167,38 @@ class SampledVideo:
     times: np.ndarray
     indices: np.ndarray
     native_count: int
+    sample_fps: Optional[float]
+
+
+@dataclass(frozen=True, eq=False)
+class ProcessedVideo:
+    """What :func:`process_sampled_frames` returns: the function's result and the timeline.
+
+    Attributes
+    ----------
+    path : str
+        The input path as given.
+    result : object
+        What the function returned.
+    times : ndarray of shape (T,), float64
+        Timestamps of the ``T`` frames the function consumed, seconds, strictly increasing.
+    indices : ndarray of shape (T,), int64
+        Native frame index of each of them, strictly increasing.
+    native_count : int
+        Number of frames in the whole sequential decode.
+    native_fps : float
+        The frame rate :func:`native_fps` returns for this input, frames per second, from the
+        same decode.
+    sample_fps : float or None
+        The sampling rate used; ``None`` when every frame was kept.
+    """
+
+    path: str
+    result: Any
+    times: np.ndarray
+    indices: np.ndarray
+    native_count: int
+    native_fps: float
     sample_fps: Optional[float]
 
 
@@ -531,6 +572,8 @@ class _Decode:
         self._sampler = _Sampler(sample_fps)
         self._start, self._end = start, end
         self._shape: Optional[Tuple[int, ...]] = None
+        # raw timestamps of the first frames, for the frame-rate estimate of this same pass
+        self.probe: List[float] = []
 
     def __iter__(self) -> Iterator[SampledFrame]:
         try:
@@ -539,6 +582,8 @@ class _Decode:
                 if raw is None:
                     break
                 self.count += 1
+                if len(self.probe) < _FPS_PROBE_FRAMES:
+                    self.probe.append(raw)
                 t = self._clock(raw)
                 if t > self._end:
                     break
@@ -557,6 +602,39 @@ class _Decode:
             self.source.close()
         if self.count == 0:
             raise VideoReadError(f"{self.source.name}: contains no decodable frames")
+
+    def native_fps(self, image_fps: float) -> float:
+        """The frame rate :func:`native_fps` gives, from the frames this pass has decoded."""
+        if isinstance(self.source, _ImageFolderSource):
+            return image_fps
+        if not self.probe:
+            raise VideoReadError(f"{self.source.name}: contains no decodable frames")
+        return _fps_from_stamps(self.source.name, self.probe, self.source.container_fps)
+
+
+def _fps_from_stamps(name: str, raw: List[float], container: Optional[float]) -> float:
+    """Frame rate from the container's rate and the raw timestamps of the first frames.
+
+    The timestamps are sorted before taking the median interval: some files report them out of
+    order in decode order (``box.mp4`` of the footage registry gives 0, 101, 67, 134, 34 ms...,
+    the pattern of a B-frame reordering applied to the timestamps but not to the frames), whose
+    increasing steps alone (101, 67, 200 ms...) would suggest 12 frames per second.
+    """
+    stamps = np.unique(np.asarray([t for t in raw if math.isfinite(t) and t >= 0.0], dtype=np.float64))
+    steps = np.diff(stamps)
+    steps = steps[steps > 0.0]
+    estimate = float(1.0 / np.median(steps)) if steps.size else None
+    if estimate is not None and not _plausible_fps(estimate):
+        estimate = None
+    if container is not None and (
+        estimate is None or abs(container / estimate - 1.0) <= _FPS_AGREEMENT
+    ):
+        return container
+    if estimate is not None:
+        return estimate
+    raise VideoReadError(
+        f"{name}: no usable frame rate (container gives none, timestamps do not increase)"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,6 +749,149 @@ def read_sampled(
     )
 
 
+class _Failure:
+    """An exception raised in the decode thread, carried to the caller's thread."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()  # the decode thread has decoded the last frame
+
+
+def process_sampled_frames(
+    path: PathLike,
+    process: Callable[[Iterable[np.ndarray]], _R],
+    sample_fps: Optional[float] = DEFAULT_SAMPLE_FPS,
+    *,
+    image_fps: float = DEFAULT_IMAGE_FPS,
+) -> ProcessedVideo:
+    """Decode a video in a background thread while ``process`` consumes its sampled frames.
+
+    One sequential decode does everything: the frames :func:`iter_sampled_frames` would yield
+    are handed to ``process`` (in the calling thread) through a queue of a few frames, while the
+    next ones are being decoded, sampled and converted in a second thread (OpenCV releases the
+    GIL while it decodes), and the frame rate :func:`native_fps` would give comes from the same
+    pass (no second decode). Frames the function does not consume are still decoded, so that
+    ``native_count`` and ``native_fps`` describe the whole video.
+
+    The decode thread never outlives this call: it is stopped and joined before the call
+    returns or raises (an exception of ``process``, a ``KeyboardInterrupt``), so nothing runs
+    between calls and ``os.fork`` after a call is safe. A decoding error is raised in the
+    calling thread from the iterable ``process`` is reading (and again after ``process``
+    returns, if ``process`` swallowed it).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A video file OpenCV can open, or a folder of numbered images (module notes).
+    process : callable ``(frames) -> result``
+        Called once with an iterable of the sampled frames, each an ndarray of shape
+        (H, W, 3), uint8, BGR, in temporal order (for example ``extractor.extract``).
+    sample_fps : float or None, default DEFAULT_SAMPLE_FPS
+        Sampling rate, frames per second (> 0); ``None`` keeps every decoded frame.
+    image_fps : float, default DEFAULT_IMAGE_FPS
+        Frame rate of an image folder, frames per second (ignored for video files).
+
+    Returns
+    -------
+    ProcessedVideo
+        ``result`` and the timeline of the frames ``process`` consumed (``times``,
+        ``indices``: the ``time`` and ``index`` :func:`iter_sampled_frames` gives them).
+
+    Raises
+    ------
+    VideoReadError
+        The input cannot be read (missing, unreadable, empty, text or unopenable inputs before
+        ``process`` is called; decoding failures and a video with no frame while it reads).
+    TypeError, ValueError
+        Bad ``sample_fps`` or ``image_fps``, or ``process`` not callable.
+    """
+    if not callable(process):
+        raise TypeError(f"process: expected a callable taking an iterable of frames, got {type(process).__name__}")
+    rate = _check_rate(sample_fps, "sample_fps", allow_none=True)
+    ifps = _check_rate(image_fps, "image_fps", allow_none=False)
+    assert ifps is not None
+    decode = _Decode(_open(path, ifps), rate)
+    pending: "queue.Queue[object]" = queue.Queue(maxsize=_PREFETCH_FRAMES)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        frames = iter(decode)
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return
+            put(_END)
+        except BaseException as exc:  # carried to the caller, never lost in this thread
+            put(_Failure(exc))
+        finally:
+            frames.close()  # releases the capture when stopped early (no-op after the end)
+
+    thread = threading.Thread(target=produce, name="draqcore-decode", daemon=True)
+    failure: List[BaseException] = []
+    ended = [False]
+    times: List[float] = []
+    indices: List[int] = []
+
+    def take() -> object:
+        while True:
+            try:
+                item = pending.get(timeout=0.1)
+            except queue.Empty:
+                if thread.is_alive() or not pending.empty():
+                    continue
+                raise RuntimeError("the decode thread ended without a result") from None
+            if item is _END:
+                ended[0] = True
+            elif isinstance(item, _Failure):
+                ended[0] = True
+                failure.append(item.exc)
+                raise item.exc
+            return item
+
+    def images() -> Iterator[np.ndarray]:
+        while not ended[0]:
+            item = take()
+            if item is _END:
+                return
+            assert isinstance(item, SampledFrame)
+            times.append(item.time)
+            indices.append(item.index)
+            yield item.image
+
+    thread.start()
+    try:
+        result = process(images())
+        if failure:
+            raise failure[0]
+        while not ended[0]:  # frames not consumed: decoded for the count and the rate
+            take()
+    finally:
+        stop.set()
+        thread.join()
+    return ProcessedVideo(
+        path=decode.source.name,
+        result=result,
+        times=np.asarray(times, dtype=np.float64),
+        indices=np.asarray(indices, dtype=np.int64),
+        native_count=decode.count,
+        native_fps=decode.native_fps(ifps),
+        sample_fps=rate,
+    )
+
+
 def native_timeline(path: PathLike, *, image_fps: float = DEFAULT_IMAGE_FPS) -> np.ndarray:
     """Timestamps of every frame of a sequential decode (no images are kept or converted).
 
@@ -714,7 +935,8 @@ def native_fps(path: PathLike, *, image_fps: float = DEFAULT_IMAGE_FPS) -> float
     """Nominal frame rate of a video, frames per second.
 
     The container's rate is checked against the backend timestamps of the first (at most 64)
-    frames: the median interval between increasing timestamps gives an estimate. The container
+    frames: the median interval between their sorted distinct values gives an estimate (sorted:
+    some files store timestamps out of decode order). The container
     rate is returned when it agrees with the estimate within 5 % (it is exact, e.g. 30000/1001)
     or when there is no estimate (one frame, or no timestamps); the estimate is returned when the
     container gives no plausible rate (0, NaN, above 1000) or disagrees with it.
@@ -753,19 +975,4 @@ def native_fps(path: PathLike, *, image_fps: float = DEFAULT_IMAGE_FPS) -> float
         source.close()
     if not raw:
         raise VideoReadError(f"{source.name}: contains no decodable frames")
-    stamps = np.asarray([t for t in raw if math.isfinite(t) and t >= 0.0], dtype=np.float64)
-    steps = np.diff(stamps)
-    steps = steps[steps > 0.0]
-    estimate = float(1.0 / np.median(steps)) if steps.size else None
-    container = source.container_fps
-    if estimate is not None and not _plausible_fps(estimate):
-        estimate = None
-    if container is not None and (
-        estimate is None or abs(container / estimate - 1.0) <= _FPS_AGREEMENT
-    ):
-        return container
-    if estimate is not None:
-        return estimate
-    raise VideoReadError(
-        f"{source.name}: no usable frame rate (container gives none, timestamps do not increase)"
-    )
+    return _fps_from_stamps(source.name, raw, source.container_fps)

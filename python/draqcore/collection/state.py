@@ -207,26 +207,29 @@ def extract_video(extractor: FrameFeatureExtractor, path: Path, sample_fps: floa
     """Decode, sample and embed one video: features (T, d), times (T,), indices (T,), native fps.
 
     What :meth:`Collection.add` runs per video (in this process, or in a Ray task: see
-    :mod:`draqcore.distributed`).
+    :mod:`draqcore.distributed`). One decode: frames are decoded in a background thread while
+    the extractor runs in this one, and the native frame rate comes from the same pass
+    (:func:`draqcore.video.process_sampled_frames`).
     """
-    fps = float(_video.native_fps(path))
-    times: list[float] = []
-    indices: list[int] = []
+    seen = [0]
 
-    def images() -> Iterable[np.ndarray]:
-        for frame in _video.iter_sampled_frames(path, sample_fps=sample_fps):
-            times.append(float(frame.time))
-            indices.append(int(frame.index))
-            yield frame.image
+    def embed(frames: Iterable[np.ndarray]) -> np.ndarray:
+        def counted() -> Iterable[np.ndarray]:
+            for image in frames:
+                seen[0] += 1
+                yield image
+
+        return extractor.extract(counted())
 
     try:
-        feats = extractor.extract(images())
+        done = _video.process_sampled_frames(path, embed, sample_fps=sample_fps)
     except _video.VideoReadError:
         raise
     except ValueError as exc:
-        if not times:  # the extractor saw no frame; say so rather than only its complaint
+        if not seen[0]:  # the extractor saw no frame; say so rather than only its complaint
             raise ValueError(f"{path}: no frames could be decoded ({exc})") from None
         raise
+    feats, times, indices, fps = done.result, done.times, done.indices, float(done.native_fps)
     feats = np.asarray(feats)
     if feats.ndim != 2 or feats.shape != (len(times), dim):
         raise ValueError(
@@ -235,4 +238,4 @@ def extract_video(extractor: FrameFeatureExtractor, path: Path, sample_fps: floa
         )
     if not np.isfinite(feats).all():
         raise ValueError(f"extractor {extractor.name!r} returned NaN/Inf features")
-    return feats, np.asarray(times, dtype=np.float64), np.asarray(indices, dtype=np.int64), fps
+    return feats, times, indices, fps
