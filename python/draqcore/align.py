@@ -277,7 +277,7 @@ def align_videos(
         longer video) instead of end to end: open begin and end in ``b`` (subsequence DTW,
         :func:`draqcore.dtw`), DRAQ of the spanned columns. The found part is
         ``Alignment.segment`` (start and end times in ``b``); refinement then decodes only that
-        part of ``b`` (plus 0.5 s) at the native rate.
+        part of ``b`` (plus 1.5 s on either side) at the native rate.
 
     Returns
     -------
