@@ -40,6 +40,8 @@ import re
 import os
 import shutil
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -49,8 +51,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._json import load_json_text
-from .hnsw_graph import GraphError, graph_index, level0_outside_component, parse_graph
-from .npy import read_npy
+from . import verdicts
+from .hnsw_graph import GraphError, graph_from_verified, graph_index, level0_outside_component, parse_graph
+from .npy import npy_from_bytes
 from .testhooks import kill_point
 from .._validate import as_nonnegative_int as _int_at_least
 from .durability import fsync_dir
@@ -69,13 +72,8 @@ _FILES = ("ann.hnsw", "clip_means.npy", "clip_ids.npy", "std_mean.npy", "std_sca
 # Largest difference allowed between a stored graph vector and the one recomputed from the clip
 # means (both are unit vectors; float32 rounding of the standardisation and normalisation is ~1e-7).
 _VECTOR_TOL = 1e-4
-
-
-def _normalized(z: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length as hnswlib's cosine space does (``x / (|x| + 1e-30)``)."""
-    return z / (np.sqrt((z * z).sum(axis=1, keepdims=True)) + 1e-30)
-
-
+# The longest a writer waits for the files it has just written to settle before verifying them.
+_MAX_SETTLE_NS = 200_000_000
 
 
 @dataclass(frozen=True)
@@ -538,10 +536,25 @@ class AnnIndex:
             np.save(gen_dir / "std_scale.npy", self._scale, allow_pickle=False)
             files: dict[str, dict[str, Any]] = {}
             for name in _FILES:
-                f = gen_dir / name
-                _fsync_file(f)
-                files[name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
+                _fsync_file(gen_dir / name)
             fsync_dir(gen_dir)
+            verdict = None
+            if self.count >= verdicts.VERDICT_MIN_CLIPS and verdicts.cache_dir() is not None:
+                # Read the files back and verify them as a loader would (the SHA-256 for the
+                # manifest comes from the same bytes), so that the next process to load this
+                # generation finds its verdict and skips the checks (draqcore.store.verdicts).
+                read = _read_generation(gen_dir, None, settle=True)
+                man = _Manifest(self.dim, self.count, self._params, generation, gen_name, {})
+                checked = _verify(man, read.blobs, gen_dir, None)
+                files = {name: {"sha256": checked.digests[name], "bytes": len(read.blobs[name])} for name in _FILES}
+                if read.stable and verdicts.settled(read.identities, read.started_ns):
+                    verdict = (read.identities, verdicts.Verdict(checked.graph.levels.astype(np.int8),
+                                                                 checked.outside_rows))
+                del read, checked
+            else:
+                for name in _FILES:
+                    f = gen_dir / name
+                    files[name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
             kill_point("index-generation")
             manifest = {
                 "format": _FORMAT,
@@ -559,7 +572,10 @@ class AnnIndex:
                 "max_id": int(self._ids[-1]),  # lets a writer find clips added since without loading the graph
                 "files": files,
             }
-            _atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            manifest_text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+            _atomic_write_text(manifest_path, manifest_text)
+            if verdict is not None:
+                verdicts.record(root, manifest_text.encode("utf-8"), *verdict)
         except BaseException:
             # The manifest still names the previous generation (os.replace is all-or-nothing).
             shutil.rmtree(gen_dir, ignore_errors=True)
@@ -577,15 +593,29 @@ class AnnIndex:
         return manifest_path
 
     @classmethod
-    def load(cls, directory: Union[str, os.PathLike[str]]) -> "AnnIndex":
+    def load(cls, directory: Union[str, os.PathLike[str]], *, full: bool = False) -> "AnnIndex":
         """Load and verify an index written by :meth:`save`.
 
         Checks: the manifest is valid JSON of this format; every file exists with the recorded
         size and SHA-256; array shapes and dtypes agree with ``dim``/``count``; ids are distinct
-        and ascending; the stored ``mu``/``sigma`` equal the statistics of the stored clip means;
-        the statistics are finite with ``sigma >= STD_FLOOR`` or exactly 1 (they may be frozen
-        statistics of fewer clips, see :meth:`add`); the hnswlib graph holds exactly the ids,
-        with the recorded dimension and parameters.
+        and ascending; the statistics are finite with ``sigma >= STD_FLOOR`` or exactly 1 (they
+        may be frozen statistics of fewer clips, see :meth:`add`); the hnswlib graph passes
+        :func:`~draqcore.store.hnsw_graph.parse_graph` (every field), holds exactly the ids and,
+        as its vectors, the normalised standardised clip vectors of ``clip_means.npy``; and which
+        elements lie outside the strongly connected component of its level 0.
+
+        An index of at least :data:`~draqcore.store.verdicts.VERDICT_MIN_CLIPS` clips whose files
+        are byte-for-byte those of an earlier full verification by this user (same manifest, same
+        device, inode, size, mtime and ctime of every file; :mod:`draqcore.store.verdicts`) skips
+        the checks above except the manifest's, the sizes, the ``.npy`` headers, the graph's
+        header and its link-list layout.
+
+        Parameters
+        ----------
+        directory : path-like
+            The index directory (holding ``ann.json``).
+        full : bool, default False
+            Verify in full even when a verdict is remembered (``draq check`` does).
 
         Raises
         ------
@@ -596,80 +626,212 @@ class AnnIndex:
         """
         root = Path(directory)
         manifest_path = root / MANIFEST_FILENAME
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"ANN index {manifest_path}: no such file")
-        try:
-            text = manifest_path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"ANN index {manifest_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        man = load_json_text(text, f"ANN index {manifest_path}")
+        man, manifest_bytes = _read_manifest(manifest_path)
+        gen_dir = root / man.gen_name
+        read = _read_generation(gen_dir, man.files, fail=lambda what: ValueError(f"ANN index {manifest_path}: {what}"))
+        if read.stable and not full and man.count >= verdicts.VERDICT_MIN_CLIPS:
+            verdict = verdicts.lookup(root, manifest_bytes, read.identities, man.count)
+            if verdict is not None:
+                try:
+                    return cls._from_verified(man, read.blobs, gen_dir, verdict)
+                except ValueError:
+                    pass  # the remembered verdict does not fit after all: verify in full
+        checked = _verify(man, read.blobs, gen_dir, manifest_path)
+        if read.stable and man.count >= verdicts.VERDICT_MIN_CLIPS and verdicts.settled(read.identities, read.started_ns):
+            verdicts.record(root, manifest_bytes, read.identities,
+                            verdicts.Verdict(checked.graph.levels.astype(np.int8), checked.outside_rows))
+        index = graph_index(checked.graph, ef=man.params.ef, seed=man.params.seed)
+        return cls(index, checked.ids, checked.means, checked.mean, checked.scale, man.params,
+                   exhaustive=checked.outside_rows.size > 0, outside=checked.outside_rows)
 
-        def fail(what: str) -> ValueError:
-            return ValueError(f"ANN index {manifest_path}: {what}")
+    @classmethod
+    def _from_verified(cls, man: "_Manifest", blobs: dict[str, bytes], gen_dir: Path,
+                       verdict: "verdicts.Verdict") -> "AnnIndex":
+        """An index from files a full verification passed before (their verdict): the arrays'
+        headers and the graph's header and layout are checked again, nothing else."""
+        means, ids, mean, scale = _arrays(man, blobs, gen_dir)
+        graph = graph_from_verified(blobs["ann.hnsw"], dim=man.dim, count=man.count, M=man.params.M,
+                                    ef_construction=man.params.ef_construction, levels=verdict.levels)
+        index = graph_index(graph, ef=man.params.ef, seed=man.params.seed)
+        return cls(index, ids, means, mean, scale, man.params, exhaustive=verdict.outside_rows.size > 0,
+                   outside=verdict.outside_rows)
 
-        if not isinstance(man, dict) or man.get("format") != _FORMAT:
-            raise fail(f"not a draqcore ANN manifest (expected format {_FORMAT!r})")
-        if man.get("format_version") != _FORMAT_VERSION:
-            raise fail(f"format version {man.get('format_version')!r}, this draqcore reads {_FORMAT_VERSION}")
-        if man.get("space") != "cosine":
-            raise fail(f"space {man.get('space')!r}, expected 'cosine'")
+
+@dataclass(frozen=True)
+class _Manifest:
+    dim: int
+    count: int
+    params: AnnParams
+    generation: int
+    gen_name: str
+    files: dict[str, Any]
+
+
+def _read_manifest(manifest_path: Path) -> tuple[_Manifest, bytes]:
+    """The manifest, checked (format, space, parameters, generation, file list), and its bytes."""
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"ANN index {manifest_path}: no such file")
+    raw = manifest_path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"ANN index {manifest_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    man = load_json_text(text, f"ANN index {manifest_path}")
+
+    def fail(what: str) -> ValueError:
+        return ValueError(f"ANN index {manifest_path}: {what}")
+
+    if not isinstance(man, dict) or man.get("format") != _FORMAT:
+        raise fail(f"not a draqcore ANN manifest (expected format {_FORMAT!r})")
+    if man.get("format_version") != _FORMAT_VERSION:
+        raise fail(f"format version {man.get('format_version')!r}, this draqcore reads {_FORMAT_VERSION}")
+    if man.get("space") != "cosine":
+        raise fail(f"space {man.get('space')!r}, expected 'cosine'")
+    try:
+        dim = _int_at_least(man["dim"], "dim", 1)
+        count = _int_at_least(man["count"], "count", 1)
+        params = AnnParams(M=man["M"], ef_construction=man["ef_construction"], ef=man["ef"], seed=man["seed"])
+        generation = _int_at_least(man["generation"], "generation", 1)
+        floor = float(man["std_floor"])
+        gen_name = str(man["directory"])
+        files = man["files"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(f"damaged entry ({type(exc).__name__}: {exc})") from None
+    if gen_name != f"g{generation:06d}":
+        raise fail(f"directory {gen_name!r} does not match generation {generation}")
+    if floor != STD_FLOOR:
+        raise fail(f"std_floor {floor!r} differs from this draqcore's {STD_FLOOR!r}; rebuild the index")
+    if not isinstance(files, dict) or set(files) != set(_FILES):
+        raise fail(f"'files' must list exactly {sorted(_FILES)}")
+    if count >= 2**31 - 1:  # hnswlib's internal ids are 32-bit
+        raise fail(f"count {count} is beyond what an hnswlib graph can hold")
+    return _Manifest(dim, count, params, generation, gen_name, files), raw
+
+
+@dataclass
+class _Read:
+    blobs: dict[str, bytes]
+    identities: dict[str, "verdicts.FileIdentity"]
+    stable: bool  # no file changed while it was read (identity before == fstat after)
+    started_ns: int
+
+
+def _read_generation(gen_dir: Path, files: Optional[dict[str, Any]], fail: Any = None, settle: bool = False) -> _Read:
+    """Every file of a generation read once, with its identity before and after reading.
+
+    With ``files`` (the manifest's entries), each file must exist with the recorded size.
+    ``settle`` (a writer about to record a verdict of files it has just written) first waits until
+    the files are :data:`~draqcore.store.verdicts.RACY_NS` old (at most that long).
+    """
+    paths = {name: gen_dir / name for name in _FILES}
+    if settle:
         try:
-            dim = _int_at_least(man["dim"], "dim", 1)
-            count = _int_at_least(man["count"], "count", 1)
-            params = AnnParams(M=man["M"], ef_construction=man["ef_construction"], ef=man["ef"], seed=man["seed"])
-            generation = _int_at_least(man["generation"], "generation", 1)
-            floor = float(man["std_floor"])
-            gen_name = str(man["directory"])
-            files = man["files"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise fail(f"damaged entry ({type(exc).__name__}: {exc})") from None
-        if gen_name != f"g{generation:06d}":
-            raise fail(f"directory {gen_name!r} does not match generation {generation}")
-        if floor != STD_FLOOR:
-            raise fail(f"std_floor {floor!r} differs from this draqcore's {STD_FLOOR!r}; rebuild the index")
-        if not isinstance(files, dict) or set(files) != set(_FILES):
-            raise fail(f"'files' must list exactly {sorted(_FILES)}")
-        gen_dir = root / gen_name
-        graph_bytes = b""
-        for name in _FILES:
-            f = gen_dir / name
+            newest = max(p.stat().st_ctime_ns for p in paths.values())
+            wait = newest + verdicts.RACY_NS - time.time_ns()
+            if 0 < wait <= min(verdicts.RACY_NS, _MAX_SETTLE_NS):
+                time.sleep(wait / 1e9)
+        except OSError:
+            pass
+    started = time.time_ns()
+    blobs: dict[str, bytes] = {}
+    identities: dict[str, verdicts.FileIdentity] = {}
+    stable = True
+    for name, f in paths.items():
+        if files is not None:
             entry = files[name]
             if not f.is_file():
                 raise fail(f"{f} is missing")
-            if not isinstance(entry, dict) or entry.get("bytes") != f.stat().st_size:
-                raise fail(f"{f} has {f.stat().st_size} bytes, manifest says {entry.get('bytes') if isinstance(entry, dict) else entry!r}")
-            if name == "ann.hnsw":
-                # Read once: these very bytes are hashed, checked and handed to hnswlib.
-                graph_bytes = f.read_bytes()
-                digest = hashlib.sha256(graph_bytes).hexdigest()
-            else:
-                digest = sha256_file(f)
-            if entry.get("sha256") != digest:
-                raise fail(f"{f} does not match its recorded SHA-256 (modified or damaged)")
+            size = f.stat().st_size
+            if not isinstance(entry, dict) or entry.get("bytes") != size:
+                raise fail(f"{f} has {size} bytes, manifest says {entry.get('bytes') if isinstance(entry, dict) else entry!r}")
+        try:
+            with open(f, "rb") as fh:
+                before = verdicts.identity(os.fstat(fh.fileno()))
+                data = fh.read()
+                after = verdicts.identity(os.fstat(fh.fileno()))
+        except OSError as exc:
+            if fail is None:
+                raise
+            raise fail(f"{f} cannot be read ({exc.strerror or exc})") from None
+        if files is not None and len(data) != files[name]["bytes"]:
+            raise fail(f"{f} changed while being read")
+        stable &= before == after and len(data) == before[2]
+        blobs[name] = data
+        identities[name] = before
+    return _Read(blobs, identities, stable, started)
 
-        def load_npy(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-            f = gen_dir / name
-            try:
-                arr = read_npy(f, np.dtype(dtype), shape)
-            except ValueError as exc:
-                raise fail(f"{exc} (dim={dim}, count={count})") from None
-            return arr
 
-        means = load_npy("clip_means.npy", "<f4", (count, dim))
-        ids = load_npy("clip_ids.npy", "<i8", (count,))
-        mean = load_npy("std_mean.npy", "<f8", (dim,))
-        scale = load_npy("std_scale.npy", "<f8", (dim,))
+@dataclass
+class _Checked:
+    means: np.ndarray
+    ids: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    graph: Any
+    outside_rows: np.ndarray
+    digests: dict[str, str]
+
+
+def _arrays(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, where: Any = None) -> tuple[np.ndarray, ...]:
+    """clip_means, clip_ids, std_mean, std_scale from their bytes (headers, shapes and dtypes
+    checked; read-only views, no copies)."""
+    def arr(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+        return npy_from_bytes(blobs[name], str(gen_dir / name), np.dtype(dtype), shape)
+
+    try:
+        return (arr("clip_means.npy", "<f4", (man.count, man.dim)), arr("clip_ids.npy", "<i8", (man.count,)),
+                arr("std_mean.npy", "<f8", (man.dim,)), arr("std_scale.npy", "<f8", (man.dim,)))
+    except ValueError as exc:
+        raise ValueError(f"ANN index {where or gen_dir}: {exc} (dim={man.dim}, count={man.count})") from None
+
+
+def _verify(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, manifest_path: Optional[Path]) -> _Checked:
+    """The full verification of a generation's bytes (see :meth:`AnnIndex.load`).
+
+    With ``manifest_path``, every file must match the SHA-256 the manifest records (computed in a
+    second thread while the main thread checks the arrays and the graph: hashlib releases the
+    GIL). Without it (a writer verifying what it has just written), the digests are returned for
+    the manifest.
+    """
+    where = manifest_path if manifest_path is not None else gen_dir
+
+    def fail(what: str) -> ValueError:
+        return ValueError(f"ANN index {where}: {what}")
+
+    digests: dict[str, str] = {}
+
+    def hash_all() -> None:
+        for name in _FILES:
+            digests[name] = hashlib.sha256(blobs[name]).hexdigest()
+
+    hasher = threading.Thread(target=hash_all, name="draqcore-index-sha256", daemon=True)
+    hasher.start()
+
+    def check_digests() -> None:
+        hasher.join()
+        if manifest_path is None:
+            return
+        for name in _FILES:
+            entry = man.files[name]
+            if not isinstance(entry, dict) or entry.get("sha256") != digests.get(name):
+                raise fail(f"{gen_dir / name} does not match its recorded SHA-256 (modified or damaged)")
+
+    try:
+        means, ids, mean, scale = _arrays(man, blobs, gen_dir, where)
+        count, dim = man.count, man.dim
         if (ids < 0).any() or (np.diff(ids) <= 0).any():
             raise fail("clip_ids.npy must hold distinct non-negative ids in ascending order")
-        if not np.isfinite(means).all():
-            raise fail("clip_means.npy holds NaN/Inf")
+        for lo in range(0, count, 1 << 16):
+            if not np.isfinite(means[lo : lo + (1 << 16)]).all():
+                raise fail("clip_means.npy holds NaN/Inf")
         # The statistics may be frozen ones of fewer clips (AnnIndex.add), so they need not be
         # those of clip_means.npy; the graph check below ties them to the graph's vectors.
         if not (np.isfinite(mean).all() and np.isfinite(scale).all() and ((scale >= STD_FLOOR) | (scale == 1.0)).all()):
             raise fail("std_mean.npy/std_scale.npy must be finite with scale >= std_floor")
         graph_path = gen_dir / "ann.hnsw"
         try:
-            graph = parse_graph(graph_bytes, dim=dim, count=count, M=params.M, ef_construction=params.ef_construction)
+            graph = parse_graph(blobs["ann.hnsw"], dim=dim, count=count, M=man.params.M,
+                                ef_construction=man.params.ef_construction)
         except GraphError as exc:
             raise fail(f"{graph_path} is not a valid hnswlib graph of this index: {exc}") from None
         labels = graph.labels.astype(np.int64)
@@ -677,22 +839,32 @@ class AnnIndex:
             raise fail(f"{graph_path} labels differ from clip_ids.npy")
         # The graph's vectors must be the normalised standardised clip vectors of their labels:
         # swapped, duplicated or altered vectors would silently change which videos are found.
+        # In float32 and in blocks (float64 copies of N x d would cost GBs at 1M); rounding
+        # differs from the build's float64 standardisation by ~1e-7, far below the tolerance.
         rows = np.searchsorted(ids, labels)
-        off = np.empty(rows.size, dtype=np.float64)
-        for lo in range(0, rows.size, 1 << 16):  # in blocks: float64 copies of N x d would cost GBs at 1M
-            r = rows[lo : lo + (1 << 16)]
-            z = ((means[r].astype(np.float64) - mean) / scale).astype(np.float32)  # as _make_graph
-            want = _normalized(z.astype(np.float64))
-            off[lo : lo + r.size] = np.abs(graph.vectors[lo : lo + r.size].astype(np.float64) - want).max(axis=1)
-        if (off > _VECTOR_TOL).any():
-            bad = ids[rows[off > _VECTOR_TOL]]
+        mean32, scale32 = mean.astype(np.float32), scale.astype(np.float32)
+        bad_rows = []
+        for lo in range(0, rows.size, 1 << 15):
+            r = rows[lo : lo + (1 << 15)]
+            z = (means[r] - mean32) / scale32
+            z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + np.float32(1e-30)
+            z -= graph.vectors[lo : lo + r.size]
+            np.abs(z, out=z)
+            off = z.max(axis=1)
+            if (off > _VECTOR_TOL).any():
+                bad_rows.append(r[off > _VECTOR_TOL])
+        if bad_rows:
+            bad = ids[np.concatenate(bad_rows)]
             shown = ", ".join(str(int(v)) for v in bad[:5]) + (f" and {bad.size - 5} more" if bad.size > 5 else "")
             raise fail(
                 f"{graph_path} holds vectors that are not the standardised clip vectors of clip_means.npy "
                 f"(videos {shown}): the graph was modified or belongs to another index"
             )
-        index = graph_index(graph, ef=params.ef, seed=params.seed)
         outside = level0_outside_component(graph)
-        # Graph rows are in graph order; the index keeps rows in id order.
-        outside_rows = np.sort(rows[outside]) if outside.size else outside
-        return cls(index, ids, means, mean, scale, params, exhaustive=outside.size > 0, outside=outside_rows)
+    except ValueError:
+        check_digests()  # a modified file is reported as such, whatever else it breaks
+        raise
+    check_digests()
+    # Graph rows are in graph order; the index keeps rows in id order.
+    outside_rows = np.sort(rows[outside]) if outside.size else outside
+    return _Checked(means, ids, mean, scale, graph, outside_rows, dict(digests))

@@ -41,12 +41,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import hnswlib
 import numpy as np
 
-__all__ = ["GraphError", "HnswGraph", "HEADER_BYTES", "parse_graph", "graph_index", "level0_strongly_connected"]
+__all__ = ["GraphError", "HnswGraph", "HEADER_BYTES", "parse_graph", "graph_from_verified", "graph_index",
+           "level0_outside_component", "level0_strongly_connected"]
 
 #: Bytes before the level-0 blocks.
 HEADER_BYTES: int = 96
@@ -87,16 +88,18 @@ class HnswGraph:
         Label (video id) of internal element ``i``.
     levels : ndarray of shape (N,), int32
         Top level of each element.
-    vectors : ndarray of shape (N, dim), float32
-        The stored (normalised) vectors, row ``i`` for element ``i`` (read-only view).
-    neighbours0 : ndarray of shape (N, maxM0), int64
-        Level-0 neighbour ids, ``-1`` beyond each element's count.
+    vectors : ndarray of shape (N, dim), float32, or None
+        The stored (normalised) vectors, row ``i`` for element ``i`` (read-only strided view of
+        the file's bytes); None from :func:`graph_from_verified`.
+    neighbours0 : ndarray of shape (N, maxM0), int32 (or int64), or None
+        Level-0 neighbour ids, ``-1`` beyond each element's count; None from
+        :func:`graph_from_verified`.
     """
 
     labels: np.ndarray
     levels: np.ndarray
-    vectors: np.ndarray
-    neighbours0: np.ndarray
+    vectors: Optional[np.ndarray]
+    neighbours0: Optional[np.ndarray]
     _params: dict[str, Any]
 
 
@@ -116,32 +119,8 @@ def _max_level(mult: float) -> int:
     return int(math.floor(64.0 * math.log(2.0) * mult)) + 1
 
 
-def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: int, M: int,
-                ef_construction: int) -> HnswGraph:
-    """Check every field of an hnswlib cosine-graph file (see the module notes).
-
-    Parameters
-    ----------
-    data : bytes-like
-        The whole file.
-    dim, count, M, ef_construction : int
-        What the index's manifest records (already validated as positive integers).
-
-    Returns
-    -------
-    HnswGraph
-
-    Raises
-    ------
-    GraphError
-        The first field that is out of range or inconsistent, named with its value.
-
-    Notes
-    -----
-    Cost: O(file size) NumPy work, no Python loop over elements except over the (few) distinct
-    levels.
-    """
-    buf = np.frombuffer(data, dtype=np.uint8)
+def _check_header(buf: np.ndarray, dim: int, count: int, M: int, ef_construction: int) -> tuple[Any, dict[str, Any]]:
+    """The header, every field of it equal to what hnswlib writes for these parameters."""
     lay = _layout(dim, M, ef_construction)
     if buf.size < HEADER_BYTES:
         raise GraphError(f"has {buf.size} bytes, fewer than the {HEADER_BYTES}-byte header")
@@ -156,45 +135,15 @@ def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: i
                              f"for dim={dim}, M={M}")
     if float(head["mult"]) != float(lay["mult"]):
         raise GraphError(f"header field mult is {float(head['mult'])!r}, hnswlib uses {float(lay['mult'])!r} for M={M}")
-    n = count
-    per = int(lay["size_data_per_element"])
-    max_m0, max_m = int(lay["max_M0"]), int(lay["max_M"])
-    links_per = int(lay["size_links_per_element"])
-    offset_data, label_offset = int(lay["offset_data"]), int(lay["label_offset"])
-    level0_end = HEADER_BYTES + n * per
-    if buf.size < level0_end + 4 * n:
-        raise GraphError(f"has {buf.size} bytes, the header's {n} elements need at least {level0_end + 4 * n}")
-    block = buf[HEADER_BYTES:level0_end].reshape(n, per)
+    level0_end = HEADER_BYTES + count * int(lay["size_data_per_element"])
+    if buf.size < level0_end + 4 * count:
+        raise GraphError(f"has {buf.size} bytes, the header's {count} elements need at least {level0_end + 4 * count}")
+    return head, lay
 
-    # -- level 0 ----------------------------------------------------------------------------------
-    head0 = np.ascontiguousarray(block[:, :4]).view("<u4")[:, 0]
-    if (head0 & 0x00FF0000).any():
-        bad = int(np.flatnonzero(head0 & 0x00FF0000)[0])
-        raise GraphError(f"element {bad} is marked deleted (draqcore never deletes from a saved graph)")
-    count0 = head0.astype(np.int64)
-    if (count0 > max_m0).any():
-        bad = int(np.flatnonzero(count0 > max_m0)[0])
-        raise GraphError(f"element {bad} has {int(head0[bad])} level-0 neighbours, at most {max_m0} fit")
-    nbr0 = np.ascontiguousarray(block[:, 4 : 4 + 4 * max_m0]).view("<u4").astype(np.int64)
-    used0 = np.arange(max_m0)[None, :] < count0[:, None]
-    if (nbr0[used0] >= n).any():
-        bad = int(np.flatnonzero((np.where(used0, nbr0, 0) >= n).any(axis=1))[0])
-        raise GraphError(f"element {bad} names a level-0 neighbour id out of range (>= {n})")
-    nbr0 = np.where(used0, nbr0, -1)
-    vectors = np.ascontiguousarray(block[:, offset_data:label_offset]).view("<f4")
-    if vectors.shape != (n, dim):  # cannot happen once the layout fields matched
-        raise GraphError(f"vector block is {vectors.shape}, expected ({n}, {dim})")
-    if not np.isfinite(vectors).all():
-        raise GraphError("holds NaN/Inf vector components")
-    labels = np.ascontiguousarray(block[:, label_offset : label_offset + 8]).view("<u8")[:, 0]
-    if n > 1 and not np.diff(np.sort(labels)).all():  # a sort, not np.unique's hashing: faster here
-        raise GraphError("holds duplicate labels")
 
-    # -- upper levels: walk the size prefixes (vectorised per distinct level would need the
-    # offsets first, which depend on every previous size: one cheap pass over n integers) --------
+def _walk_levels(buf: np.ndarray, n: int, level0_end: int, links_per: int, limit: int, M: int) -> np.ndarray:
+    """Each element's level, from the size prefixes of the upper-level link lists (checked)."""
     levels = np.zeros(n, dtype=np.int32)
-    starts = np.zeros(n, dtype=np.int64)
-    limit = _max_level(float(lay["mult"]))
     pos = level0_end
     size = buf.size
     # Most elements have level 0: a size prefix of 0 right after the previous one. Read the next
@@ -208,7 +157,6 @@ def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: i
         prefixes = np.frombuffer(buf, dtype="<u4", count=m, offset=pos)
         nonzero = np.flatnonzero(prefixes)
         zeros = m if nonzero.size == 0 else int(nonzero[0])
-        starts[i : i + zeros] = pos + 4 * np.arange(1, zeros + 1)
         i += zeros
         pos += 4 * zeros
         if nonzero.size == 0:
@@ -223,11 +171,50 @@ def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: i
         if pos + nbytes > size:
             raise GraphError(f"ends inside the link lists of element {i}")
         levels[i] = lvl
-        starts[i] = pos
         pos += nbytes
         i += 1
     if pos != size:
         raise GraphError(f"has {size - pos} bytes after the last link list")
+    return levels
+
+
+def _upper_link_lists(buf: np.ndarray, level0_end: int, levels: np.ndarray, links_per: int, limit: int) -> np.ndarray:
+    """The upper-level link lists of all elements, concatenated without their size prefixes
+    (hnswlib's ``link_lists`` state), for the given levels.
+
+    Whatever ``levels`` says, it is checked against the file: the size prefix at the position
+    these levels imply must be ``level * links_per`` for every element, and the last list must end
+    at the end of the file. So levels remembered from an earlier verification
+    (:mod:`draqcore.store.verdicts`) can only be used when they are exactly the file's. Vectorised:
+    O(N) NumPy work, no Python loop.
+    """
+    n = levels.shape[0]
+    lv = levels.astype(np.int64)
+    if n and (lv.min() < 0 or lv.max() > limit):
+        raise GraphError(f"element levels outside 0..{limit}")
+    tail = buf.size - level0_end
+    if tail % 4 or links_per % 4:
+        raise GraphError(f"has {tail} bytes of link lists, not whole 4-byte words")
+    words = np.frombuffer(buf, dtype="<u4", count=tail // 4, offset=level0_end)
+    step = 1 + lv * (links_per // 4)  # words per element: the size prefix and its lists
+    prefix = np.empty(n, dtype=np.int64)
+    if n:
+        prefix[0] = 0
+        np.cumsum(step[:-1], out=prefix[1:])
+    end = int(prefix[-1] + step[-1]) if n else 0
+    if end != words.size:
+        raise GraphError(f"has {4 * (words.size - end)} bytes after the last link list" if end < words.size
+                         else "ends inside the link lists")
+    if not np.array_equal(words[prefix], (lv * links_per).astype(np.uint32)):
+        bad = int(np.flatnonzero(words[prefix] != (lv * links_per).astype(np.uint32))[0])
+        raise GraphError(f"element {bad}: link-list size {int(words[prefix[bad]])}, expected {int(lv[bad]) * links_per}")
+    keep = np.ones(words.size, dtype=bool)
+    keep[prefix] = False
+    return words[keep].view(np.uint8)
+
+
+def _graph(buf: np.ndarray, lay: dict[str, Any], head: Any, n: int, levels: np.ndarray, link_lists: np.ndarray,
+           labels: np.ndarray, vectors: Optional[np.ndarray], nbr0: Optional[np.ndarray]) -> HnswGraph:
     max_level = int(levels.max()) if n else 0
     if int(head["max_level"]) != max_level:
         raise GraphError(f"header field maxlevel is {int(head['max_level'])}, the elements' highest level is {max_level}")
@@ -236,10 +223,94 @@ def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: i
         raise GraphError(f"header field enterpoint_node is {ep}, out of range (>= {n})")
     if int(levels[ep]) != max_level:
         raise GraphError(f"entry point {ep} has level {int(levels[ep])}, not the top level {max_level}")
-    upper = [] if max_level == 0 else [
-        buf[s : s + links_per * int(lv)] for s, lv in zip(starts.tolist(), levels.tolist()) if lv
-    ]
-    link_lists = np.concatenate(upper) if upper else np.zeros(0, dtype=np.uint8)
+    level0_end = HEADER_BYTES + n * int(lay["size_data_per_element"])
+    params = dict(lay)
+    params.update(
+        max_elements=n,
+        cur_element_count=n,
+        max_level=max_level,
+        enterpoint_node=ep,
+        has_deletions=False,
+        ep_added=True,
+        label_lookup_external=labels.astype(np.uint64),
+        label_lookup_internal=np.arange(n, dtype=np.uint32),
+        element_levels=levels.astype(np.int32),
+        data_level0=buf[HEADER_BYTES:level0_end].view(np.int8),  # a view: hnswlib copies it
+        link_lists=link_lists.view(np.int8),
+    )
+    if vectors is not None:
+        vectors.setflags(write=False)
+    return HnswGraph(labels=labels, levels=levels.astype(np.int32), vectors=vectors, neighbours0=nbr0, _params=params)
+
+
+def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: int, M: int,
+                ef_construction: int) -> HnswGraph:
+    """Check every field of an hnswlib cosine-graph file (see the module notes).
+
+    Parameters
+    ----------
+    data : bytes-like
+        The whole file (not copied: the result's arrays are views of it where they can be).
+    dim, count, M, ef_construction : int
+        What the index's manifest records (already validated as positive integers).
+
+    Returns
+    -------
+    HnswGraph
+
+    Raises
+    ------
+    GraphError
+        The first field that is out of range or inconsistent, named with its value.
+
+    Notes
+    -----
+    Cost: O(file size) NumPy work, no Python loop over elements except the walk over the size
+    prefixes of the upper levels (one NumPy call per element above level 0, about 1 in M).
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    head, lay = _check_header(buf, dim, count, M, ef_construction)
+    n = count
+    per = int(lay["size_data_per_element"])
+    max_m0, max_m = int(lay["max_M0"]), int(lay["max_M"])
+    links_per = int(lay["size_links_per_element"])
+    offset_data, label_offset = int(lay["offset_data"]), int(lay["label_offset"])
+    level0_end = HEADER_BYTES + n * per
+    block = buf[HEADER_BYTES:level0_end].reshape(n, per)
+
+    # -- level 0 (uint32 views of the blocks: no int64 copies of N x maxM0) -----------------------
+    head0 = block[:, :4].view("<u4")[:, 0]
+    if (head0 & 0x00FF0000).any():
+        bad = int(np.flatnonzero(head0 & 0x00FF0000)[0])
+        raise GraphError(f"element {bad} is marked deleted (draqcore never deletes from a saved graph)")
+    count0 = (head0 & 0xFFFF).astype(np.int32)
+    if (head0 > max_m0).any():
+        bad = int(np.flatnonzero(head0 > max_m0)[0])
+        raise GraphError(f"element {bad} has {int(head0[bad])} level-0 neighbours, at most {max_m0} fit")
+    nbr0_u = block[:, 4 : 4 + 4 * max_m0].view("<u4")
+    used0 = np.arange(max_m0, dtype=np.int32)[None, :] < count0[:, None]
+    out_of_range = (nbr0_u >= n) & used0
+    if out_of_range.any():
+        bad = int(np.flatnonzero(out_of_range.any(axis=1))[0])
+        raise GraphError(f"element {bad} names a level-0 neighbour id out of range (>= {n})")
+    del out_of_range
+    nbr0 = nbr0_u.astype(np.int32)  # ids < n <= 2**31 - 1 (hnswlib's ids are u32; counts beyond are refused)
+    nbr0[~used0] = -1
+    del used0
+    vectors = block[:, offset_data:label_offset].view("<f4")  # a strided view, no copy
+    if vectors.shape != (n, dim):  # cannot happen once the layout fields matched
+        raise GraphError(f"vector block is {vectors.shape}, expected ({n}, {dim})")
+    for lo in range(0, n, 1 << 16):
+        if not np.isfinite(vectors[lo : lo + (1 << 16)]).all():
+            raise GraphError("holds NaN/Inf vector components")
+    labels = block[:, label_offset : label_offset + 8].view("<u8")[:, 0].copy()
+    if n > 1 and not np.diff(np.sort(labels)).all():  # a sort, not np.unique's hashing: faster here
+        raise GraphError("holds duplicate labels")
+
+    # -- upper levels ------------------------------------------------------------------------------
+    limit = _max_level(float(lay["mult"]))
+    levels = _walk_levels(buf, n, level0_end, links_per, limit, M)
+    link_lists = _upper_link_lists(buf, level0_end, levels, links_per, limit)
     if link_lists.size:
         owners = np.flatnonzero(levels > 0)
         # One row per (element, level): count, then max_m ids.
@@ -262,22 +333,37 @@ def parse_graph(data: Union[bytes, bytearray, memoryview], *, dim: int, count: i
             r = int(np.flatnonzero(low.any(axis=1))[0])
             raise GraphError(f"element {int(row_owner[r])} links at level {int(row_level[r])} to an element "
                              "that does not reach that level")
-    params = dict(lay)
-    params.update(
-        max_elements=n,
-        cur_element_count=n,
-        max_level=max_level,
-        enterpoint_node=ep,
-        has_deletions=False,
-        ep_added=True,
-        label_lookup_external=labels.astype(np.uint64),
-        label_lookup_internal=np.arange(n, dtype=np.uint32),
-        element_levels=levels.astype(np.int32),
-        data_level0=np.ascontiguousarray(block).reshape(-1).view(np.int8),
-        link_lists=link_lists.view(np.int8),
-    )
-    vectors.setflags(write=False)
-    return HnswGraph(labels=labels.copy(), levels=levels, vectors=vectors, neighbours0=nbr0, _params=params)
+    return _graph(buf, lay, head, n, levels, link_lists, labels, vectors, nbr0)
+
+
+def graph_from_verified(data: Union[bytes, bytearray, memoryview], *, dim: int, count: int, M: int,
+                        ef_construction: int, levels: np.ndarray) -> HnswGraph:
+    """The arrays of a graph file that :func:`parse_graph` passed before, unchanged since.
+
+    For a file whose verdict is remembered (:mod:`draqcore.store.verdicts`): the header is
+    checked again in full and ``levels`` (from the verdict) against the file's link-list layout
+    (:func:`_upper_link_lists`), but neighbour ids, vectors and labels are not re-checked.
+    ``neighbours0`` and ``vectors`` of the result are None.
+
+    Raises
+    ------
+    GraphError
+        The header or the layout differs (the caller then verifies in full).
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    head, lay = _check_header(buf, dim, count, M, ef_construction)
+    n = count
+    per = int(lay["size_data_per_element"])
+    label_offset = int(lay["label_offset"])
+    level0_end = HEADER_BYTES + n * per
+    block = buf[HEADER_BYTES:level0_end].reshape(n, per)
+    labels = block[:, label_offset : label_offset + 8].view("<u8")[:, 0].copy()
+    levels = np.asarray(levels)
+    if levels.shape != (n,):
+        raise GraphError(f"levels of {levels.shape[0]} elements for a graph of {n}")
+    link_lists = _upper_link_lists(buf, level0_end, levels, int(lay["size_links_per_element"]),
+                                   _max_level(float(lay["mult"])))
+    return _graph(buf, lay, head, n, levels.astype(np.int32), link_lists, labels, None, None)
 
 
 def graph_index(graph: HnswGraph, *, ef: int, seed: int) -> "hnswlib.Index":
@@ -309,21 +395,30 @@ def _reach_forward(succ: np.ndarray, start: int) -> np.ndarray:
 
 
 def _reach_backward(succ: np.ndarray, start: int) -> np.ndarray:
-    """Nodes from which ``start`` is reachable: per BFS level one pass over all edges (no reversed
-    adjacency to build, no sort)."""
+    """Nodes from which ``start`` is reachable: per BFS level one pass over the edges of the nodes
+    not reached yet (no reversed adjacency to build, no sort)."""
     n = succ.shape[0]
-    valid = succ >= 0
-    target = np.where(valid, succ, 0)
+    # -1 (no edge) points at an extra slot that is never in the frontier.
+    target = np.where(succ >= 0, succ, n).astype(np.int32 if n < 2**31 - 1 else np.int64)
     seen = np.zeros(n, dtype=bool)
     seen[start] = True
-    frontier = np.zeros(n, dtype=bool)
+    frontier = np.zeros(n + 1, dtype=bool)
     frontier[start] = True
-    while True:
-        new = (frontier[target] & valid).any(axis=1) & ~seen
-        if not new.any():
-            return seen
+    left = n - 1
+    while left:
+        if left > n // 4:  # most nodes still unseen: one pass over all edges, no gathered copy
+            new = frontier[target].any(axis=1) & ~seen
+        else:
+            rows = np.flatnonzero(~seen)
+            new = np.zeros(n, dtype=bool)
+            new[rows[frontier[target[rows]].any(axis=1)]] = True
+        found = int(np.count_nonzero(new))
+        if not found:
+            break
         seen |= new
-        frontier = new
+        left -= found
+        frontier[:n] = new
+    return seen
 
 
 def level0_outside_component(graph: HnswGraph) -> np.ndarray:

@@ -395,7 +395,7 @@ def _load_index(root: Path, report: CheckReport, sub: Optional[str] = None) -> O
         except OSError:
             before = None
         try:
-            index = AnnIndex.load(index_dir)
+            index = AnnIndex.load(index_dir, full=True)  # never trusts a remembered verdict
         except FileNotFoundError:
             index = None
         except Exception as exc:  # ValueError (damage) or anything hnswlib/numpy raise

@@ -16,7 +16,7 @@ from typing import Union
 import numpy as np
 from numpy.lib import format as _npy_format
 
-__all__ = ["read_npy"]
+__all__ = ["read_npy", "npy_from_bytes"]
 
 
 def read_npy(path: Union[str, "os.PathLike[str]"], dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
@@ -69,3 +69,44 @@ def read_npy(path: Union[str, "os.PathLike[str]"], dtype: np.dtype, shape: tuple
     if len(data) != nbytes:
         raise ValueError(f"{f}: changed while being read")
     return np.frombuffer(data, dtype=want).reshape(shape).copy()
+
+
+def npy_from_bytes(data: bytes, what: str, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """The array held by the bytes of a ``.npy`` file, checked as :func:`read_npy` checks a file.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file, already read (e.g. once for hashing and parsing).
+    what : str
+        Names the file in errors.
+    dtype, shape
+        What it must hold exactly.
+
+    Returns
+    -------
+    ndarray of shape ``shape``, ``dtype``
+        A read-only view of ``data`` (no copy).
+    """
+    import io
+
+    want = np.dtype(dtype)
+    fh = io.BytesIO(data)
+    try:
+        version = _npy_format.read_magic(fh)
+        if version == (1, 0):
+            got_shape, fortran, got_dtype = _npy_format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            got_shape, fortran, got_dtype = _npy_format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except (ValueError, SyntaxError, TypeError, EOFError, RecursionError, MemoryError) as exc:
+        raise ValueError(f"{what}: not a valid .npy header ({type(exc).__name__}: {exc})") from None
+    if got_dtype != want or tuple(got_shape) != tuple(shape) or (fortran and len(shape) > 1):
+        order = " in Fortran order" if fortran else ""
+        raise ValueError(f"{what} is {got_dtype} {tuple(got_shape)}{order}, expected {want} {tuple(shape)}")
+    start = fh.tell()
+    nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
+    if len(data) - start != nbytes:
+        raise ValueError(f"{what}: holds {len(data) - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
+    return np.frombuffer(data, dtype=want, count=int(np.prod(shape, dtype=np.int64)), offset=start).reshape(shape)
