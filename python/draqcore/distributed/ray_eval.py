@@ -8,14 +8,17 @@ units to a runner (:mod:`draqcore.evaluation.runner`); :class:`RayRunner` runs t
   (one task per video, one writer: this process);
 - query videos are decoded and embedded, one task per chunk of queries;
 - every query is retrieved, re-ranked and scored against its candidates, and every Fig.-5 pair
-  is scored, by tasks that each open the collection as a reader (no lock);
+  is scored, by tasks that each open the collection as a reader (no lock). These tasks are pinned
+  to this process's node: this process holds the collection open as its writer, and SQLite's
+  write-ahead log is only safe for readers on the writer's machine;
 - ``draq eval retime``: every (video, warp) job -- render the re-timed copy, align it back,
   score it -- is one task.
 
 Random draws (oracle candidates, Fig.-5 pairs) and aggregation stay in this process and run in
-input order, so every table equals the serial run's. Workers need the videos, the evaluation's
-output folder (the collection in it; the re-timed copies of ``retime``) and the same draqcore at
-the same paths as this process: a shared file system on a real cluster.
+input order, so every table equals the serial run's. Workers on other machines need the videos
+at the same absolute paths (a shared file system), the output folder writable at the same path
+(``retime`` writes each re-timed copy there, and the task that wrote it reads and removes it) and
+the same Python, Ray and draqcore (and extractor model files).
 """
 
 from __future__ import annotations
@@ -68,6 +71,11 @@ class RayRunner:
         self._cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._chunks = max(1, int(chunks_per_cpu)) * self._cpus
         self._task = ray.remote(num_cpus=1)(_unit_task)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # Readers of the collection this process is writing run on this node (SQLite's WAL).
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        self._reader_task = self._task.options(scheduling_strategy=here)
 
     def add(self, coll: Any, paths: Sequence[Any], labels: Optional[Mapping[Any, Optional[str]]],
             progress: bool) -> Any:
@@ -86,7 +94,8 @@ class RayRunner:
         directory = None if coll is None else os.fspath(coll.directory)
         extractor = None if coll is None else ray.put(coll.extractor)
         ctx_ref = ray.put(ctx)
-        futures = [self._task.remote(fn, directory, extractor, ctx_ref, chunk) for chunk in chunks]
+        task = self._task if coll is None else self._reader_task
+        futures = [task.remote(fn, directory, extractor, ctx_ref, chunk) for chunk in chunks]
         if progress:
             from tqdm import tqdm
 
