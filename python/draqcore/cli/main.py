@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import warnings
 from typing import Optional, Sequence
 
-from . import align, check, config, demo, footage, index, prune, reindex, remove, retime, search
-from . import eval as eval_command
-from . import list as list_command
 from .._text import one_line
 from .common import CommandError, HelpFormatter
 
 __all__ = ["build_parser", "main"]
 
-#: Subcommand modules in the order ``draq --help`` lists them.
-SUBCOMMANDS = (index, reindex, list_command, remove, prune, check, search, align, retime, demo, eval_command, footage,
-               config)
+#: Subcommands in the order ``draq --help`` lists them; each is the module ``draqcore.cli.<name>``.
+SUBCOMMANDS = ("index", "reindex", "list", "remove", "prune", "check", "search", "align", "retime", "demo", "eval",
+               "footage", "config")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The ``draq`` parser.
+
+    Parameters
+    ----------
+    command : str, optional
+        Register only this subcommand (one of :data:`SUBCOMMANDS`): what :func:`main` does when
+        the command line names one, so that ``draq search`` imports and builds nothing of the
+        other twelve. Default: all of them (``draq --help`` lists every one).
+    """
     from .. import __version__
 
     parser = argparse.ArgumentParser(
@@ -35,11 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in SUBCOMMANDS:
-        module.register(sub)
-    for command in sub.choices.values():
-        command.formatter_class = HelpFormatter  # every option's default in its help
+    for name in SUBCOMMANDS if command is None else (command,):
+        importlib.import_module(f"{__package__}.{name}").register(sub)
+    for subparser in sub.choices.values():
+        subparser.formatter_class = HelpFormatter  # every option's default in its help
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> Optional[str]:
+    """The subcommand a command line names, if it is a known one: its first word that is not an
+    option (the top-level options, ``--help`` and ``--version``, take no value)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in SUBCOMMANDS else None
+    return None
 
 
 def _message(exc: BaseException) -> str:
@@ -51,8 +69,9 @@ def _message(exc: BaseException) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``draq``; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)  # a usage error exits with status 2 (argparse)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_of(words))
+    args = parser.parse_args(words)  # a usage error exits with status 2 (argparse)
     command = f"draq {args.command}"
     for name, value in vars(args).items():
         values = value if isinstance(value, list) else [value]

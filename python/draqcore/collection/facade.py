@@ -12,7 +12,6 @@ from typing import Optional
 
 import numpy as np
 
-from .. import video as _video
 from ..features import FrameFeatureExtractor, default_extractor, extractor_from_identity, same_identity
 from ..store.catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord
 from ..store.lock import LOCK_FILENAME, WriterLock
@@ -113,6 +112,8 @@ class Collection(_Ingest, _FeatureIngest, _Search):
             extractor or sample rate.
         """
         root = Path(directory).expanduser().resolve()
+        from .. import video as _video  # OpenCV: only where videos are read (not to open or search)
+
         ext = extractor if extractor is not None else default_extractor()
         if sample_fps is None:
             fps = float(_video.DEFAULT_SAMPLE_FPS)

@@ -12,7 +12,6 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .. import video as _video
 from ..features import FrameFeatureExtractor
 from ..store.ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, remove_leftovers
 from ..store.catalog import CATALOG_FILENAME, Catalog, VideoRecord
@@ -211,6 +210,8 @@ def extract_video(extractor: FrameFeatureExtractor, path: Path, sample_fps: floa
     the extractor runs in this one, and the native frame rate comes from the same pass
     (:func:`draqcore.video.process_sampled_frames`).
     """
+    from .. import video as _video  # OpenCV: loaded with the first video, not to open or search
+
     seen = [0]
 
     def embed(frames: Iterable[np.ndarray]) -> np.ndarray:

@@ -18,6 +18,8 @@ An extractor maps the sampled frames of one video, ``(H, W, 3)`` uint8 BGR array
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import (
     DEFAULT_EXTRACTOR_NAME,
     FrameFeatureExtractor,
@@ -28,10 +30,19 @@ from .base import (
     same_identity,
 )
 from .mirror import mirror_invariant_features
-from .opencv_descriptor import OpenCVDescriptorExtractor
 from .pose import POSE_EXTRACTOR_NAME, PoseExtractor
 from .precomputed import Precomputed
 from .torch_backbone import TorchClipExtractor, TorchImageExtractor
+
+
+def __getattr__(name: str) -> Any:
+    # OpenCV loads with the default extractor's module, on first use (see base._LAZY_BUILTINS).
+    if name == "OpenCVDescriptorExtractor":
+        from .opencv_descriptor import OpenCVDescriptorExtractor
+
+        return OpenCVDescriptorExtractor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_EXTRACTOR_NAME",

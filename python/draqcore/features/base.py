@@ -28,6 +28,7 @@ __all__ = [
     "default_extractor",
     "extractor_from_identity",
     "iter_frames",
+    "load_builtin_extractors",
     "make_identity",
     "register_extractor",
     "registered_extractors",
@@ -121,13 +122,37 @@ def register_extractor(name: str, factory: ExtractorFactory, *, replace: bool = 
         raise ValueError(f"extractor name must be a non-empty string, got {name!r}")
     if not callable(factory):
         raise TypeError(f"factory for {name!r} must be callable, got {type(factory).__name__}")
+    if name in _LAZY_BUILTINS:
+        _factory(name)  # a built-in not loaded yet is still taken (no-op while its module registers it)
     if name in _REGISTRY and not replace:
         raise ValueError(f"an extractor named {name!r} is already registered")
     _REGISTRY[name] = factory
 
 
+#: Built-in extractors whose module registers them when first needed, name -> module. The default
+#: extractor's module imports OpenCV (tens of milliseconds), which a search of stored features or
+#: of a precomputed-features collection never needs (see docs/benchmarks.md, "Cold `draq search`").
+_LAZY_BUILTINS: dict[str, str] = {DEFAULT_EXTRACTOR_NAME: "draqcore.features.opencv_descriptor"}
+
+
+def _factory(name: str) -> "ExtractorFactory | None":
+    """The registered factory of ``name``, importing its built-in module on first use."""
+    if name not in _REGISTRY and name in _LAZY_BUILTINS:
+        import importlib
+
+        importlib.import_module(_LAZY_BUILTINS[name])  # registers it
+    return _REGISTRY.get(name)
+
+
+def load_builtin_extractors() -> None:
+    """Register every built-in extractor now (they are otherwise registered on first use)."""
+    for name in _LAZY_BUILTINS:
+        _factory(name)
+
+
 def registered_extractors() -> tuple[str, ...]:
     """Names of the extractors :func:`extractor_from_identity` knows, sorted."""
+    load_builtin_extractors()
     return tuple(sorted(_REGISTRY))
 
 
@@ -217,7 +242,7 @@ def extractor_from_identity(identity: Mapping[str, Any]) -> FrameFeatureExtracto
     """
     ident = _checked_identity(identity, "identity")
     name = ident["name"]
-    factory = _REGISTRY.get(name)
+    factory = _factory(name)
     if factory is None:
         raise ValueError(
             f"unknown feature extractor {name!r}; known: {list(registered_extractors())}"
@@ -238,8 +263,8 @@ def default_extractor() -> FrameFeatureExtractor:
 
     See :class:`draqcore.features.OpenCVDescriptorExtractor`.
     """
-    factory = _REGISTRY.get(DEFAULT_EXTRACTOR_NAME)
-    if factory is None:  # pragma: no cover - registered when draqcore.features is imported
+    factory = _factory(DEFAULT_EXTRACTOR_NAME)
+    if factory is None:  # pragma: no cover - registered when its module is imported
         raise RuntimeError(f"the default extractor {DEFAULT_EXTRACTOR_NAME!r} is not registered")
     return factory({})
 

@@ -172,7 +172,9 @@ def check_collection(directory: Union[str, "os.PathLike[str]"]) -> CheckReport:
 
 def _check_extractor(catalog: Catalog, report: CheckReport) -> None:
     """Can the collection be opened: is its stored extractor identity one this draqcore knows?"""
-    from ..features.base import _REGISTRY, _checked_identity, same_identity
+    from ..features.base import _REGISTRY, _checked_identity, load_builtin_extractors, same_identity
+
+    load_builtin_extractors()
 
     try:
         ident = _checked_identity(catalog.extractor_identity, "extractor identity")
