@@ -199,6 +199,23 @@ def test_invalid_builds(rng: np.random.Generator) -> None:
         index.query(np.zeros(4), 0)
 
 
+def test_thread_requests_are_checked_before_anything_changes(rng: np.random.Generator) -> None:
+    """hnswlib starts as many threads as asked and takes a C int: absurd requests are refused
+    with a message naming ``threads`` (not a pybind11 signature dump, not a million threads), and
+    a refused ``add`` leaves the index as it was."""
+    means = rng.normal(size=(4, 3))
+    for bad, err in ((2**40, ValueError), (10**6, ValueError), (0, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(err, match="threads"):
+            AnnIndex.build([1, 2, 3, 4], means, threads=bad)
+    index = AnnIndex.build([1, 2, 3], means[:3], threads=2)
+    capacity = index._index.get_max_elements()
+    with pytest.raises(ValueError, match="threads"):
+        index.add([4], means[3:], threads=2**40)
+    assert index.count == 3 and index._index.get_max_elements() == capacity
+    grown = index.add([4], means[3:], threads=1)
+    assert grown.count == 4 and list(grown.query(grown.clip_means[3], 1)[0]) == [4]
+
+
 class _Payload:
     """Unpickling this object creates a file: proof that a pickle was run."""
 

@@ -56,6 +56,7 @@ from .hnsw_graph import GraphError, graph_from_verified, graph_index, level0_out
 from .npy import npy_from_bytes
 from .testhooks import kill_point
 from .._validate import as_nonnegative_int as _int_at_least
+from .._validate import as_threads
 from .durability import fsync_dir
 
 __all__ = ["AnnIndex", "AnnParams", "INDEX_DIRNAME", "STD_FLOOR", "MANIFEST_FILENAME", "leftovers",
@@ -307,7 +308,8 @@ class AnnIndex:
             Raw clip vectors (any real dtype, stored as float32; not modified). ``N >= 1``.
         params : AnnParams, optional
         threads : int, optional
-            Threads for hnswlib insertion; ``None`` = all cores. With more than one thread the
+            Threads for hnswlib insertion; ``None`` = all cores; at most ``max(1024, cores)``
+            (hnswlib starts as many as asked: a larger request is refused). With more than one thread the
             graph (hence which approximate neighbours are found) can differ between builds; a
             saved index always answers the same.
         stats : (mean, scale), optional
@@ -366,13 +368,14 @@ class AnnIndex:
         clip_means : array_like of shape (k, d)
             Their raw clip vectors.
         threads : int, optional
-            Threads for hnswlib insertion (None = all cores).
+            Threads for hnswlib insertion (None = all cores; at most ``max(1024, cores)``).
 
         Raises
         ------
         ValueError
             Shapes, NaN/Inf, or ids not above the current ones.
         """
+        nthreads = -1 if threads is None else as_threads(threads)  # at most max(1024, cores): hnswlib starts that many
         id64 = np.asarray(ids, dtype=np.int64).reshape(-1)
         with np.errstate(over="ignore"):
             m32 = np.ascontiguousarray(clip_means, dtype=np.float32)
@@ -386,7 +389,6 @@ class AnnIndex:
             raise ValueError("clip_means: contains NaN/Inf")
         z = ((m32.astype(np.float64) - self._mean) / self._scale).astype(np.float32)
         self._index.resize_index(self.count + int(id64.size))
-        nthreads = -1 if threads is None else _int_at_least(threads, "threads", 1)
         self._index.add_items(z, id64.astype(np.uint64), num_threads=nthreads)
         ids_all = np.concatenate([self._ids, id64])
         means_all = np.concatenate([self._clip_means, m32], axis=0)
@@ -407,7 +409,7 @@ class AnnIndex:
         index = hnswlib.Index(space="cosine", dim=int(d))
         index.init_index(max_elements=int(n), ef_construction=params.ef_construction, M=params.M,
                          random_seed=params.seed)
-        nthreads = -1 if threads is None else _int_at_least(threads, "threads", 1)
+        nthreads = -1 if threads is None else as_threads(threads)  # at most max(1024, cores): hnswlib starts that many
         index.add_items(z, ids.astype(np.uint64), num_threads=nthreads)
         index.set_ef(params.ef)
         return index
