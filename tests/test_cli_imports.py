@@ -53,7 +53,7 @@ def test_search_of_precomputed_features_imports_no_heavy_module(tmp_path, rng):
     assert not modules & set(NOT_WITHOUT_VIDEO), sorted(modules & set(NOT_WITHOUT_VIDEO))
 
 
-def test_search_of_a_video_imports_no_torch_or_output_libraries(tmp_path, footage):
+def test_search_of_a_video_imports_no_torch_or_output_libraries(tmp_path, footage, rng):
     import draqcore
     from draqcore.collection.state import extract_video
     from draqcore.features import default_extractor
@@ -61,8 +61,10 @@ def test_search_of_a_video_imports_no_torch_or_output_libraries(tmp_path, footag
     query = footage("carphone")
     ext = default_extractor()
     stored = extract_video(ext, query, 10.0, ext.dim)[0]
+    starts, lengths = rng.integers(0, 20, 11), rng.integers(12, 30, 11)
     with draqcore.Collection.create(tmp_path / "c") as coll:
-        coll.add_features_batch([("whole", stored), ("start", stored[:20]), ("end", stored[-20:])])
+        coll.add_features_batch([("whole", stored)] + [(f"excerpt{i}", stored[s : s + n])
+                                                       for i, (s, n) in enumerate(zip(starts, lengths))])
     out, modules = _run("search", str(query), "--collection", str(tmp_path / "c"), "--quiet")
     assert "whole" in out.splitlines()[2]
     assert not modules & set(NEVER_FOR_SEARCH), sorted(modules & set(NEVER_FOR_SEARCH))
