@@ -23,7 +23,9 @@ recovers a 2x speed-up only to about 0.1 s.
    each chunk's path runs between the corners of its part of the corridor (for the first and
    last chunk: the first and last frames of both videos, which DTW pins together); for a
    subsequence alignment every chunk has open begin and end in ``b``
-   (:func:`draqcore.segments.open_end_path`). Open ends everywhere were tried for whole videos
+   (:func:`draqcore.segments.open_end_path`), and the corridor is widened in the first and last
+   :data:`END_SLACK_S` seconds of ``a`` (:func:`open_end_corridor`): the sampled ends are the
+   least certain part of a subsequence path. Open ends everywhere were tried for whole videos
    and were worse: near-static first or last frames then match a range of ``b`` and the ends
    drift (``box``, a 2x speed-up: mean error 0.057 s instead of 0.016 s).
 4. Each frame of ``a`` maps to the mean ``b`` time of the path cells in its row (the centre of
