@@ -5,6 +5,10 @@
   and sampled (k = 100), and NumPy float32 matmul of the same cost matrices alone (the GEMM floor).
 * subsequence-dtw: one 150 x 3000 cost matrix: dtw with path and draq, both modes, and
   librosa.sequence.dtw(C=..., subseq=True, backtrack=True), the peer.
+* search-probe: re-ranking 50 candidates of 60-140 frames (d = 588, the default OpenCV feature
+  size) against a 100-frame query, all shorter than SUBSEQUENCE_RATIO x the query, as
+  Collection.search does it: end to end only (subsequence=False, the paper's re-ranking) and with
+  the probe of shorter candidates by segment (subsequence=None, the default).
 Run: python -m pytest bench/bench_subsequence.py --benchmark-only --benchmark-json=bench.json
 """
 
@@ -92,3 +96,33 @@ def test_librosa_subseq_baseline(benchmark, cost3000):
     c64 = cost3000.astype(np.float64)
     librosa.sequence.dtw(C=c64, subseq=True, backtrack=True)  # numba compilation outside the timing
     benchmark(librosa.sequence.dtw, C=c64, subseq=True, backtrack=True)
+
+
+probe = pytest.mark.benchmark(group="search-probe", min_rounds=10)
+
+
+@pytest.fixture(scope="module")
+def short_candidates():
+    rng = np.random.default_rng(3)
+    query = np.cumsum(rng.standard_normal((100, 588)), axis=0).astype(np.float32)
+    cands = [np.cumsum(rng.standard_normal((int(t), 588)), axis=0).astype(np.float32)
+             for t in rng.integers(60, 141, size=50)]
+    return query, cands
+
+
+@probe
+def test_rerank_end_to_end_only(benchmark, short_candidates):
+    from draqcore.collection.search import _score_candidates
+
+    q, cands = short_candidates
+    out = benchmark(_score_candidates, q, cands, subsequence=False, method="exact", k=100, seed=0, band=None)
+    assert len(out) == 50 and not any(m.subsequence for m in out)
+
+
+@probe
+def test_rerank_with_probe(benchmark, short_candidates):
+    from draqcore.collection.search import _score_candidates
+
+    q, cands = short_candidates
+    out = benchmark(_score_candidates, q, cands, subsequence=None, method="exact", k=100, seed=0, band=None)
+    assert len(out) == 50

@@ -116,7 +116,8 @@ def test_ease_out_end_is_found_past_a_late_coarse_end(tmp_path, footage):
     warp = standard_warps(s0, s0 + 10.0)["ease"]
     excerpt = render_warp(cat.path, tmp_path / "ease.mp4", warp)
     al = align_videos(excerpt.path, cat.path, subsequence=True)
-    assert al.b.times[al.segment.span[1]] - warp.source_span[1] > 0.5  # the coarse end is late
+    late = al.b.times[al.segment.span[1]] - warp.source_span[1]
+    assert late > 0.5, f"the sampled end is only {late:.2f} s late: this test no longer exercises the widened ends"
     assert abs(al.segment.start - warp.source_span[0]) <= 0.1 and abs(al.segment.end - warp.source_span[1]) <= 0.1
     m = al.native_mapping()
     err = time_errors(excerpt, m.time_a, m.time_b)
