@@ -620,10 +620,16 @@ def _fps_from_stamps(name: str, raw: List[float], container: Optional[float]) ->
     the pattern of a B-frame reordering applied to the timestamps but not to the frames), whose
     increasing steps alone (101, 67, 200 ms...) would suggest 12 frames per second.
     """
-    stamps = np.unique(np.asarray([t for t in raw if math.isfinite(t) and t >= 0.0], dtype=np.float64))
+    # np.sort, not np.unique/np.median: those import numpy.ma on first use (10-16 ms of a cold
+    # `draq search`); equal stamps give zero steps, dropped below, and the median is the same.
+    stamps = np.sort(np.asarray([t for t in raw if math.isfinite(t) and t >= 0.0], dtype=np.float64))
     steps = np.diff(stamps)
-    steps = steps[steps > 0.0]
-    estimate = float(1.0 / np.median(steps)) if steps.size else None
+    steps = np.sort(steps[steps > 0.0])
+    estimate = None
+    if steps.size:
+        mid = steps.size // 2
+        median = steps[mid] if steps.size % 2 else 0.5 * (steps[mid - 1] + steps[mid])
+        estimate = float(1.0 / median)
     if estimate is not None and not _plausible_fps(estimate):
         estimate = None
     if container is not None and (
