@@ -270,3 +270,28 @@ def test_a_read_only_copy_of_a_closed_collection_can_be_searched(tmp_path: Path,
     (ro / "catalog.sqlite-wal").write_bytes(b"\0" * 4096)  # commits a writer had not folded in yet
     with pytest.raises(ValueError, match="holds commits not yet written into the catalog"):
         Collection.open(ro)
+
+
+def test_lookup_and_add_many_of_new_rows_keep_input_order(tmp_path: Path, rng: np.random.Generator) -> None:
+    cat = _new(tmp_path)
+    old, _, _ = _add(cat, "/v/b", 0, 3, rng)
+    assert cat.lookup([]) == {}
+    assert cat.lookup(["/v/a", "/v/b"]) == {"/v/b": (old.id, old.sha256, "ok", old.class_name)}
+
+    def values(offset: int) -> dict:
+        return Catalog.ok_values(sha256="0" * 64, class_name="x", native_fps=None, duration=1.0, sample_fps=2.5,
+                                 row_offset=offset, row_count=2, frame_times=None, frame_indices=None)
+
+    names = [f"/v/n{i:04d}" for i in range(1200)]  # more than one 500-name lookup statement
+    rows = [(p, values(3 + 2 * i)) for i, p in enumerate(names[:600])] + [("/v/b", values(1300))] + \
+           [(p, values(1400 + 2 * i)) for i, p in enumerate(names[600:])]
+    new = [p != "/v/b" for p, _ in rows]
+    ids = cat.add_many(rows, new=new)
+    assert ids.count(-1) == 1200 and ids[600] > old.id
+    found = cat.lookup(names + ["/v/b"])
+    assert len(found) == 1201 and found["/v/b"][0] == ids[600]
+    order = [found[p][0] for p, _ in rows]
+    assert order == sorted(order)  # ids given in input order, around the replaced row
+    assert cat.find("/v/b").row_offset == 1300 and cat.feature_rows() == 1400 + 2 * 599 + 2
+    with pytest.raises(ValueError, match="new: expected"):
+        cat.add_many(rows[:2], new=[True])

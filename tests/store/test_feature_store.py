@@ -139,3 +139,13 @@ def test_orphans_are_cut_by_truncate_orphans(tmp_path: Path, rng: np.random.Gene
     assert store.orphan_bytes() == 13
     assert store.truncate_orphans() == 13
     assert path.stat().st_size == 3 * 2 * 4 and store.orphan_bytes() == 0 and store.truncate_orphans() == 0
+
+
+def test_prefetch_is_advisory_and_changes_no_read(tmp_path: Path, rng: np.random.Generator) -> None:
+    store = FeatureStore(tmp_path / "features", dim=4, shard_rows=5)
+    videos = [rng.normal(size=(t, 4)) for t in (3, 4, 6)]  # the last straddles shards
+    offsets = [store.append(v) for v in videos]
+    store.prefetch([(o, len(v)) for o, v in zip(offsets, videos)] + [(-1, 2), (0, 0), (10, 100)])
+    for o, v in zip(offsets, videos):
+        np.testing.assert_array_equal(store.read(o, len(v)), v.astype(np.float32))
+    store.close()

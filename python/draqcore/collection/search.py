@@ -276,6 +276,8 @@ class _Search(_WindowIndex):
                 raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
             found = cat.get_many(ids)
             records = [found[int(v)] for v in ids]  # _retrieve returns ok ids of this snapshot only
+            # Cold candidates are random disk reads: announce them all, then read (see prefetch).
+            self._features.prefetch([(r.row_offset, r.num_frames) for r in records])
             feats = [self._read(r) for r in records]
             self._verify_candidates(records, feats)
             self._verify_windows(records, feats, by_window)

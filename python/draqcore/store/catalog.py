@@ -307,6 +307,13 @@ def _fsync_path(path: Union[str, Path], directory: bool = False) -> None:
         os.close(fd)
 
 
+_INSERT_SQL = (
+    "INSERT INTO videos(path, sha256, status, reason, class_name, native_fps, duration, "
+    "sample_fps, row_offset, row_count, frame_times, frame_indices, added, features_digest, "
+    "clip_mean, file_stat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 class Catalog:
     """The SQLite catalog file of a collection (see the module docstring for the schema).
 
@@ -843,10 +850,13 @@ class Catalog:
                                 clip_mean=clip_mean, file_stat=file_stat)
         return self._replace(path, **values)
 
-    def add_many(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+    def add_many(self, rows: Sequence[tuple[str, dict[str, Any]]], *, new: Sequence[bool] = ()) -> list[int]:
         """Record many ok rows (``(path, ok_values(...))``) in one transaction; returns their ids.
 
         Each replaces any earlier row of its path; the ``feature_rows`` mark is raised once.
+        ``new`` (one flag per row, optional) marks rows whose path the caller has just looked up
+        and found absent, inside this writer (:meth:`lookup`): they are inserted in one
+        ``executemany`` without the per-row delete, and get no id in the result (-1).
         """
         ids: list[int] = []
         if not rows:
@@ -854,11 +864,24 @@ class Catalog:
         for path, _ in rows:
             if _text(path) != path:
                 raise ValueError(f"path: {_text(path)!r} is not valid UTF-8 (escape it before storing it)")
+        fresh = list(new) if new else [False] * len(rows)
+        if len(fresh) != len(rows):
+            raise ValueError(f"new: expected {len(rows)} flags, got {len(fresh)}")
         with self._transaction() as db:
             end = 0
-            for path, values in rows:
-                ids.append(self._insert(db, path, values))
+            batch: list[tuple[Any, ...]] = []  # consecutive new rows: ids stay in input order
+            for (path, values), f in zip(rows, fresh):
+                if f:
+                    batch.append(self._insert_params(path, values))
+                    ids.append(-1)
+                else:
+                    if batch:
+                        db.executemany(_INSERT_SQL, batch)
+                        batch.clear()
+                    ids.append(self._insert(db, path, values))
                 end = max(end, values["row_offset"] + values["row_count"])
+            if batch:
+                db.executemany(_INSERT_SQL, batch)
             if end > (self._feature_rows_mark() or 0):
                 db.execute(
                     "INSERT INTO meta(key, value) VALUES ('feature_rows', ?) "
@@ -903,11 +926,12 @@ class Catalog:
     @staticmethod
     def _insert(db: sqlite3.Connection, path: str, values: dict[str, Any]) -> int:
         db.execute("DELETE FROM videos WHERE path = ?", (path,))
-        cur = db.execute(
-            "INSERT INTO videos(path, sha256, status, reason, class_name, native_fps, duration, "
-            "sample_fps, row_offset, row_count, frame_times, frame_indices, added, features_digest, "
-            "clip_mean, file_stat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
+        cur = db.execute(_INSERT_SQL, Catalog._insert_params(path, values))
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _insert_params(path: str, values: dict[str, Any]) -> tuple[Any, ...]:
+        return (
                 path,
                 values["sha256"],
                 values["status"],
@@ -924,9 +948,7 @@ class Catalog:
                 values.get("features_digest"),
                 values.get("clip_mean"),
                 values.get("file_stat"),
-            ),
-        )
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+            )
 
     def _replace(self, path: str, **values: Any) -> VideoRecord:
         if _text(path) != path:
@@ -977,6 +999,22 @@ class Catalog:
         """The row with this id, or None."""
         row = self._one(f"SELECT {_COLUMNS} FROM videos WHERE id = ?", (int(video_id),))
         return None if row is None else self._record(row)
+
+    def lookup(self, paths: Sequence[str]) -> dict[str, tuple[int, Optional[str], str, Optional[str]]]:
+        """``{path: (id, sha256, status, class_name)}`` of those of ``paths`` that have a row.
+
+        One indexed statement per 500 paths, reading four small columns only: what an ingest of
+        many clips needs to decide which are new, unchanged or replaced.
+        """
+        out: dict[str, tuple[int, Optional[str], str, Optional[str]]] = {}
+        names = [str(p) for p in paths]
+        for start in range(0, len(names), 500):  # SQLite limits the number of parameters
+            chunk = names[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for vid, path, sha, status, cls in self._rows(
+                    f"SELECT id, path, sha256, status, class_name FROM videos WHERE path IN ({marks})", chunk):
+                out[path] = (int(vid), sha, status, cls)
+        return out
 
     def find(self, path: str) -> Optional[VideoRecord]:
         """The row of this (absolute, resolved) path, or None."""

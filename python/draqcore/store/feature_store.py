@@ -69,7 +69,7 @@ def shard_rows_for(dim: int, dtype: str, shard_bytes: int = SHARD_BYTES) -> int:
 
 def features_digest(stored: np.ndarray) -> str:
     """BLAKE2b-128 (hex) of a video's stored feature bytes (C order, little-endian)."""
-    return hashlib.blake2b(np.ascontiguousarray(stored).tobytes(), digest_size=16).hexdigest()
+    return hashlib.blake2b(memoryview(np.ascontiguousarray(stored)).cast("B"), digest_size=16).hexdigest()
 
 
 class FeatureStore:
@@ -424,6 +424,28 @@ class FeatureStore:
             if self.shard_path(shard) == f:
                 os.close(fd)
                 del self._fds[shard]
+
+    def prefetch(self, ranges: Sequence[tuple[int, int]]) -> None:
+        """Ask the kernel to start reading these ``(offset, count)`` row ranges now
+        (``posix_fadvise(WILLNEED)``), so that the reads that follow find them in the page cache.
+
+        A search reads its candidates' rows one after another; on a cold page cache each read
+        is a random disk access. Announcing all of them first lets the disk serve them
+        concurrently (its queue depth) instead of one at a time. Advisory only: ranges outside the
+        valid rows and any error are ignored (the reads report them); a no-op where the platform
+        has no ``posix_fadvise``.
+        """
+        advise = getattr(os, "posix_fadvise", None)
+        if advise is None:
+            return
+        for offset, count in ranges:
+            if offset < 0 or count < 1 or offset + count > self._rows:
+                continue
+            for shard, local, n in self._parts(int(offset), int(count)):
+                try:
+                    advise(self._fd(shard), local * self.row_bytes, n * self.row_bytes, os.POSIX_FADV_WILLNEED)
+                except (OSError, ValueError):
+                    pass
 
     def read_stored(self, offset: int, count: int) -> np.ndarray:
         """Rows ``offset : offset + count`` exactly as stored (storage dtype), a new array.
