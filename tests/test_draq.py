@@ -203,6 +203,19 @@ def test_tiled_wavefront_equals_the_serial_result(rng, shape, kw):
         assert team.random_cost[0] == draqcore.expected_random_cost(cost)
 
 
+def test_one_long_pair_names_the_bad_row_as_on_one_thread(rng):
+    # A long pair's row statistics are computed in parallel chunks; the error is the serial one.
+    query = rng.standard_normal((3000, 400)).astype(np.float32)
+    cand = rng.standard_normal((2000, 400)).astype(np.float32)
+    query[2345, 7] = np.nan
+    cand[1999, 0] = np.inf
+    for threads in (1, 2):
+        with pytest.raises(ValueError, match=r"query: row 2345 contains NaN"):
+            draqcore.draq_batch(query, [cand], threads=threads)
+        with pytest.raises(ValueError, match=r"candidates\[0\]: row 1999 contains NaN or Inf"):
+            draqcore.draq_batch(query[:2000], [cand], threads=threads)
+
+
 @pytest.mark.parametrize("method", ["exact", "sampled"])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_one_long_subsequence_pair_on_every_thread_equals_the_serial_result(rng, method, streamed):

@@ -43,6 +43,36 @@ bool streams(std::ptrdiff_t n, std::ptrdiff_t m, bool team, std::ptrdiff_t radiu
 
 // Rows per streamed block: a multiple of the cost kernel's panel width.
 std::ptrdiff_t stream_block_rows() { return 4 * cost_panel_rows(); }
+
+// row_scales() of x (and, when `packed` is given, pack_rows() into it) on `threads` threads, in
+// chunks of whole panels: for one long pair, whose rows would otherwise be read by one thread
+// before the team starts. On a bad row the serial row_scales() runs again, so the error names
+// the same row as on one thread.
+void row_scales_and_pack(const float* x, std::ptrdiff_t rows, std::ptrdiff_t d, Metric metric,
+                         float* scales, float* packed, const char* name, int threads) {
+  const std::ptrdiff_t W = cost_panel_rows();
+  if (threads <= 1 || double(rows) * double(d) < double(1 << 20) || rows < 2 * W) {
+    row_scales(x, rows, d, metric, scales, name);
+    if (packed) pack_rows(x, rows, d, packed);
+    return;
+  }
+  const std::ptrdiff_t chunk = std::max(W, (rows / (4 * std::ptrdiff_t(threads)) + W - 1) / W * W);
+  const std::ptrdiff_t chunks = (rows + chunk - 1) / chunk;
+  std::atomic<bool> bad{false};
+#ifdef DRAQCORE_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+  for (std::ptrdiff_t c = 0; c < chunks; ++c) {
+    const std::ptrdiff_t r0 = c * chunk, nr = std::min(chunk, rows - r0);
+    try {
+      row_scales(x + r0 * d, nr, d, metric, scales + r0, name);
+      if (packed) pack_rows(x + r0 * d, nr, d, packed + r0 * d);
+    } catch (...) {
+      bad.store(true);
+    }
+  }
+  if (bad.load()) row_scales(x, rows, d, metric, scales, name);  // throws, naming the row
+}
 }  // namespace
 
 double draq_ratio(double dtw_cost, double random_cost) {
@@ -179,9 +209,9 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
     query = query_ctx.data();
   }
   std::vector<float> query_scale(static_cast<std::size_t>(n));
-  row_scales(query, n, d, options.metric, query_scale.data(), "query");
   Buffer<float> packed_query(static_cast<std::size_t>(packed_rows_floats(n, d)));
-  pack_rows(query, n, d, packed_query.data());
+  row_scales_and_pack(query, n, d, options.metric, query_scale.data(), packed_query.data(), "query",
+                      pair_threads);
   std::vector<float> cand_scale_all(ctx ? 0 : static_cast<std::size_t>(total_rows));
   {
     // In parallel (one pass over every candidate row); the error reported is the one of the
@@ -189,7 +219,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
     std::ptrdiff_t first_bad = count;
     std::exception_ptr bad_error;
 #ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads) if (total_rows * d > (1 << 20))
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads) if (nthreads > 1 && total_rows * d > (1 << 20))
 #endif
     for (std::ptrdiff_t c = 0; c < count; ++c) {
       try {
@@ -200,8 +230,8 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
           // the contextualized rows, computed with them, per pair.
           check_finite(candidates[c], m, raw_d, raw_d, name.c_str());
         } else {
-          row_scales(candidates[c], m, raw_d, options.metric, cand_scale_all.data() + offsets[c],
-                     name.c_str());
+          row_scales_and_pack(candidates[c], m, raw_d, options.metric,
+                              cand_scale_all.data() + offsets[c], nullptr, name.c_str(), pair_threads);
         }
       } catch (...) {
 #ifdef DRAQCORE_HAVE_OPENMP

@@ -19,8 +19,8 @@ using detail::kDiag;
 using detail::kLeft;
 using detail::kUp;
 
-template <class T>
-void ensure(std::vector<T>& v, std::size_t size) {
+template <class Vector>
+void ensure(Vector& v, std::size_t size) {
   if (v.size() < size) v.resize(size);
 }
 

@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <new>
+#include <utility>
+#include <vector>
 
 namespace draqcore {
 
@@ -22,5 +25,30 @@ class Buffer {
   std::unique_ptr<T[]> data_;  // default-initialised: no fill for arithmetic types
   std::size_t size_ = 0;
 };
+
+/// An allocator for std::vector whose resize() leaves new elements default-initialised (no
+/// fill for arithmetic types): for growable buffers written before they are read, such as the
+/// 1 byte per cell traceback of a long pair (zero-filling it was a serial pass over n m bytes).
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <class U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept(noexcept(::new (static_cast<void*>(p)) U)) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+template <class T>
+using GrowBuffer = std::vector<T, DefaultInitAllocator<T>>;
 
 }  // namespace draqcore

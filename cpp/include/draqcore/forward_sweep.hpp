@@ -8,6 +8,8 @@
 #include <functional>
 #include <vector>
 
+#include "draqcore/buffer.hpp"
+
 namespace draqcore {
 
 /// Buffers reused across sweeps (draq_batch keeps one per thread), so that a batch allocates
@@ -16,7 +18,7 @@ struct SweepWorkspace {
   std::vector<double> d_rows, g_rows, best_prev, g_partial, p_left;
   std::vector<float> diag_cost;
   std::vector<std::ptrdiff_t> lo, hi, tb_offset;
-  std::vector<unsigned char> tb;
+  GrowBuffer<unsigned char> tb;  ///< traceback, 1 byte per cell: written before read, never filled
   std::vector<std::int64_t> s_rows, best_start;  ///< subsequence mode: start column of each cell
   std::vector<unsigned char> dir_scratch;  ///< directions of a sweep that keeps no path
   std::vector<double> edge_d, edge_g;      ///< tiled sweeps: the tiles' last rows and columns
