@@ -141,7 +141,10 @@ def padded_and_slow(tmp_path_factory, footage):
     padded = concatenate([pad, mixed], root / "padded.mp4", fps=25.0, size=(176, 144))
     slow = render_warp(src, root / "slow.mp4", constant_speed(0.6, 0.0, d))
     slower = render_warp(src, root / "slower.mp4", constant_speed(0.8, 0.0, d))
-    return src, padded, slow, slower
+    # all of bikes: 1 s at 0.5x, 4 s at 2x, the rest at 1x (d - 1 s long): subsequence DTW, which
+    # minimises a sum of costs, prefers to skip the slow start, but that start is the query's own
+    slow_start = render_warp(src, root / "slow_start.mp4", piecewise_speed([(1.0, 0.5), (4.0, 2.0), (d - 5.0, 1.0)]))
+    return src, padded, slow, slower, slow_start
 
 
 def _search(root, videos, query, **kw):
@@ -152,7 +155,7 @@ def _search(root, videos, query, **kw):
 
 
 def test_search_finds_the_query_after_padding_in_a_short_candidate(padded_and_slow, footage, tmp_path):
-    src, padded, _, _ = padded_and_slow
+    src, padded, _, _, _ = padded_and_slow
     true0, true1 = padded.parts[1][1], padded.parts[1][2]
     hits, whole = _search(tmp_path / "c", [padded.path, footage("cup"), footage("carphone")], src)
     best = hits[0]
@@ -165,7 +168,7 @@ def test_search_finds_the_query_after_padding_in_a_short_candidate(padded_and_sl
 
 
 def test_search_keeps_whole_matches_of_candidates_that_hold_only_the_query(padded_and_slow, footage, tmp_path):
-    src, _, slow, slower = padded_and_slow
+    src, _, slow, slower, slow_start = padded_and_slow
     hits, whole = _search(tmp_path / "c", [slow.path, slower.path, footage("cup")], src)
     by_name = {h.path.rsplit("/", 1)[-1]: h for h in hits}
     whole_by_name = {h.path.rsplit("/", 1)[-1]: h for h in whole}
@@ -177,3 +180,8 @@ def test_search_keeps_whole_matches_of_candidates_that_hold_only_the_query(padde
     # 1.25x (below the ratio): the probe finds nothing outside the query, the match stays whole
     short = by_name["slower.mp4"]
     assert not short.subsequence and short.start == 0.0 and short.draq == whole_by_name["slower.mp4"].draq
+    # shorter than the query, its slow start left out by the best segment, but matched by the
+    # query's first second: not foreign footage, the match stays whole
+    hits, whole = _search(tmp_path / "s", [slow_start.path, footage("cup")], src)
+    assert hits[0].path.endswith("slow_start.mp4") and not hits[0].subsequence and hits[0].start == 0.0
+    assert hits[0].draq == whole[0].draq

@@ -29,8 +29,10 @@ PROBE_OUTSIDE: float = 0.1
 """With ``subsequence=None``, a candidate shorter than :data:`SUBSEQUENCE_RATIO` times the query
 is also probed by subsequence DTW (:func:`draqcore.segments.match_segments`): when its best
 segment leaves out at least ``max(MIN_EXTRA_FRAMES, PROBE_OUTSIDE * n)`` of its sampled frames
-(``n``: the query's; a tenth of the query, at least 0.5 s at 10 fps) and scores a lower DRAQ as a
-clip than the whole video does, the segment replaces the whole-video match. A length ratio alone
+(``n``: the query's; a tenth of the query, at least 0.5 s at 10 fps), scores a lower DRAQ as a
+clip than the whole video does, and the frames it leaves out are unlike the query (their median
+cost to the best-matching query frame is above the 90th percentile of the segment's own frames),
+the segment replaces the whole-video match. A length ratio alone
 cannot tell a slowed-down copy of the query (alignable end to end) from the query inside a
 little more footage (e.g. after 1.5 s of something else, only 1.4 times as long as the query),
 where end-to-end DTW pins the query's first frame to the unrelated start."""
@@ -75,7 +77,7 @@ def _score_candidates(
             for m in match_segments(q_feats, [feats[i] for i in whole_idx], method=method, k=k, seed=seed,
                                     band=band, min_outside=outside):
                 i = whole_idx[m.candidate]
-                if m.draq < whole[i].draq:
+                if m.draq < whole[i].draq and _left_out_is_foreign(q_feats, feats[i], m.span):
                     whole[i] = _Match(i, 3 * i, m.dtw_cost, m.random_cost, m.draq, m.path, True)
         out.extend(whole[i] for i in whole_idx)
     long_idx = [i for i, is_long in enumerate(long) if is_long]
@@ -84,6 +86,19 @@ def _score_candidates(
             i = long_idx[m.candidate]
             out.append(_Match(i, 3 * i + m.order, m.dtw_cost, m.random_cost, m.draq, m.path, True))
     return out
+
+
+def _left_out_is_foreign(q_feats: np.ndarray, cand: np.ndarray, span: tuple) -> bool:
+    """Whether the frames of ``cand`` outside ``span`` (inclusive sampled columns) are unlike the
+    query: the median, over those frames, of their cosine cost to the query's best-matching frame
+    exceeds the 90th percentile of the same over the frames inside the span. Left-out frames that
+    some query frame matches as well as the segment's own frames are part of the query (e.g. a
+    slow stretch that subsequence DTW, which minimises a sum of costs, prefers to skip), not
+    footage around it."""
+    best = draqcore.cost_matrix(q_feats, cand, metric="cosine").min(axis=0)
+    j0, j1 = int(span[0]), int(span[1])
+    outside = np.concatenate([best[:j0], best[j1 + 1 :]])
+    return outside.size > 0 and float(np.median(outside)) > float(np.quantile(best[j0 : j1 + 1], 0.9))
 
 
 class _Search(_WindowIndex):
@@ -194,9 +209,10 @@ class _Search(_WindowIndex):
         so one moment is never returned twice. Segments narrower than a third of the query (a
         query squeezed into a few frames: no match) are dropped, so a long video may give no hit.
         A shorter candidate is aligned end to end, and also probed by segment: when its best
-        segment leaves out at least a tenth of the query's length of it and scores a lower DRAQ,
-        the segment is the hit (:data:`PROBE_OUTSIDE`: the query inside a video that is only a
-        little longer, e.g. after some unrelated footage).
+        segment leaves out at least a tenth of the query's length of it, scores a lower DRAQ
+        and what it leaves out is unlike the query, the segment is the hit
+        (:data:`PROBE_OUTSIDE`: the query inside a video that is only a little longer, e.g.
+        after some unrelated footage).
 
         Parameters
         ----------
