@@ -544,3 +544,16 @@ def test_native_fps_of_real_footage_with_reordered_timestamps(footage) -> None:
     assert native_fps(path) == pytest.approx(29.97, abs=0.05)  # 456 frames in 15.2 s
     done = video.process_sampled_frames(path, lambda fs: sum(1 for _ in fs))
     assert done.native_fps == native_fps(path) and done.native_count == len(native_timeline(path))
+
+
+def test_process_sampled_frames_with_a_time_range(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "clip.avi", "MJPG", 50)
+    ref = list(iter_sampled_frames(path, 10.0, start=0.5, end=1.3))
+    done = video.process_sampled_frames(path, lambda fs: [square_x(f) for f in fs], 10.0, start=0.5, end=1.3)
+    assert done.result == [square_x(f.image) for f in ref]
+    np.testing.assert_array_equal(done.indices, [f.index for f in ref])
+    np.testing.assert_array_equal(done.times, [f.time for f in ref])
+    assert done.native_count < 50 and done.native_fps == 25.0  # decoding stopped after `end`
+    with pytest.raises(ValueError, match="before start"):
+        video.process_sampled_frames(path, list, start=2.0, end=1.0)
+    assert not _decode_threads()

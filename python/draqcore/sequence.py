@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
 from .features import FrameFeatureExtractor, default_extractor
-from .video import DEFAULT_SAMPLE_FPS, VideoReadError, iter_sampled_frames
+from .video import DEFAULT_SAMPLE_FPS, VideoReadError, process_sampled_frames
 
 __all__ = ["FeatureSequence", "load_sequence"]
 
@@ -51,7 +51,9 @@ def load_sequence(
 ) -> FeatureSequence:
     """Decode ``path`` sequentially at ``sample_fps`` and extract frame features on the fly.
 
-    Frames stream from the decoder into the extractor: memory holds the features, not the video.
+    Frames stream from the decoder (a background thread,
+    :func:`draqcore.video.process_sampled_frames`) into the extractor (this thread), so decoding
+    and extraction overlap; memory holds the features and a few frames, not the video.
     ``start``/``end`` (seconds) keep only the frames in that part of the video (see
     :func:`draqcore.video.iter_sampled_frames`); ``indices`` stay native indices of the whole video.
 
@@ -61,16 +63,9 @@ def load_sequence(
         The file is missing, unreadable, corrupt or has no frames (the message names it).
     """
     extractor = extractor if extractor is not None else default_extractor()
-    times: list[float] = []
-    indices: list[int] = []
-
-    def images() -> Iterator[np.ndarray]:
-        for frame in iter_sampled_frames(path, sample_fps, start=start, end=end):
-            times.append(frame.time)
-            indices.append(frame.index)
-            yield frame.image
-
-    features = extractor.extract(images())
+    # one decode in a background thread, overlapping the extractor in this one
+    done = process_sampled_frames(path, extractor.extract, sample_fps, start=start, end=end)
+    features, times, indices = done.result, done.times, done.indices
     if len(times) == 0:
         raise VideoReadError(f"{path}: no frames could be decoded")
     if len(features) != len(times):
@@ -79,7 +74,7 @@ def load_sequence(
         )
     return FeatureSequence(
         path=Path(path),
-        times=np.asarray(times, dtype=np.float64),
-        indices=np.asarray(indices, dtype=np.int64),
+        times=times,
+        indices=indices,
         features=np.ascontiguousarray(features, dtype=np.float32),
     )

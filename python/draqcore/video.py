@@ -186,9 +186,10 @@ class ProcessedVideo:
         Native frame index of each of them, strictly increasing.
     native_count : int
         Number of frames in the whole sequential decode.
-    native_fps : float
+    native_fps : float or None
         The frame rate :func:`native_fps` returns for this input, frames per second, from the
-        same decode.
+        same decode; ``None`` where :func:`native_fps` raises (the container gives no rate and
+        the timestamps do not increase).
     sample_fps : float or None
         The sampling rate used; ``None`` when every frame was kept.
     """
@@ -198,7 +199,7 @@ class ProcessedVideo:
     times: np.ndarray
     indices: np.ndarray
     native_count: int
-    native_fps: float
+    native_fps: Optional[float]
     sample_fps: Optional[float]
 
 
@@ -603,13 +604,15 @@ class _Decode:
         if self.count == 0:
             raise VideoReadError(f"{self.source.name}: contains no decodable frames")
 
-    def native_fps(self, image_fps: float) -> float:
-        """The frame rate :func:`native_fps` gives, from the frames this pass has decoded."""
+    def native_fps(self, image_fps: float) -> Optional[float]:
+        """The frame rate :func:`native_fps` gives, from the frames this pass has decoded (None
+        where it raises)."""
         if isinstance(self.source, _ImageFolderSource):
             return image_fps
-        if not self.probe:
-            raise VideoReadError(f"{self.source.name}: contains no decodable frames")
-        return _fps_from_stamps(self.source.name, self.probe, self.source.container_fps)
+        try:
+            return _fps_from_stamps(self.source.name, self.probe, self.source.container_fps)
+        except VideoReadError:
+            return None
 
 
 def _fps_from_stamps(name: str, raw: List[float], container: Optional[float]) -> float:
@@ -773,6 +776,8 @@ def process_sampled_frames(
     sample_fps: Optional[float] = DEFAULT_SAMPLE_FPS,
     *,
     image_fps: float = DEFAULT_IMAGE_FPS,
+    start: float = 0.0,
+    end: Optional[float] = None,
 ) -> ProcessedVideo:
     """Decode a video in a background thread while ``process`` consumes its sampled frames.
 
@@ -800,6 +805,10 @@ def process_sampled_frames(
         Sampling rate, frames per second (> 0); ``None`` keeps every decoded frame.
     image_fps : float, default DEFAULT_IMAGE_FPS
         Frame rate of an image folder, frames per second (ignored for video files).
+    start, end : float, optional
+        Keep only frames whose time lies in ``[start, end]`` seconds, as in
+        :func:`iter_sampled_frames`; decoding stops after ``end`` (``native_count`` then counts
+        the frames decoded up to there, and the frame rate comes from those).
 
     Returns
     -------
@@ -820,7 +829,11 @@ def process_sampled_frames(
     rate = _check_rate(sample_fps, "sample_fps", allow_none=True)
     ifps = _check_rate(image_fps, "image_fps", allow_none=False)
     assert ifps is not None
-    decode = _Decode(_open(path, ifps), rate)
+    t0 = _check_time(start, "start")
+    t1 = math.inf if end is None else _check_time(end, "end")
+    if t1 < t0:
+        raise ValueError(f"end ({end!r} s) is before start ({start!r} s)")
+    decode = _Decode(_open(path, ifps), rate, t0, t1)
     pending: "queue.Queue[object]" = queue.Queue(maxsize=_PREFETCH_FRAMES)
     stop = threading.Event()
 

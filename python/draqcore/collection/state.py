@@ -230,6 +230,10 @@ def extract_video(extractor: FrameFeatureExtractor, path: Path, sample_fps: floa
         if not seen[0]:  # the extractor saw no frame; say so rather than only its complaint
             raise ValueError(f"{path}: no frames could be decoded ({exc})") from None
         raise
+    if done.native_fps is None:
+        raise _video.VideoReadError(
+            f"{path}: no usable frame rate (container gives none, timestamps do not increase)"
+        )
     feats, times, indices, fps = done.result, done.times, done.indices, float(done.native_fps)
     feats = np.asarray(feats)
     if feats.ndim != 2 or feats.shape != (len(times), dim):
