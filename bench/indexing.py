@@ -195,6 +195,9 @@ def _table(result: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"draqcore add / opencv read: **{result['ratio_add_read']:.2f}** (target >= 0.80); per round: "
                  + ", ".join(f"{r:.2f}" for r in result["ratio_per_round"]))
+    cpu = result["rows"]["opencv read"]["cpu_s"] / result["rows"]["draqcore add"]["cpu_s"]
+    lines.append(f"CPU seconds, opencv read / draqcore add: {cpu:.2f} (on a machine loaded by others, read this "
+                 "rather than the wall ratio: there a process with more runnable threads gets more of the cores)")
     return "\n".join(lines)
 
 
