@@ -220,8 +220,8 @@ def test_one_long_pair_names_the_bad_row_as_on_one_thread(rng):
 @pytest.mark.parametrize("streamed", [False, True])
 def test_one_long_subsequence_pair_on_every_thread_equals_the_serial_result(rng, method, streamed):
     # An 1800-frame query inside a 4900-frame candidate (a 35 MB cost matrix, whole on the team
-    # unless half the memory limit is below it): the team splits the subsequence sweep's
-    # anti-diagonals too.
+    # unless half the memory limit is below it): the team sweeps the subsequence DTW and then the
+    # expected cost over the span as tiled wavefronts too.
     cand = rng.standard_normal((4900, 6)).astype(np.float32)
     query = cand[1500:3300] + 0.3 * rng.standard_normal((1800, 6)).astype(np.float32)
     if streamed:

@@ -218,7 +218,9 @@ def draq_batch(
         banded. Not with ``subsequence=True``.
     return_paths : bool
     threads : int, optional
-        OpenMP threads; ``None`` = all cores.
+        OpenMP threads; ``None`` = all cores. With fewer candidates than threads (one long
+        pair), each pair runs on all of them: its cost tiles and the tiles of its DTW/expected-cost
+        sweep are tasks of one wavefront, bit-identical to one thread.
     subsequence : bool
         Subsequence DRAQ per candidate (see above).
     contextualize : bool
