@@ -285,3 +285,28 @@ def test_a_schema_1_collection_is_upgraded_by_its_first_writer(tmp_path: Path, r
     with Collection.open(path) as coll:
         assert len(coll) == 8 and coll.search(clips[7][1], top=1, candidates=8)[0].path == clips[7][0]
     assert check_collection(path).ok
+
+
+def test_index_of_real_features_with_near_constant_dimensions_opens(tmp_path: Path, footage) -> None:
+    """Real footage features: three clips of one short video, so many dimensions barely vary
+    between the clip means (spread down to ~1e-6). The index's load-time vector check once
+    recomputed the standardisation in float32 and refused this valid index as 'modified'."""
+    import cv2
+
+    from draqcore.features import default_extractor
+
+    cap = cv2.VideoCapture(str(footage("carphone")))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    f = default_extractor().extract(frames[::3])
+    coll = Collection.create(tmp_path / "c", extractor=Precomputed(dim=f.shape[1], name="opencv-default"), sample_fps=10.0)
+    coll.add_features_batch([("whole", f), ("start", f[:20]), ("end", f[-20:])])
+    coll.close()
+    with Collection.open(tmp_path / "c") as reopened:
+        hits = reopened.search(f[5:30], top=3)
+    assert hits[0].path == "whole" and check_collection(tmp_path / "c").ok

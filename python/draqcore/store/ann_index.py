@@ -841,15 +841,17 @@ def _verify(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, manifest_pat
             raise fail(f"{graph_path} labels differ from clip_ids.npy")
         # The graph's vectors must be the normalised standardised clip vectors of their labels:
         # swapped, duplicated or altered vectors would silently change which videos are found.
-        # In float32 and in blocks (float64 copies of N x d would cost GBs at 1M); rounding
-        # differs from the build's float64 standardisation by ~1e-7, far below the tolerance.
+        # In float64 like the build (in float32, a dimension whose scale is tiny -- 2.7e-6 in a
+        # real 3-clip collection -- amplifies the rounding of means - mean past any sensible
+        # tolerance and a valid index was refused), in blocks of 4096 rows so that the float64
+        # copies stay a few MB even at 1M clips.
         rows = np.searchsorted(ids, labels)
-        mean32, scale32 = mean.astype(np.float32), scale.astype(np.float32)
+        mean64, scale64 = mean.astype(np.float64), scale.astype(np.float64)
         bad_rows = []
-        for lo in range(0, rows.size, 1 << 15):
-            r = rows[lo : lo + (1 << 15)]
-            z = (means[r] - mean32) / scale32
-            z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + np.float32(1e-30)
+        for lo in range(0, rows.size, 1 << 12):
+            r = rows[lo : lo + (1 << 12)]
+            z = (means[r].astype(np.float64) - mean64) / scale64
+            z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + 1e-300
             z -= graph.vectors[lo : lo + r.size]
             np.abs(z, out=z)
             off = z.max(axis=1)
