@@ -31,7 +31,8 @@ Each run prints one JSON object (also written to ``--json FILE``) with:
   and each query's candidates are read cold unless an earlier query read them);
   ``search_warm_p50_s`` / ``search_warm_p90_s``: the same queries once more, everything they
   read now in the page cache. The same protocol at every size;
-* ``search_peak_rss_mib``: peak resident memory of the searching process;
+* ``search_peak_rss_mib``: peak resident memory of the searching process (``VmHWM``; its queries
+  are made by the parent); ``first_search_full_peak_rss_mib`` the same for the fully verifying one;
 * ``disk_bytes_per_clip``: feature shards, catalog and index together, per clip;
 * ``self_recall_at_10``: fraction of queries (noisy copies of stored clips) whose source clip is
   among the 10 hits.
@@ -65,8 +66,13 @@ PROTO_LEN = 48
 def prototypes(classes: int, seed: int = 0) -> np.ndarray:
     """(classes, PROTO_LEN, DIM) float32 smooth random sequences: one per class."""
     rng = np.random.default_rng(seed)
-    steps = rng.normal(size=(classes, PROTO_LEN, DIM)).astype(np.float32)
-    return np.cumsum(steps, axis=1) / np.sqrt(PROTO_LEN) + 2.0 * rng.normal(size=(classes, 1, DIM)).astype(np.float32)
+    out = np.empty((classes, PROTO_LEN, DIM), dtype=np.float32)
+    for lo in range(0, classes, 1024):  # in blocks: the same draws as one call, without GBs of float64
+        hi = min(classes, lo + 1024)
+        steps = rng.normal(size=(hi - lo, PROTO_LEN, DIM)).astype(np.float32)
+        out[lo:hi] = np.cumsum(steps, axis=1) / np.sqrt(PROTO_LEN)
+    out += 2.0 * rng.normal(size=(classes, 1, DIM)).astype(np.float32)
+    return out
 
 
 CHUNK = 1024
@@ -126,19 +132,31 @@ def disk_bytes(path: Path) -> int:
 
 
 _CHILD = r"""
-import json, os, resource, sys, time
+import json, sys, time
 import numpy as np
-sys.path.insert(0, sys.argv[1])
-import scale
 from draqcore import Collection
-path, n, classes, queries, passes = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-protos = scale.prototypes(classes)
+
+
+def peak_rss_kib():
+    # VmHWM: the peak of this process's own memory. ru_maxrss is not: Linux carries the parent's
+    # peak into a child over fork/vfork + exec, so a child of a large parent would report the parent's.
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+path, queries_file, passes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with np.load(queries_file, allow_pickle=False) as z:
+    picks = z["picks"]
+    qs = [z[f"q{j}"] for j in range(picks.size)]
 t0 = time.perf_counter()
 coll = Collection.open(path)
 open_s = time.perf_counter() - t0
-rng = np.random.default_rng(3)
-picks = rng.integers(0, n, size=queries + 1)
-qs = [scale.query(protos, int(i)) for i in picks]
 t0 = time.perf_counter()
 coll.search(qs[0], top=10, candidates=50)
 first = time.perf_counter() - t0
@@ -154,7 +172,7 @@ for p in range(passes):
     runs.append(times)
 coll.close()
 print(json.dumps({"open_s": open_s, "first_search_s": first, "search_s": runs, "found": found,
-                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "peak_rss_kib": peak_rss_kib()}))
 """
 
 _OPEN_ONLY = r"""
@@ -243,15 +261,23 @@ def run(n: int, directory: Path, dtype: str = "float32", classes: int = 0, queri
         total = start + adds
         result["disk_bytes_per_clip"] = result["disk_bytes"] / total
         result["feature_bytes_per_clip"] = disk_bytes(directory / "features") / total
-        here = str(Path(__file__).resolve().parent)
         opens = [_child(_OPEN_ONLY, str(directory))["open_s"] for _ in range(5)]
         result["open_s"] = statistics.median(opens)
+        # The queries are made here and handed over in a file, so the searching process's memory
+        # is draqcore's alone (the prototypes of 10,000 classes alone would peak at 1.2 GB).
+        rng = np.random.default_rng(3)
+        picks = rng.integers(0, n, size=queries + 1)
+        queries_file = Path(verdict_dir) / "queries.npz"
+        np.savez(queries_file, picks=picks, **{f"q{j}": query(protos, int(i)) for j, i in enumerate(picks)})
         # The full verification every process did before verdicts (one fresh process, first search).
         evict(directory)
-        full = _child(_CHILD, here, str(directory), str(n), str(classes), "0", "0", env={"DRAQ_INDEX_CACHE": "off"})
+        full = _child(_CHILD, str(directory), str(queries_file), "0", env={"DRAQ_INDEX_CACHE": "off"})
         result["first_search_full_s"] = full["first_search_s"]
+        result["first_search_full_peak_rss_mib"] = full["peak_rss_kib"] / 1024
+        if reuse:  # no writer saved the index in this run: one process verifies it and leaves the verdict
+            _child(_CHILD, str(directory), str(queries_file), "0")
         evict(directory)
-        s = _child(_CHILD, here, str(directory), str(n), str(classes), str(queries), "2")
+        s = _child(_CHILD, str(directory), str(queries_file), "2")
         result["first_search_s"] = s["first_search_s"]
         cold, warm = s["search_s"]
         result["search_cold_p50_s"] = statistics.median(cold)
