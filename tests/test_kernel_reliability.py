@@ -289,3 +289,52 @@ def test_worker_threads_do_not_spin_after_a_call_returns():
                          env={k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")})
     assert out.returncode == 0, out.stderr
     assert float(out.stdout) < 3.0, f"worker threads used {out.stdout.strip()} ms of CPU in 100 ms after the call"
+
+
+BLAS_SPIN = textwrap.dedent(
+    """
+    import os, sys, time
+    first = sys.argv[1]
+    if first == "numpy":
+        import numpy as np
+        import draqcore
+    else:
+        import draqcore
+        import numpy as np
+    user = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    a = np.random.default_rng(0).standard_normal((600, 1024)).astype(np.float32)
+    worst = 0.0
+    for _ in range(5):
+        a @ a.T  # multi-threaded in OpenBLAS
+        t0 = time.process_time()  # CPU of every thread of the process
+        time.sleep(0.1)
+        worst = max(worst, (time.process_time() - t0) * 1e3)
+    print(blas, worst, user)
+    """
+)
+
+
+def _blas_spin(first: str, **env: str) -> tuple[str, float, str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")}
+    out = subprocess.run([sys.executable, "-c", BLAS_SPIN, first], capture_output=True, text=True, timeout=120,
+                         env={**base, **env})
+    assert out.returncode == 0, out.stderr
+    blas, ms, user = out.stdout.split()
+    return blas, float(ms), user
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OpenBLAS thread server, process CPU time")
+def test_numpy_imported_by_draqcore_gets_a_short_openblas_spin():
+    # NumPy's OpenBLAS workers busy-wait ~0.1 s after every threaded matmul by default, taking a
+    # core from a draqcore call made right after. Imported through draqcore, NumPy's OpenBLAS
+    # spins ~1.5 ms instead; the variable is set only while NumPy loads, and a user's wins.
+    if draqcore.show_config(print_out=False)["cores"] < 2:
+        pytest.skip("needs two cores (OpenBLAS runs single-threaded on one)")
+    blas, ours, leaked = _blas_spin("draqcore")
+    if "openblas" not in blas.lower():
+        pytest.skip(f"NumPy uses {blas}, not OpenBLAS")
+    assert leaked == "None", "OPENBLAS_THREAD_TIMEOUT must not stay in the environment"
+    assert ours < 15.0, f"NumPy's BLAS workers used {ours:.1f} ms of CPU in the 100 ms after a matmul"
+    _, _, kept = _blas_spin("draqcore", OPENBLAS_THREAD_TIMEOUT="28")
+    assert kept == "28"  # the user's setting is left alone (and used by OpenBLAS)
