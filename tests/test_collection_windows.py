@@ -263,3 +263,37 @@ def test_reindex_rebuilds_the_window_index(built: Path, scene: dict, tmp_path: P
         hits = coll.search(scene["query"], top=1, candidates=1)
         assert hits[0].path == "long" and _iou((hits[0].start, hits[0].end), scene["truth"]) >= 0.7
     assert check_collection(coll_dir).ok
+
+
+def test_writes_that_add_no_windows_do_not_load_the_window_index(built: Path, scene: dict, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a large saved window index took 4-6 s of every add_features at a million clips:
+    a write that adds no long video, or whose long videos' windows stay pending, leaves it on
+    disk; searches still find the pending windows and the first write that inserts them loads it."""
+    import draqcore.collection.window_index as wi
+
+    coll_dir = Path(shutil.copytree(built, tmp_path / "coll"))
+    win_dir = coll_dir / "index" / "windows"
+    count = AnnIndex.load(win_dir).count
+    loads: list[Path] = []
+    real = AnnIndex.load
+
+    def spy(directory, *args, **kwargs):  # type: ignore[no-untyped-def]
+        loads.append(Path(directory))
+        return real(directory, *args, **kwargs)
+
+    monkeypatch.setattr(AnnIndex, "load", staticmethod(spy))
+    monkeypatch.setattr(wi, "REBUILD_MAX", 3)
+    monkeypatch.setattr(wi, "TAIL_MAX", 10_000)
+    with Collection.open(coll_dir) as coll:
+        coll.add_features("short", scene["distractors"][3][1])  # no long video
+        coll.add_features("long_copy", scene["long"])  # its windows stay pending
+        assert win_dir not in loads, loads
+        scanned = json.loads((win_dir / "scanned.json").read_text())["scanned_id"]
+        assert scanned == len(scene["distractors"]) + 2  # moved past "short", not past the pending one
+        hits = coll.search(scene["query"], top=2, candidates=2)
+        assert {h.path for h in hits} == {"long", "long_copy"}, [(h.path, h.similarity) for h in hits]
+        monkeypatch.setattr(wi, "TAIL_MAX", 1)
+        coll.add_features("short2", scene["distractors"][4][1])  # now the pending windows go in
+    assert real(win_dir).count == 2 * count
+    assert check_collection(coll_dir).ok

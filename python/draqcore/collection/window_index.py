@@ -114,25 +114,37 @@ class _WindowIndex(_Maintenance):
         if mark is not None and mark[0] is win:
             return mark[1]
         held = int(label_video(win.ids[-1])) if win is not None else 0
+        mark = self._scanned_mark()
+        # Only for the window index it was written with (a reader may hold an older one).
+        upto = mark[0] if mark is not None and mark[1] == held else 0
+        return max(held, upto)
+
+    def _scanned_mark(self) -> Optional[tuple[int, int]]:
+        """``(scanned_id, held_id)`` of ``scanned.json`` when it is one of this format and window
+        size, else None."""
         try:
             scanned = json.loads((self._windows_dir() / SCANNED_FILENAME).read_bytes().decode("utf-8"))
-            # Only for the window index it was written with (a reader may hold an older one).
-            upto = scanned["scanned_id"] if scanned.get("format") == _SCANNED_FORMAT and scanned.get(
-                "window_frames") == list(window_frames(self._sample_fps)) and scanned.get("held_id") == held else 0
+            if scanned.get("format") != _SCANNED_FORMAT or scanned.get("window_frames") != list(
+                    window_frames(self._sample_fps)):
+                return None
+            upto, held = scanned["scanned_id"], scanned["held_id"]
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
-            upto = 0
-        if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
-            upto = 0
-        return max(held, upto)
+            return None
+        for v in (upto, held):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                return None
+        return upto, held
 
     def _mark_scanned(self, win: Optional[AnnIndex], top: int) -> None:
         """Remember (in memory, and in ``scanned.json`` for later writers and readers) that no
         long video up to ``top`` is missing from ``win``."""
         self._win_covered = (win, top)
+        self._write_scanned(int(label_video(win.ids[-1])) if win is not None else 0, top)
+
+    def _write_scanned(self, held: int, top: int) -> None:
         root = self._windows_dir()
         root.mkdir(parents=True, exist_ok=True)
-        held = int(label_video(win.ids[-1])) if win is not None else 0
-        text = json.dumps({"format": _SCANNED_FORMAT, "scanned_id": int(top), "held_id": held,
+        text = json.dumps({"format": _SCANNED_FORMAT, "scanned_id": int(top), "held_id": int(held),
                            "window_frames": list(window_frames(self._sample_fps))}) + "\n"
         _atomic_write_text(root / SCANNED_FILENAME, text)
 
@@ -169,6 +181,8 @@ class _WindowIndex(_Maintenance):
 
     def _update_windows(self, *, rebuild: bool) -> None:
         """After a write: add the windows of new long videos (writer only; see the module notes)."""
+        if not rebuild and not getattr(self, "_win_loaded", False) and self._update_windows_unloaded():
+            return
         cat = self._cat
         win = None if rebuild else self._loaded_windows()
         covered = 0 if rebuild else self._covered(win)
@@ -195,6 +209,40 @@ class _WindowIndex(_Maintenance):
         win.save(self._windows_dir())
         self._win, self._win_loaded, self._win_seen = win, True, self._windows_manifest()
         self._mark_scanned(win, top)
+
+    def _update_windows_unloaded(self) -> bool:
+        """The writes that need not load the saved window index, decided from ``scanned.json``
+        and the manifest's count alone; True when the write is handled.
+
+        The saved window index can be larger than the clip index (2.2 million windows, 2.6 GB
+        of files, for a million clips of 8-24 s), and loading it took 4-6 s of every
+        ``add_features`` at that size. It need not be loaded when no long video was added since
+        the last scan (only ``scanned.json`` moves on), or when the new long videos' windows stay
+        pending because a large index takes them :data:`TAIL_MAX` at a time. ``scanned_id`` is
+        only ever written after the windows up to it were saved or found absent, so it never
+        claims more than the saved index holds; an older or missing mark only means more
+        candidates here, and the full path below.
+        """
+        mark, manifest = self._scanned_mark(), self._windows_manifest()
+        if mark is None:
+            return False
+        count = 0
+        if manifest is not None:
+            try:
+                count = json.loads(manifest.decode("utf-8"))["count"]
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                return False
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                return False
+        scanned, held = mark
+        with self._cat.snapshot():
+            vids, counts, top = self._long_after(scanned)
+        if vids.size == 0:
+            if top > scanned:
+                self._write_scanned(held, top)
+                self._win_covered = None
+            return True
+        return manifest is not None and count + int(counts.sum()) > REBUILD_MAX and int(counts.sum()) < TAIL_MAX
 
     def _remove_windows(self) -> None:
         shutil.rmtree(self._windows_dir(), ignore_errors=True)
