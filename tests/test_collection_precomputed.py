@@ -291,18 +291,10 @@ def test_index_of_real_features_with_near_constant_dimensions_opens(tmp_path: Pa
     """Real footage features: three clips of one short video, so many dimensions barely vary
     between the clip means (spread down to ~1e-6). The index's load-time vector check once
     recomputed the standardisation in float32 and refused this valid index as 'modified'."""
-    import cv2
-
     from draqcore.features import default_extractor
+    from draqcore.video import read_sampled
 
-    cap = cv2.VideoCapture(str(footage("carphone")))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
+    frames = read_sampled(footage("carphone"), sample_fps=None).frames
     f = default_extractor().extract(frames[::3])
     coll = Collection.create(tmp_path / "c", extractor=Precomputed(dim=f.shape[1], name="opencv-default"), sample_fps=10.0)
     coll.add_features_batch([("whole", f), ("start", f[:20]), ("end", f[-20:])])

@@ -33,26 +33,25 @@ BLAS_THREAD_TIMEOUT = "22"
 _BLAS_VARIABLES = ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
 
 
-def load_numpy() -> ModuleType:
-    """Import and return NumPy, with a short OpenBLAS spin if it is not loaded yet (module docstring)."""
-    ours = "numpy" not in sys.modules and not any(v in os.environ for v in _BLAS_VARIABLES)
+def _import_with(module: str, variable: str, value: str, *, unless: tuple[str, ...]) -> ModuleType:
+    """Import ``module`` with ``variable=value`` in the environment for the moment of loading,
+    unless the module is loaded already or the user set any of ``unless`` (their choice wins)."""
+    ours = module not in sys.modules and not any(v in os.environ for v in unless)
     if ours:
-        os.environ["OPENBLAS_THREAD_TIMEOUT"] = BLAS_THREAD_TIMEOUT
+        os.environ[variable] = value
     try:
-        return importlib.import_module("numpy")
+        return importlib.import_module(module)
     finally:
         if ours:
-            os.environ.pop("OPENBLAS_THREAD_TIMEOUT", None)
+            os.environ.pop(variable, None)
+
+
+def load_numpy() -> ModuleType:
+    """Import and return NumPy, with a short OpenBLAS spin if it is not loaded yet (module docstring)."""
+    return _import_with("numpy", "OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT, unless=_BLAS_VARIABLES)
 
 
 def load_core() -> ModuleType:
     """Import and return ``draqcore._core`` with the short spin (see the module docstring)."""
     load_numpy()
-    ours = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
-    if ours:
-        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
-    try:
-        return importlib.import_module("draqcore._core")
-    finally:
-        if ours:
-            os.environ.pop("GOMP_SPINCOUNT", None)
+    return _import_with("draqcore._core", "GOMP_SPINCOUNT", SPIN_COUNT, unless=("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))

@@ -11,31 +11,22 @@ from __future__ import annotations
 import multiprocessing as mp
 import pickle
 
-import cv2
 import numpy as np
 import pytest
 
 from draqcore.features import OpenCVDescriptorExtractor, PoseExtractor, default_extractor, same_identity
 from draqcore.features.blazepose import litert_available
+from draqcore.video import read_sampled
 
 needs_litert = pytest.mark.skipif(not litert_available(), reason='needs pip install "draqcore[pose]" (ai-edge-litert)')
 TIMEOUT = 180  # seconds for one pool; the work itself is well under a second per clip
 
 
 def _frames(path, step: int, limit: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out: list[np.ndarray] = []
-    i = 0
-    while len(out) < limit:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i % step == 0:
-            out.append(frame)
-        i += 1
-    cap.release()
-    assert out, path
-    return out
+    """Every ``step``-th decoded frame, at most ``limit`` (BGR uint8)."""
+    frames = read_sampled(path, sample_fps=None).frames[::step][:limit]
+    assert len(frames), path
+    return list(frames)
 
 
 def _map_in_pool(method: str, extractor, clips):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 from numpy.lib import format as _npy_format
@@ -45,20 +45,7 @@ def read_npy(path: Union[str, "os.PathLike[str]"], dtype: np.dtype, shape: tuple
     want = np.dtype(dtype)
     try:
         with open(f, "rb") as fh:
-            try:
-                version = _npy_format.read_magic(fh)
-                if version == (1, 0):
-                    got_shape, fortran, got_dtype = _npy_format.read_array_header_1_0(fh)
-                elif version in ((2, 0), (3, 0)):
-                    got_shape, fortran, got_dtype = _npy_format.read_array_header_2_0(fh)
-                else:
-                    raise ValueError(f"unsupported .npy format version {version}")
-            except (ValueError, SyntaxError, TypeError, EOFError, RecursionError, MemoryError) as exc:
-                raise ValueError(f"{f}: not a valid .npy header ({type(exc).__name__}: {exc})") from None
-            if got_dtype != want or tuple(got_shape) != tuple(shape) or (fortran and len(shape) > 1):
-                order = " in Fortran order" if fortran else ""
-                raise ValueError(f"{f} is {got_dtype} {tuple(got_shape)}{order}, expected {want} {tuple(shape)}")
-            start = fh.tell()
+            start = _check_header(fh, str(f), want, shape)
             size = os.fstat(fh.fileno()).st_size
             nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
             if size - start != nbytes:
@@ -92,6 +79,16 @@ def npy_from_bytes(data: bytes, what: str, dtype: np.dtype, shape: tuple[int, ..
 
     want = np.dtype(dtype)
     fh = io.BytesIO(data)
+    start = _check_header(fh, what, want, shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
+    if len(data) - start != nbytes:
+        raise ValueError(f"{what}: holds {len(data) - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
+    return np.frombuffer(data, dtype=want, count=int(np.prod(shape, dtype=np.int64)), offset=start).reshape(shape)
+
+
+def _check_header(fh: Any, what: str, want: np.dtype, shape: tuple[int, ...]) -> int:
+    """Read a ``.npy`` header from ``fh`` and check it holds exactly ``want`` of ``shape`` (C
+    order); returns the offset of the data. Errors name ``what``."""
     try:
         version = _npy_format.read_magic(fh)
         if version == (1, 0):
@@ -105,8 +102,4 @@ def npy_from_bytes(data: bytes, what: str, dtype: np.dtype, shape: tuple[int, ..
     if got_dtype != want or tuple(got_shape) != tuple(shape) or (fortran and len(shape) > 1):
         order = " in Fortran order" if fortran else ""
         raise ValueError(f"{what} is {got_dtype} {tuple(got_shape)}{order}, expected {want} {tuple(shape)}")
-    start = fh.tell()
-    nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
-    if len(data) - start != nbytes:
-        raise ValueError(f"{what}: holds {len(data) - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
-    return np.frombuffer(data, dtype=want, count=int(np.prod(shape, dtype=np.int64)), offset=start).reshape(shape)
+    return int(fh.tell())
