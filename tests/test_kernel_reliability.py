@@ -288,7 +288,9 @@ def test_worker_threads_do_not_spin_after_a_call_returns():
     out = subprocess.run([sys.executable, "-c", IDLE_WORKERS], capture_output=True, text=True, timeout=120,
                          env={k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")})
     assert out.returncode == 0, out.stderr
-    assert float(out.stdout) < 3.0, f"worker threads used {out.stdout.strip()} ms of CPU in 100 ms after the call"
+    # Measured on the 2-core VM: 1.1-1.3 ms with draqcore's spin count, up to 3.8 ms in the
+    # ASan+UBSan build (slower everything), 8.3-9.4 ms with libgomp's default spin.
+    assert float(out.stdout) < 5.0, f"worker threads used {out.stdout.strip()} ms of CPU in 100 ms after the call"
 
 
 BLAS_SPIN = textwrap.dedent(
