@@ -35,23 +35,6 @@ def real_features(footage) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-
 
 
 @pytest.fixture(scope="module")
-def footage(request):  # type: ignore[no-untyped-def]
-    # The conftest fixture is function-scoped; this module shares the features of one extraction.
-    from draqcore.evaluation.footage import FootageNotFoundError, find_footage
-    import os
-
-    def get(name: str) -> Path:
-        try:
-            return find_footage(name)
-        except FootageNotFoundError as exc:
-            if os.environ.get("DRAQ_REQUIRE_FOOTAGE") == "1":
-                pytest.fail(str(exc))
-            pytest.skip(str(exc))
-
-    return get
-
-
-@pytest.fixture(scope="module")
 def scene(real_features: dict[str, np.ndarray]) -> dict:
     """A long recording (five real clips, the last third of pexels_face in the middle), two
     distractors showing the first two thirds of that same face recording, and six short real

@@ -375,7 +375,7 @@ class AnnIndex:
         ValueError
             Shapes, NaN/Inf, or ids not above the current ones.
         """
-        nthreads = -1 if threads is None else as_threads(threads)  # at most max(1024, cores): hnswlib starts that many
+        nthreads = _hnsw_threads(threads)
         id64 = np.asarray(ids, dtype=np.int64).reshape(-1)
         with np.errstate(over="ignore"):
             m32 = np.ascontiguousarray(clip_means, dtype=np.float32)
@@ -409,7 +409,7 @@ class AnnIndex:
         index = hnswlib.Index(space="cosine", dim=int(d))
         index.init_index(max_elements=int(n), ef_construction=params.ef_construction, M=params.M,
                          random_seed=params.seed)
-        nthreads = -1 if threads is None else as_threads(threads)  # at most max(1024, cores): hnswlib starts that many
+        nthreads = _hnsw_threads(threads)
         index.add_items(z, ids.astype(np.uint64), num_threads=nthreads)
         index.set_ef(params.ef)
         return index
@@ -659,6 +659,12 @@ class AnnIndex:
                    outside=verdict.outside_rows)
 
 
+def _hnsw_threads(threads: Optional[int]) -> int:
+    """hnswlib's ``num_threads`` for ``threads`` (None: -1, all cores), checked like the kernels'
+    (at most ``max(1024, cores)``: hnswlib starts as many threads as asked)."""
+    return -1 if threads is None else as_threads(threads)
+
+
 @dataclass(frozen=True)
 class _Manifest:
     dim: int
@@ -867,6 +873,9 @@ def _verify(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, manifest_pat
         outside = level0_outside_component(graph)
     except ValueError:
         check_digests()  # a modified file is reported as such, whatever else it breaks
+        raise
+    except BaseException:
+        hasher.join()  # the hashing thread never outlives the call (e.g. Ctrl-C, then fork)
         raise
     check_digests()
     # Graph rows are in graph order; the index keeps rows in id order.
