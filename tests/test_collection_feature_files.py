@@ -131,7 +131,7 @@ def test_bad_feature_folders_are_refused_before_anything_is_added(tmp_path: Path
     (folder / "c007.times.npy").unlink()
     np.savez(folder / "more.npz", c001=np.array([{"a": 1}], dtype=object))  # never unpickled
     found = scan_feature_folder(folder)
-    with pytest.raises(ValueError, match="more.npz: array 'c001' cannot be read"):
+    with pytest.raises(ValueError, match=r"more.npz \(key 'c001'\): expected a \(T, d\) real array, got dtype object"):
         list(read_clips(found))
     np.savez(folder / "more.npz", c001=np.zeros(5))
     with pytest.raises(ValueError, match=r"more.npz \(key 'c001'\): expected a \(T, d\) real array"):
@@ -145,3 +145,73 @@ def test_bad_feature_folders_are_refused_before_anything_is_added(tmp_path: Path
         scan_feature_folder(folder)
     with pytest.raises(ValueError, match="not a folder"):
         scan_feature_folder(folder / "missing")
+
+
+def _npy_bytes(shape: tuple[int, ...], body: bytes, descr: str = "<f4") -> bytes:
+    """A .npy file whose header claims ``shape`` whatever ``body`` holds (a forged header)."""
+    import struct
+
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %r, }" % (descr, shape)
+    header = header.ljust(118) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + body
+
+
+def test_forged_headers_and_compression_bombs_are_refused_before_allocating(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import zipfile
+
+    from draqcore.collection import feature_files
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    # A header claiming 466 TiB on a 64-byte file: np.load would try to allocate it.
+    (folder / "huge.npy").write_bytes(_npy_bytes((10**12, 128), b"\0" * 64))
+    coll = tmp_path / "coll"
+    args = ["index", "--features", str(folder), "--collection", str(coll), "--features-name", "x", "--quiet"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "huge.npy: declares a float32 array of shape (1000000000000, 128)" in err and "Traceback" not in err
+    # A plausible shape, but fewer bytes than it needs (a truncated or forged file).
+    (folder / "huge.npy").write_bytes(_npy_bytes((10, 4), b"\0" * 64))
+    with pytest.raises(ValueError, match=r"huge.npy: holds 64 data bytes, but its header \(float32 \(10, 4\)\) needs 160"):
+        list(read_clips(scan_feature_folder(folder)))
+    (folder / "huge.npy").unlink()
+    # The same forged header inside an .npz member.
+    with zipfile.ZipFile(folder / "x.npz", "w") as z:
+        z.writestr("clip.npy", _npy_bytes((10**12, 128), b"\0" * 64))
+    with pytest.raises(ValueError, match=r"x.npz \(key 'clip'\): declares a float32 array"):
+        list(read_clips(scan_feature_folder(folder)))
+    # A compression bomb: 8 MiB of zeros deflate to a few KB. With the cap lowered to 1 MiB (the
+    # real cap is half the machine's memory) it is refused from its header, before decompressing.
+    np.savez_compressed(folder / "x.npz", clip=np.zeros((2048, 1024), dtype=np.float32))
+    assert (folder / "x.npz").stat().st_size < 100_000
+    monkeypatch.setattr(feature_files, "_memory_cap", lambda: 1 << 20)
+    with pytest.raises(ValueError, match=r"x.npz \(key 'clip'\): declares a float32 array of shape \(2048, 1024\)"):
+        list(read_clips(scan_feature_folder(folder)))
+    monkeypatch.undo()
+    # Under the cap it reads, and Fortran-ordered and big-endian arrays read as their values.
+    got = dict((n, f) for n, f, _, _ in read_clips(scan_feature_folder(folder)))
+    assert got["clip"].shape == (2048, 1024) and not got["clip"].any()
+    (folder / "x.npz").unlink()
+    a = np.asfortranarray(np.arange(24, dtype=">f8").reshape(6, 4))
+    np.save(folder / "fortran.npy", a)
+    np.savez(folder / "y.npz", big=a.astype(">i4"))
+    got = dict((n, f) for n, f, _, _ in read_clips(scan_feature_folder(folder)))
+    np.testing.assert_array_equal(got["fortran"], a)
+    np.testing.assert_array_equal(got["big"], a)
+    assert main(args) == 0
+    with Collection.open(coll) as c:
+        assert len(c) == 2
+        np.testing.assert_array_equal(c.features("fortran"), a.astype(np.float32))
+        np.testing.assert_array_equal(c.features("big"), a.astype(np.float32))
+
+
+def test_hdf5_dataset_declaring_more_than_memory_is_refused_before_reading(tmp_path: Path) -> None:
+    h5py = _h5py()
+    folder = tmp_path / "f"
+    folder.mkdir()
+    with h5py.File(folder / "lazy.h5", "w") as h:  # chunked and never written: a tiny file
+        h.create_dataset("clip", shape=(10**9, 1024), dtype="f4", chunks=(1024, 1024))
+    assert (folder / "lazy.h5").stat().st_size < 1_000_000
+    with pytest.raises(ValueError, match=r"lazy.h5 \(key 'clip'\): declares a float32 array of shape \(1000000000, 1024\)"):
+        list(read_clips(scan_feature_folder(folder)))

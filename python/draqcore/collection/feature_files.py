@@ -17,7 +17,11 @@ Clip names must be unique across the folder; a ``NAME.times`` without a clip ``N
 array or dataset (not ``(T, d)`` of a real dtype), an object array (never unpickled) or an
 unreadable file is an error naming the file and the key, raised by :func:`scan_feature_folder`
 before anything is added where it can be seen from the names and shapes alone. Arrays are read one
-clip at a time (:func:`read_clips`), so memory holds one clip, whatever the files' sizes.
+clip at a time (:func:`read_clips`), so memory holds one clip, whatever the files' sizes. A ``.npy``
+file or ``.npz`` member is read header first: its dtype and shape must be a real array of at most
+two dimensions whose byte count is exactly what follows the header, and no array may declare more
+than half of the machine's memory (a forged header or a compression bomb gets a ``ValueError``
+naming the file and key, not an allocation of what it claims).
 """
 
 from __future__ import annotations
@@ -169,11 +173,60 @@ def scan_feature_folder(directory: Union[str, os.PathLike[str]]) -> list[Feature
     return clips
 
 
+def _memory_cap() -> int:
+    """Bytes one clip's array may hold: half the machine's physical memory."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (ValueError, OSError, AttributeError):
+        return 1 << 34
+
+
+def _check_size(where: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """The bytes an array of ``shape`` and ``dtype`` holds; refused above :func:`_memory_cap` (a
+    forged header or a compressed bomb must not make us allocate what it claims)."""
+    nbytes = int(np.prod(shape, dtype=object)) * int(dtype.itemsize)
+    cap = _memory_cap()
+    if nbytes > cap:
+        raise ValueError(f"{where}: declares a {dtype} array of shape {tuple(shape)} ({nbytes / 2**30:.1f} GiB), "
+                         f"more than half of this machine's memory ({2 * cap / 2**30:.1f} GiB); one clip's "
+                         "features must fit in memory")
+    return nbytes
+
+
+def _read_npy_stream(fh: Any, data_bytes: int, where: str) -> np.ndarray:
+    """The array of a ``.npy`` stream whose total size is ``data_bytes``, its header checked first.
+
+    The header must describe a real (``f``/``i``/``u``) array of at most two dimensions whose size
+    is exactly what follows the header; only then are the bytes read. Never unpickles."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except (ValueError, SyntaxError, TypeError, EOFError, RecursionError, MemoryError) as exc:
+        raise ValueError(f"{where}: not a readable .npy array (header: {type(exc).__name__}: {exc})") from None
+    if dtype.kind not in "fiu" or dtype.fields is not None or len(shape) > 2:
+        raise ValueError(f"{where}: expected a (T, d) real array, got dtype {dtype} and shape {tuple(shape)}")
+    nbytes = _check_size(where, tuple(shape), dtype)
+    start = int(fh.tell())
+    if data_bytes - start != nbytes:
+        raise ValueError(f"{where}: holds {data_bytes - start} data bytes, but its header ({dtype} "
+                         f"{tuple(shape)}) needs {nbytes}")
+    data = fh.read(nbytes)
+    if len(data) != nbytes:
+        raise ValueError(f"{where}: ends after {len(data)} of {nbytes} data bytes (changed while being read?)")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
 def _load_npy(f: Path) -> np.ndarray:
     try:
-        return np.load(f, allow_pickle=False)  # never unpickle
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{f}: not a readable .npy array ({exc})") from None
+        with open(f, "rb") as fh:
+            return _read_npy_stream(fh, os.fstat(fh.fileno()).st_size, str(f))
+    except OSError as exc:
+        raise ValueError(f"{f}: not a readable .npy array ({exc.strerror or exc})") from None
 
 
 class _Open:
@@ -187,19 +240,29 @@ class _Open:
         if self.path != f:
             self.close()
             try:
-                self.handle = np.load(f, allow_pickle=False) if f.suffix.lower() == ".npz" else _h5py().File(f, "r")
-            except (ValueError, OSError, EOFError) as exc:
+                self.handle = zipfile.ZipFile(f) if f.suffix.lower() == ".npz" else _h5py().File(f, "r")
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
                 raise ValueError(f"{f}: cannot be read ({exc})") from None
             self.path = f
         return self.handle
 
     def read(self, f: Path, key: str) -> np.ndarray:
         h = self.get(f)
+        where = f"{f} (key {key!r})"
         try:
-            arr = h[key] if f.suffix.lower() == ".npz" else h[key][()]
-        except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{f}: array {key!r} cannot be read ({exc})") from None
-        return np.asarray(arr)
+            if f.suffix.lower() == ".npz":
+                info = h.getinfo(key + ".npy")
+                with h.open(info) as member:  # decompressed as read: at most what the header declares
+                    return _read_npy_stream(member, int(info.file_size), where)
+            dataset = h[key]
+            _check_size(where, tuple(dataset.shape), dataset.dtype)
+            return np.asarray(dataset[()])
+        except (OSError, KeyError, EOFError, zipfile.BadZipFile, RuntimeError) as exc:
+            raise ValueError(f"{where}: cannot be read ({exc})") from None
+        except ValueError as exc:
+            if str(exc).startswith(where):
+                raise
+            raise ValueError(f"{where}: cannot be read ({exc})") from None
 
     def close(self) -> None:
         if self.handle is not None:
