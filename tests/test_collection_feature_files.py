@@ -131,7 +131,7 @@ def test_bad_feature_folders_are_refused_before_anything_is_added(tmp_path: Path
     (folder / "c007.times.npy").unlink()
     np.savez(folder / "more.npz", c001=np.array([{"a": 1}], dtype=object))  # never unpickled
     found = scan_feature_folder(folder)
-    with pytest.raises(ValueError, match=r"more.npz \(key 'c001'\): expected a \(T, d\) real array, got dtype object"):
+    with pytest.raises(ValueError, match=r"more.npz \(key 'c001'\): expected a real array of at most 2 dimensions, got dtype object"):
         list(read_clips(found))
     np.savez(folder / "more.npz", c001=np.zeros(5))
     with pytest.raises(ValueError, match=r"more.npz \(key 'c001'\): expected a \(T, d\) real array"):
@@ -160,7 +160,7 @@ def test_forged_headers_and_compression_bombs_are_refused_before_allocating(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import zipfile
 
-    from draqcore.collection import feature_files
+    from draqcore.store import npy
 
     folder = tmp_path / "f"
     folder.mkdir()
@@ -185,7 +185,7 @@ def test_forged_headers_and_compression_bombs_are_refused_before_allocating(
     # real cap is half the machine's memory) it is refused from its header, before decompressing.
     np.savez_compressed(folder / "x.npz", clip=np.zeros((2048, 1024), dtype=np.float32))
     assert (folder / "x.npz").stat().st_size < 100_000
-    monkeypatch.setattr(feature_files, "_memory_cap", lambda: 1 << 20)
+    monkeypatch.setattr(npy, "memory_cap", lambda: 1 << 20)
     with pytest.raises(ValueError, match=r"x.npz \(key 'clip'\): declares a float32 array of shape \(2048, 1024\)"):
         list(read_clips(scan_feature_folder(folder)))
     monkeypatch.undo()

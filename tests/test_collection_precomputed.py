@@ -75,6 +75,16 @@ def test_add_features_search_and_read_back(tmp_path: Path, rng: np.random.Genera
         assert isinstance(coll.extractor, Precomputed) and len(coll) == 41
         with pytest.raises(ValueError, match="names no clip"):
             coll.search("no-such-clip")
+        # A query .npy file is read header first: a forged header is refused before allocating.
+        np.save(tmp_path / "q.npy", np.asfortranarray(clips[7][1]))  # stored in Fortran order
+        assert [h.path for h in coll.search(tmp_path / "q.npy", top=1, candidates=20)] == [clips[7][0]]
+        import struct
+        header = ("{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000, %d), }" % D).ljust(118) + "\n"
+        (tmp_path / "forged.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        with pytest.raises(ValueError, match=r"query: .*forged.npy: declares a float32 array of shape \(100000000000, 16\)"):
+            coll.search(tmp_path / "forged.npy")
+        with pytest.raises(FileNotFoundError, match="query: no such file"):
+            coll.search(tmp_path / "missing.npy")
 
 
 def test_batches_are_idempotent_resumable_and_replace_changed_clips(tmp_path: Path, rng: np.random.Generator) -> None:

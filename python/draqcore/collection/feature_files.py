@@ -34,6 +34,8 @@ from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
+from ..store.npy import check_array_bytes, read_untrusted_npy, untrusted_npy_stream
+
 __all__ = ["FEATURE_SUFFIXES", "FeatureClip", "scan_feature_folder", "read_clips"]
 
 #: File suffixes :func:`scan_feature_folder` reads (lower case).
@@ -173,60 +175,8 @@ def scan_feature_folder(directory: Union[str, os.PathLike[str]]) -> list[Feature
     return clips
 
 
-def _memory_cap() -> int:
-    """Bytes one clip's array may hold: half the machine's physical memory."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
-    except (ValueError, OSError, AttributeError):
-        return 1 << 34
-
-
-def _check_size(where: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
-    """The bytes an array of ``shape`` and ``dtype`` holds; refused above :func:`_memory_cap` (a
-    forged header or a compressed bomb must not make us allocate what it claims)."""
-    nbytes = int(np.prod(shape, dtype=object)) * int(dtype.itemsize)
-    cap = _memory_cap()
-    if nbytes > cap:
-        raise ValueError(f"{where}: declares a {dtype} array of shape {tuple(shape)} ({nbytes / 2**30:.1f} GiB), "
-                         f"more than half of this machine's memory ({2 * cap / 2**30:.1f} GiB); one clip's "
-                         "features must fit in memory")
-    return nbytes
-
-
-def _read_npy_stream(fh: Any, data_bytes: int, where: str) -> np.ndarray:
-    """The array of a ``.npy`` stream whose total size is ``data_bytes``, its header checked first.
-
-    The header must describe a real (``f``/``i``/``u``) array of at most two dimensions whose size
-    is exactly what follows the header; only then are the bytes read. Never unpickles."""
-    try:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise ValueError(f"unsupported .npy format version {version}")
-    except (ValueError, SyntaxError, TypeError, EOFError, RecursionError, MemoryError) as exc:
-        raise ValueError(f"{where}: not a readable .npy array (header: {type(exc).__name__}: {exc})") from None
-    if dtype.kind not in "fiu" or dtype.fields is not None or len(shape) > 2:
-        raise ValueError(f"{where}: expected a (T, d) real array, got dtype {dtype} and shape {tuple(shape)}")
-    nbytes = _check_size(where, tuple(shape), dtype)
-    start = int(fh.tell())
-    if data_bytes - start != nbytes:
-        raise ValueError(f"{where}: holds {data_bytes - start} data bytes, but its header ({dtype} "
-                         f"{tuple(shape)}) needs {nbytes}")
-    data = fh.read(nbytes)
-    if len(data) != nbytes:
-        raise ValueError(f"{where}: ends after {len(data)} of {nbytes} data bytes (changed while being read?)")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-
-
 def _load_npy(f: Path) -> np.ndarray:
-    try:
-        with open(f, "rb") as fh:
-            return _read_npy_stream(fh, os.fstat(fh.fileno()).st_size, str(f))
-    except OSError as exc:
-        raise ValueError(f"{f}: not a readable .npy array ({exc.strerror or exc})") from None
+    return read_untrusted_npy(f, max_ndim=2)
 
 
 class _Open:
@@ -253,9 +203,9 @@ class _Open:
             if f.suffix.lower() == ".npz":
                 info = h.getinfo(key + ".npy")
                 with h.open(info) as member:  # decompressed as read: at most what the header declares
-                    return _read_npy_stream(member, int(info.file_size), where)
+                    return untrusted_npy_stream(member, int(info.file_size), where, max_ndim=2)
             dataset = h[key]
-            _check_size(where, tuple(dataset.shape), dataset.dtype)
+            check_array_bytes(where, tuple(dataset.shape), dataset.dtype)
             return np.asarray(dataset[()])
         except (OSError, KeyError, EOFError, zipfile.BadZipFile, RuntimeError) as exc:
             raise ValueError(f"{where}: cannot be read ({exc})") from None

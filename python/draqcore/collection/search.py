@@ -16,6 +16,7 @@ from .results import SearchHit, _readonly
 from .window_index import _WindowIndex
 from .state import _clip_mean
 from ..features.precomputed import Precomputed
+from ..store.npy import read_untrusted_npy
 
 _METHODS = ("exact", "sampled")
 
@@ -377,8 +378,8 @@ class _Search(_WindowIndex):
 def _load_npy(path: Any) -> np.ndarray:
     """A (T, d) features file saved with ``numpy.save`` (never unpickled)."""
     try:
-        return np.load(path, allow_pickle=False)
+        return read_untrusted_npy(path, max_ndim=2)
     except FileNotFoundError:
         raise FileNotFoundError(f"query: no such file {path}") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"query: {path} is not a readable .npy features file ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"query: {exc}") from None

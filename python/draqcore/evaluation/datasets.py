@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..labels import phase_labels, read_labels
+from ..store.npy import read_untrusted_npy
 from ..video import IMAGE_SUFFIXES
 
 __all__ = [
@@ -250,10 +251,7 @@ def _read_penn_mat(file: Path) -> Tuple[str, int, str]:
 
 def _read_phase_file(file: Path) -> np.ndarray:
     if file.suffix == ".npy":
-        try:
-            values = np.load(file, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise ValueError(f"{file}: not a readable .npy array ({exc})") from None
+        values = read_untrusted_npy(file, max_ndim=2)
         if values.ndim == 2 and 1 in values.shape:  # a row or column vector saved as 2-D
             values = values.reshape(-1)
         return phase_labels(values, str(file))

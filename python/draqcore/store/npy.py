@@ -5,6 +5,8 @@ damaged header raises errors that do not name the file, and object arrays would 
 :func:`read_npy` parses the header alone (NumPy's own ``read_magic`` / ``read_array_header``),
 compares dtype, order and shape with what the caller expects and the file size with what they
 imply, and only then reads the data. Every error is a ``ValueError`` that names the file.
+:func:`read_untrusted_npy` does the same for arrays of any real dtype and shape (a user's
+features), with a cap on the bytes a header may declare.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any, Union
 import numpy as np
 from numpy.lib import format as _npy_format
 
-__all__ = ["read_npy", "npy_from_bytes"]
+__all__ = ["read_npy", "npy_from_bytes", "read_untrusted_npy", "untrusted_npy_stream", "check_array_bytes",
+           "memory_cap"]
 
 
 def read_npy(path: Union[str, "os.PathLike[str]"], dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
@@ -84,6 +87,72 @@ def npy_from_bytes(data: bytes, what: str, dtype: np.dtype, shape: tuple[int, ..
     if len(data) - start != nbytes:
         raise ValueError(f"{what}: holds {len(data) - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
     return np.frombuffer(data, dtype=want, count=int(np.prod(shape, dtype=np.int64)), offset=start).reshape(shape)
+
+
+def memory_cap() -> int:
+    """Bytes one clip's array may hold: half the machine's physical memory."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (ValueError, OSError, AttributeError):
+        return 1 << 34
+
+
+def check_array_bytes(where: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """The bytes an array of ``shape`` and ``dtype`` holds; refused above :func:`memory_cap` (a
+    forged header or a compression bomb must not make us allocate what it claims)."""
+    nbytes = int(np.prod(shape, dtype=object)) * int(dtype.itemsize)
+    cap = memory_cap()
+    if nbytes > cap:
+        raise ValueError(f"{where}: declares a {dtype} array of shape {tuple(shape)} ({nbytes / 2**30:.1f} GiB), "
+                         f"more than half of this machine's memory ({2 * cap / 2**30:.1f} GiB); one clip's "
+                         "features must fit in memory")
+    return nbytes
+
+
+def untrusted_npy_stream(fh: Any, data_bytes: int, where: str, *, max_ndim: int) -> np.ndarray:
+    """The array of a ``.npy`` stream (file or ``.npz`` member) of ``data_bytes`` bytes in all,
+    its header checked before any data is read.
+
+    The header must describe a real (``f``/``i``/``u``) array of at most ``max_ndim`` dimensions,
+    of at most :func:`memory_cap` bytes, exactly as many as follow the header. Never unpickles.
+    Every error is a ``ValueError`` starting with ``where``. Returns a read-only array (any byte
+    order and memory order the file has)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except (ValueError, SyntaxError, TypeError, EOFError, RecursionError, MemoryError) as exc:
+        raise ValueError(f"{where}: not a readable .npy array (header: {type(exc).__name__}: {exc})") from None
+    if dtype.kind not in "fiu" or dtype.fields is not None or len(shape) > max_ndim:
+        raise ValueError(f"{where}: expected a real array of at most {max_ndim} dimensions, got dtype {dtype} "
+                         f"and shape {tuple(shape)}")
+    nbytes = check_array_bytes(where, tuple(shape), dtype)
+    start = int(fh.tell())
+    if data_bytes - start != nbytes:
+        raise ValueError(f"{where}: holds {data_bytes - start} data bytes, but its header ({dtype} "
+                         f"{tuple(shape)}) needs {nbytes}")
+    data = fh.read(nbytes)
+    if len(data) != nbytes:
+        raise ValueError(f"{where}: ends after {len(data)} of {nbytes} data bytes (changed while being read?)")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def read_untrusted_npy(path: Union[str, "os.PathLike[str]"], *, max_ndim: int) -> np.ndarray:
+    """A ``.npy`` file from anywhere (a user's features or labels), read as
+    :func:`untrusted_npy_stream` reads it; errors are ``ValueError`` naming the file
+    (``FileNotFoundError`` if there is none)."""
+    f = Path(path)
+    try:
+        with open(f, "rb") as fh:
+            return untrusted_npy_stream(fh, os.fstat(fh.fileno()).st_size, str(f), max_ndim=max_ndim)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ValueError(f"{f}: not a readable .npy array ({exc.strerror or exc})") from None
 
 
 def _check_header(fh: Any, what: str, want: np.dtype, shape: tuple[int, ...]) -> int:
