@@ -340,3 +340,67 @@ def test_numpy_imported_by_draqcore_gets_a_short_openblas_spin():
     assert ours < 15.0, f"NumPy's BLAS workers used {ours:.1f} ms of CPU in the 100 ms after a matmul"
     _, _, kept = _blas_spin("draqcore", OPENBLAS_THREAD_TIMEOUT="28")
     assert kept == "28"  # the user's setting is left alone (and used by OpenBLAS)
+
+
+QUIET_POOLS = textwrap.dedent(
+    """
+    import os, sys, threading, time
+    import numpy as np  # first: its OpenBLAS pool runs with the default 0.1 s spin
+    import draqcore
+    mode = sys.argv[1]
+    tasks = lambda: len(os.listdir("/proc/self/task"))
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((150, 512)).astype(np.float32)
+    cands = [rng.standard_normal((150, 512)).astype(np.float32) for _ in range(10)]
+    first = draqcore.draq_batch(q, cands, return_paths=True)  # starts draqcore's own workers
+    a = rng.standard_normal((600, 1024)).astype(np.float32)
+    ref = a.astype(np.float64) @ a.T.astype(np.float64)
+    other = None
+    if mode == "second-thread":  # a Python thread that could be inside NumPy's BLAS
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait)
+        other.start()
+    spins = []
+    for _ in range(3):
+        a @ a.T  # (re)starts OpenBLAS's workers; they busy-wait for ~0.1 s
+        before = tasks()
+        again = draqcore.draq_batch(q, cands, return_paths=True)
+        after = tasks()
+        t0 = time.process_time()
+        time.sleep(0.05)
+        spins.append((time.process_time() - t0) * 1e3)
+        assert np.array_equal(again.draq, first.draq)
+        assert np.allclose(a @ a.T, ref, rtol=1e-4, atol=1e-2)  # NumPy's BLAS works after a stop
+    if other is not None:
+        stop.set()
+        other.join()
+    print(before - after, min(spins))
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OpenBLAS thread server, /proc/self/task")
+@pytest.mark.parametrize("mode", ["quiet", "off", "second-thread"])
+def test_numpy_first_openblas_workers_are_stopped_before_a_parallel_call(mode):
+    # NumPy imported before draqcore keeps OpenBLAS's 0.1 s spin; draq_batch then stops
+    # OpenBLAS's workers (blas_thread_shutdown_) when its thread is the only Python thread, so
+    # they do not take a core from the kernel. DRAQ_QUIET_BLAS=0 or a second Python thread: untouched.
+    if draqcore.show_config(print_out=False)["cores"] < 2:
+        pytest.skip("needs two cores (OpenBLAS runs single-threaded on one)")
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    if "openblas" not in blas.lower():
+        pytest.skip(f"NumPy uses {blas}, not OpenBLAS")
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT", "DRAQ_QUIET_BLAS", "OPENBLAS_NUM_THREADS",
+                         "OMP_NUM_THREADS")}
+    env = {**base, "DRAQ_QUIET_BLAS": "0"} if mode == "off" else base
+    out = subprocess.run([sys.executable, "-c", QUIET_POOLS, "second-thread" if mode == "second-thread" else "x"],
+                         capture_output=True, text=True, timeout=180, env=env)
+    assert out.returncode == 0, out.stderr
+    stopped, spin_ms = out.stdout.split()
+    if mode == "quiet":
+        assert int(stopped) >= 1, "OpenBLAS's workers should have been stopped"
+        # Nothing spins after the call (the workers are gone); ~50 ms of CPU when they spin.
+        assert float(spin_ms) < 15.0, f"{spin_ms} ms of CPU in the 50 ms after the call"
+    else:
+        assert int(stopped) == 0, "OpenBLAS's workers must be left alone"

@@ -16,8 +16,18 @@ imports NumPy with ``OPENBLAS_THREAD_TIMEOUT=22`` (about 1.5 ms): back-to-back N
 find the workers awake (measured: 256 x 256 matmuls in a loop are as fast as with the default),
 while a draqcore call made after a matmul no longer shares the cores with a spinning worker for
 the next 0.1 s. Same rules: only for the moment of loading, only when neither
-``OPENBLAS_THREAD_TIMEOUT`` nor ``GOTO_THREAD_TIMEOUT`` is set. When NumPy was imported first
-(the usual order) nothing can be changed safely from here: set the variable yourself.
+``OPENBLAS_THREAD_TIMEOUT`` nor ``GOTO_THREAD_TIMEOUT`` is set.
+
+When NumPy was imported first (the usual order in scripts), its OpenBLAS pool already runs with
+the long spin, and so does SciPy's own OpenBLAS. Then :func:`quiet_blas_pools`, called by the
+kernels that run on several threads (:func:`draqcore.draq_batch`, :func:`draqcore.cost_matrix`)
+before a call of at least :data:`QUIET_MIN_WORK` multiply-adds, stops the worker threads of every
+OpenBLAS loaded in the process with OpenBLAS's own ``blas_thread_shutdown_`` (what OpenBLAS itself
+does before a ``fork``); OpenBLAS starts them again at its next multi-threaded call (measured:
+about 60 us to stop, a thread start added to the next NumPy call). That is safe only when no
+other thread can be inside a BLAS call, so it is done only when the calling thread is the
+process's only Python thread (``sys._current_frames()``; NumPy's BLAS is reached only from Python
+threads). ``DRAQ_QUIET_BLAS=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import importlib
 import os
 import sys
 from types import ModuleType
+from typing import Any, Callable
 
 SPIN_COUNT = "10000"
 BLAS_THREAD_TIMEOUT = "22"
@@ -48,7 +59,82 @@ def _import_with(module: str, variable: str, value: str, *, unless: tuple[str, .
 
 def load_numpy() -> ModuleType:
     """Import and return NumPy, with a short OpenBLAS spin if it is not loaded yet (module docstring)."""
+    global _numpy_short_spin
+    if "numpy" not in sys.modules and not any(v in os.environ for v in _BLAS_VARIABLES):
+        _numpy_short_spin = True
     return _import_with("numpy", "OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT, unless=_BLAS_VARIABLES)
+
+
+#: Kernel calls of fewer multiply-adds (about 0.1 ms on one core) leave the BLAS pools alone: the
+#: stop and the next restart would cost more than a spinning neighbour takes from them.
+QUIET_MIN_WORK = 1 << 23
+_QUIET_VARIABLE = "DRAQ_QUIET_BLAS"
+_numpy_short_spin = False  # NumPy was imported here with OPENBLAS_THREAD_TIMEOUT=22
+_pools_scanned_at = -1  # len(sys.modules) at the last scan of the loaded libraries
+_pool_stops: list[Callable[[], Any]] = []
+_CPUS = os.cpu_count() or 1
+
+
+def _blas_pool_stops() -> list[Callable[[], Any]]:
+    """``blas_thread_shutdown_`` of every OpenBLAS loaded in the process (found in
+    ``/proc/self/maps``; looked up again only after new modules were imported). NumPy's own is
+    left out when it was loaded with the short spin (it sleeps within ~1.5 ms by itself)."""
+    global _pools_scanned_at, _pool_stops
+    if len(sys.modules) == _pools_scanned_at:
+        return _pool_stops
+    _pools_scanned_at = len(sys.modules)
+    try:
+        with open("/proc/self/maps", "rb") as fh:
+            maps = fh.read()
+    except OSError:  # not Linux
+        _pool_stops = []
+        return _pool_stops
+    paths = []
+    for line in maps.split(b"\n"):
+        at = line.find(b"/")
+        if at >= 0 and b"openblas" in line[at:].lower():
+            path = line[at:].decode("utf-8", "surrogateescape")
+            if path not in paths and not (_numpy_short_spin and "numpy" in path):
+                paths.append(path)
+    import ctypes  # here: most processes never need it (cold start of the CLI)
+
+    stops = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)  # only if loaded already
+            stop = lib.blas_thread_shutdown_
+        except (OSError, AttributeError):  # gone, or an OpenBLAS without its own pthread pool
+            continue
+        stop.restype, stop.argtypes = ctypes.c_int, []
+        stops.append(stop)
+    _pool_stops = stops
+    return stops
+
+
+def quiet_blas_pools(threads: int, work: float) -> None:
+    """Stop OpenBLAS's busy-waiting worker threads before a multi-threaded kernel call.
+
+    Parameters
+    ----------
+    threads : int
+        The call's thread request as :func:`draqcore._validate.as_threads` returns it (0 = all
+        cores); nothing is done for 1.
+    work : float
+        Multiply-adds the call will do (e.g. ``n * m * d`` for a cost matrix); nothing is done
+        below :data:`QUIET_MIN_WORK`.
+
+    See the module docstring for why and when this is safe; ``DRAQ_QUIET_BLAS=0`` disables it.
+    """
+    if threads == 1 or _CPUS < 2 or work < QUIET_MIN_WORK:
+        return
+    stops = _blas_pool_stops()
+    if not stops or os.environ.get(_QUIET_VARIABLE) == "0":
+        return
+    frames = getattr(sys, "_current_frames", None)
+    if frames is None or len(frames()) != 1:  # another Python thread may be inside NumPy's BLAS
+        return
+    for stop in stops:
+        stop()
 
 
 def load_core() -> ModuleType:

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
+from ._runtime import quiet_blas_pools
 from ._validate import as_sequence, as_threads
 
 __all__ = ["Metric", "METRICS", "cost_matrix"]
@@ -60,4 +61,6 @@ def cost_matrix(a: ArrayLike, b: ArrayLike, metric: Metric = "cosine", *, thread
     b32 = as_sequence(b, "b")
     if a32.shape[1] != b32.shape[1]:
         raise ValueError(f"a and b: feature dimensions differ ({a32.shape[1]} vs {b32.shape[1]})")
-    return _core.cost_matrix(a32, b32, metric, as_threads(threads))
+    nthreads = as_threads(threads)
+    quiet_blas_pools(nthreads, a32.shape[0] * b32.shape[0] * a32.shape[1])
+    return _core.cost_matrix(a32, b32, metric, nthreads)

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
+from ._runtime import quiet_blas_pools
 from ._validate import as_band, as_cost, as_nonnegative_int, as_seed, as_sequence, as_threads
 from .cost import Metric, check_metric
 from .diagnostics import MIN_DRAQ_FRAMES, warn_short_draq
@@ -269,6 +270,8 @@ def draq_batch(
         raise ValueError(
             f"candidates: feature dimension {cands[0].shape[1]} differs from the query's {q.shape[1]}"
         )
+    if cands:
+        quiet_blas_pools(nthreads, q.shape[0] * q.shape[1] * sum(len(cand) for cand in cands))
     dtw_cost, random_cost, ratio, paths, spans = _core.draq_batch(
         q, cands, metric, exact, k, seed, radius, bool(return_paths), nthreads, bool(subsequence),
         bool(contextualize),
