@@ -82,7 +82,8 @@ auto interruptible(Work&& work) -> decltype(work()) {
 // The Python layer refuses bad `threads` with a friendlier message; this is the last line of
 // defence for direct callers of _core.
 int check_threads(int threads) {
-  if (threads > draqcore::max_thread_request()) {
+  // max_thread_request() is max(1024, cores): ask for the cores (a system call) only above 1024.
+  if (threads > 1024 && threads > draqcore::max_thread_request()) {
     throw std::invalid_argument("threads: must be at most " +
                                 std::to_string(draqcore::max_thread_request()) + ", got " +
                                 std::to_string(threads));

@@ -153,3 +153,47 @@ def test_tiny_rows_count_as_zero_and_huge_rows_are_refused():
     np.testing.assert_array_equal(c[:, 0], 1.0)
     with pytest.raises(ValueError, match="b: row 1 has norm .* above the supported"):
         draqcore.cost_matrix(a, np.array([[1.0, 1.0], [1e30, 0.0]], dtype=np.float32))
+
+
+def _sum_of_squares_in_kernel_order(x: np.ndarray) -> np.ndarray:
+    # The kernel's order per row, in float64: accumulator l sums features l, l + 16, l + 32, ...
+    # (then the tail, d mod 16 features, into accumulators 0, 1, ...), and the 16 accumulators
+    # fold pairwise (8, 4, 2, 1).
+    x = x.astype(np.float64)
+    rows, d = x.shape
+    acc = np.zeros((rows, 16))
+    full = d // 16 * 16
+    for k in range(0, full, 16):
+        acc += x[:, k:k + 16] * x[:, k:k + 16]
+    tail = d - full
+    acc[:, :tail] += x[:, full:] * x[:, full:]
+    for w in (8, 4, 2, 1):
+        acc[:, :w] += acc[:, w:2 * w]
+    return acc[:, 0]
+
+
+@pytest.mark.parametrize("d", [1, 5, 16, 17, 130, 1031])
+@pytest.mark.parametrize("rows", [1, 3, 4, 7, 255, 256, 257, 1030])
+def test_squared_norms_follow_the_kernel_order_for_every_row(rng, rows, d):
+    # Row norms are computed several rows at a time, in chunks: every row, every remainder of the
+    # 16 accumulators and of the rows per step, and chunk boundaries. Against an all-zero row the
+    # squared-euclidean cost is the row's squared norm, rounded once to float32.
+    a = (rng.standard_normal((rows, d)) * rng.uniform(0.1, 10.0, size=(rows, 1))).astype(np.float32)
+    a[rows // 2] = 0.0
+    got = draqcore.cost_matrix(a, np.zeros((1, d), dtype=np.float32), "sqeuclidean")[:, 0]
+    np.testing.assert_array_equal(got, _sum_of_squares_in_kernel_order(a).astype(np.float32))
+    # ... and the cosine scales equal 1 / norm (rows against themselves: cost 0, the zero row 1).
+    diag = np.diagonal(draqcore.cost_matrix(a, a))
+    assert diag[rows // 2] == 1.0
+    np.testing.assert_allclose(np.delete(diag, rows // 2), 0.0, atol=2e-6)
+
+
+def test_a_bad_row_in_a_later_chunk_is_named(rng):
+    a = rng.standard_normal((700, 9)).astype(np.float32)
+    a[611, 4] = np.inf
+    with pytest.raises(ValueError, match=r"a: row 611 contains NaN or Inf"):
+        draqcore.cost_matrix(a, a[:3])
+    a[611, 4] = 0.0
+    a[513] = 2e18
+    with pytest.raises(ValueError, match=r"a: row 513 has norm .* above the supported"):
+        draqcore.cost_matrix(a, a[:3])

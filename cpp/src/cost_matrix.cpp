@@ -295,55 +295,6 @@ Metric parse_metric(const std::string& name) {
                               "' (expected 'cosine', 'sqeuclidean' or 'euclidean')");
 }
 
-namespace {
-// Sum of squares of one row in double, with 16 independent accumulators in a fixed order so
-// the loop vectorises (AVX2 where available; no fused multiply-add in either clone, so both
-// give the same result) instead of waiting on one add chain.
-DRAQCORE_CLONES_AVX2
-double sum_of_squares(const float* row, std::ptrdiff_t d) {
-  double acc[16] = {0.0};
-  std::ptrdiff_t k = 0;
-  for (; k + 16 <= d; k += 16) {
-    for (int l = 0; l < 16; ++l) {
-      const double v = row[k + l];
-      acc[l] += v * v;
-    }
-  }
-  for (int l = 0; k < d; ++k, ++l) {
-    const double v = row[k];
-    acc[l] += v * v;
-  }
-  for (int w = 8; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
-  return acc[0];
-}
-}  // namespace
-
-void row_scales(const float* x, std::ptrdiff_t rows, std::ptrdiff_t d, Metric metric, float* out,
-                const char* name) {
-  for (std::ptrdiff_t r = 0; r < rows; ++r) {
-    const double ss = sum_of_squares(x + r * d, d);
-    if (!std::isfinite(ss)) {
-      throw std::invalid_argument(std::string(name) + ": row " + std::to_string(r) +
-                                  " contains NaN or Inf");
-    }
-    const double norm = std::sqrt(ss);
-    if (norm > kMaxRowNorm) {
-      char msg[160];
-      std::snprintf(msg, sizeof msg,
-                    ": row %td has norm %.3g, above the supported %.0e (float32 dot products "
-                    "would overflow); rescale the features",
-                    r, norm, kMaxRowNorm);
-      throw std::invalid_argument(std::string(name) + msg);
-    }
-    if (metric == Metric::cosine) {
-      out[r] = norm >= kMinRowNorm ? float(1.0 / norm) : 0.0f;
-    } else {
-      out[r] = float(ss);
-    }
-  }
-}
-
 void cost_block_packed(const float* packed_a, const float* sa, std::ptrdiff_t n, const float* b,
                        const float* sb, std::ptrdiff_t m, std::ptrdiff_t d, Metric metric,
                        float* out, std::ptrdiff_t ldo) {
@@ -365,7 +316,6 @@ void cost_matrix(const float* a, std::ptrdiff_t n, const float* b, std::ptrdiff_
 void cost_block_parallel(const float* packed_a, const float* sa, std::ptrdiff_t n, const float* b,
                          const float* sb, std::ptrdiff_t m, std::ptrdiff_t d, Metric metric,
                          float* out, std::ptrdiff_t ldo, int threads) {
-  const int nthreads = resolve_threads(threads);
   // Tiles: column blocks of b (a multiple of the 6-row micro-tile, about 96 KiB, so a block
   // stays in L2 while the panels of a pass over it) times row groups of 8 panels of a.
   const std::ptrdiff_t W = active_kernel().panel;
@@ -383,7 +333,9 @@ void cost_block_parallel(const float* packed_a, const float* sa, std::ptrdiff_t 
     cost_block_packed(packed_a + i0 * d, sa + i0, ni, b + j0 * d, sb + j0, nj, d, metric,
                       out + i0 * ldo + j0, ldo);
   };
-  if (nthreads <= 1 || tiles <= 1 || n * m * d <= (1 << 22)) {
+  // Sizes first: a small block never asks how many cores there are (a system call).
+  const int nthreads = tiles <= 1 || n * m * d <= (1 << 22) ? 1 : resolve_threads(threads);
+  if (nthreads <= 1) {
     // One thread (each pair of a batch) or a small block: no OpenMP region at all (even an
     // inactive one sets up a team, felt by 30 us calls), one call per group of 8 panels of a
     // against all of b (its own loops keep panels in L2 while b streams past), polling for

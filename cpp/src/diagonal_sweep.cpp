@@ -419,9 +419,8 @@ void run_diagonals(std::ptrdiff_t n, std::ptrdiff_t m, int threads, const TileSh
 // Threads of a whole-matrix sweep: all of them on a matrix of at least 2^20 cells, else 1. A
 // forked child or threads == 1 gives 1.
 int sweep_threads(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
-  const int team = resolve_threads(threads);
-  if (team <= 1 || double(n) * double(m) < double(1 << 20)) return 1;
-  return team;
+  if (double(n) * double(m) < double(1 << 20)) return 1;  // before resolve_threads(): a system call
+  return std::max(1, resolve_threads(threads));
 }
 
 // Subsequence DTW by anti-diagonals (see forward_sweep()): row 0 has a free start, the answer

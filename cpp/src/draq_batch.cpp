@@ -218,10 +218,7 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
     // lowest-numbered bad candidate, whatever the thread count.
     std::ptrdiff_t first_bad = count;
     std::exception_ptr bad_error;
-#ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads) if (nthreads > 1 && total_rows * d > (1 << 20))
-#endif
-    for (std::ptrdiff_t c = 0; c < count; ++c) {
+    auto scales_of = [&](std::ptrdiff_t c) {
       try {
         const std::string name = "candidates[" + std::to_string(c) + "]";
         const std::ptrdiff_t m = std::ptrdiff_t(offsets[c + 1] - offsets[c]);
@@ -242,6 +239,15 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
           bad_error = std::current_exception();
         }
       }
+    };
+    // No OpenMP region at all unless it is worth threads (see the pairs' loop below).
+    if (nthreads > 1 && total_rows * d > (1 << 20)) {
+#ifdef DRAQCORE_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads)
+#endif
+      for (std::ptrdiff_t c = 0; c < count; ++c) scales_of(c);
+    } else {
+      for (std::ptrdiff_t c = 0; c < count; ++c) scales_of(c);
     }
     if (bad_error) std::rethrow_exception(bad_error);
   }
@@ -254,10 +260,8 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
   using clock = std::chrono::steady_clock;
   auto last_poll = clock::now();
 
-#ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-#endif
-  {
+  // One thread's share of the batch: its own buffers, then the pairs each_pair() hands it.
+  auto thread_share = [&](auto&& each_pair) {
     Buffer<float> cost, cand_ctx, cand_ctx_scale;
     SweepWorkspace ws;
     try {
@@ -273,12 +277,8 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
       if (!first_error) first_error = std::current_exception();
       stop.store(true);
     }
-    // Pairs differ in size (m varies), so hand them out one at a time.
-#ifdef DRAQCORE_HAVE_OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-    for (std::ptrdiff_t c = 0; c < count; ++c) {
-      if (stop.load(std::memory_order_relaxed)) continue;
+    each_pair([&](std::ptrdiff_t c) {
+      if (stop.load(std::memory_order_relaxed)) return;
       try {
 #ifdef DRAQCORE_HAVE_OPENMP
         const bool master = omp_get_thread_num() == 0;
@@ -409,7 +409,25 @@ void draq_batch(const float* query, std::ptrdiff_t n, std::ptrdiff_t raw_d,
         if (!first_error) first_error = std::current_exception();
         stop.store(true);
       }
-    }
+    });
+  };
+#ifdef DRAQCORE_HAVE_OPENMP
+  if (nthreads > 1) {
+#pragma omp parallel num_threads(nthreads)
+    thread_share([&](auto&& pair) {
+      // Pairs differ in size (m varies), so hand them out one at a time.
+#pragma omp for schedule(dynamic, 1)
+      for (std::ptrdiff_t c = 0; c < count; ++c) pair(c);
+    });
+  } else
+#endif
+  {
+    // One thread, or pairs one after the other on the whole team: no OpenMP region here. Even
+    // a region of one thread sets up a team and ends its loop with a futex system call, felt
+    // by 30 us calls (the kernels below open their own regions where they pay).
+    thread_share([&](auto&& pair) {
+      for (std::ptrdiff_t c = 0; c < count; ++c) pair(c);
+    });
   }
   if (first_error) {
     try {
