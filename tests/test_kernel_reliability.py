@@ -416,6 +416,8 @@ def _huge_pages_on_request() -> bool:
 
 
 @pytest.mark.skipif(not _huge_pages_on_request(), reason="no transparent huge pages on request (madvise)")
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer's allocator and shadow memory take page faults of their own")
 def test_one_long_pair_takes_few_page_faults(rng):
     # A long pair's cost matrix, traceback and packed query are fresh memory every call (36 MB +
     # 9 MB + ... here); they are 2 MiB-aligned and advised MADV_HUGEPAGE, so touching them takes
