@@ -280,3 +280,30 @@ def test_writes_that_add_no_windows_do_not_load_the_window_index(built: Path, sc
         coll.add_features("short2", scene["distractors"][4][1])  # now the pending windows go in
     assert real(win_dir).count == 2 * count
     assert check_collection(coll_dir).ok
+
+
+@pytest.mark.parametrize("settled", [True, False])
+def test_searches_read_stored_vectors_on_demand(built: Path, scene: dict, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch, settled: bool) -> None:
+    """A reader whose index files are settled holds neither index's clip means (it reads the rows
+    of its candidates) and hnswlib read both graphs from their files; just-written files are
+    held as verified. The answers, and the refusal of forged stored vectors, are the same."""
+    import draqcore.collection.maintenance as maintenance
+    import draqcore.collection.window_index as wi
+    from draqcore.store import verdicts
+
+    monkeypatch.setattr(verdicts, "RACY_NS", 0 if settled else 3600 * 10**9)
+    monkeypatch.setattr(wi, "REBUILD_MAX", 3)  # both stages through their graphs
+    monkeypatch.setattr(maintenance, "REBUILD_MAX", 3)
+    coll_dir = Path(shutil.copytree(built, tmp_path / "coll"))
+    with Collection.open(coll_dir) as coll:
+        hits = coll.search(scene["query"], top=2, candidates=2)
+        found = _long_hit(hits)
+        assert found and found[0].rank == 1 and _iou((found[0].start, found[0].end), scene["truth"]) >= 0.7
+        for index in (coll._index, coll._win):
+            assert isinstance(index._clip_means, np.ndarray) is not settled
+            assert index._unseeded is settled
+    _forge_windows(coll_dir / "index" / "windows", len(scene["distractors"]) + 1)
+    with Collection.open(coll_dir) as coll:
+        with pytest.raises(ValueError, match="window vector stored .* is not the mean of its features"):
+            coll.search(scene["query"], top=2, candidates=2)

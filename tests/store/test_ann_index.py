@@ -332,3 +332,182 @@ def test_clips_outside_the_graph_component_are_merged_exactly(rng: np.random.Gen
     # The outside clips are found even when they are the nearest neighbours.
     for row in outside:
         assert mixed.query(means[row], 1)[0][0] == ids[row]
+
+
+# -- memory: clip means read on demand, hnswlib reading the verified graph file itself -----------
+
+
+@pytest.fixture()
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files count as settled at once (instead of RACY_NS after their last change)."""
+    from draqcore.store import verdicts
+
+    monkeypatch.setattr(verdicts, "RACY_NS", 0)
+
+
+def _means_file(index_dir: Path) -> Path:
+    return index_dir / json.loads((index_dir / "ann.json").read_text())["directory"] / "clip_means.npy"
+
+
+def test_a_loaded_index_reads_clip_means_on_demand(tmp_path: Path, rng: np.random.Generator, settled: None) -> None:
+    ids, means = _data(rng, n=300, d=9)
+    built = AnnIndex.build(ids, means, threads=1)
+    built.save(tmp_path / "index")
+    loaded = AnnIndex.load(tmp_path / "index")
+    assert not isinstance(loaded._clip_means, np.ndarray)  # nothing of clip_means.npy held
+    on_disk = np.load(_means_file(tmp_path / "index"), allow_pickle=False)
+    for rows in ([5], [299, 0, 7, 8, 9, 7], rng.integers(0, 300, size=40), []):
+        got = loaded.clip_mean_rows(rows)
+        assert got.shape == (len(rows), 9) and got.dtype == np.float32
+        np.testing.assert_array_equal(got, on_disk[np.asarray(rows, dtype=np.int64)])
+        np.testing.assert_array_equal(got, built.clip_mean_rows(rows))
+    with pytest.raises(IndexError, match="rows outside 0..299"):
+        loaded.clip_mean_rows([300])
+    with pytest.raises(IndexError, match="rows outside 0..299"):
+        built.clip_mean_rows([-1])
+    np.testing.assert_array_equal(loaded.rows_of([ids[4], 999_999, ids[0]]),
+                                  [np.searchsorted(loaded.ids, ids[4]), -1, np.searchsorted(loaded.ids, ids[0])])
+    loaded.prefetch_clip_means([0, 1, 2, 200, -1, 10**9])  # advisory: out-of-range rows are ignored
+    np.testing.assert_array_equal(loaded.clip_mean_rows([200, 2]), on_disk[[200, 2]])
+    np.testing.assert_array_equal(loaded.clip_means, built.clip_means)  # read whole on first access
+    assert isinstance(loaded._clip_means, np.ndarray) and not loaded.clip_means.flags.writeable
+
+
+def test_fresh_files_are_held_in_memory(tmp_path: Path, rng: np.random.Generator,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files changed within RACY_NS of loading could change again unnoticed (same ctime tick):
+    their verified bytes are kept and handed to hnswlib, nothing is read from them later."""
+    from draqcore.store import verdicts
+
+    monkeypatch.setattr(verdicts, "RACY_NS", 3600 * 10**9)
+    ids, means = _data(rng)
+    AnnIndex.build(ids, means, threads=1).save(tmp_path / "index")
+    loaded = AnnIndex.load(tmp_path / "index")
+    assert isinstance(loaded._clip_means, np.ndarray) and not loaded._unseeded
+
+
+def test_a_clip_means_file_changed_after_loading_is_refused(tmp_path: Path, rng: np.random.Generator,
+                                                            settled: None) -> None:
+    ids, means = _data(rng)
+    AnnIndex.build(ids, means, threads=1).save(tmp_path / "index")
+    loaded = AnnIndex.load(tmp_path / "index")
+    f = _means_file(tmp_path / "index")
+    data = bytearray(f.read_bytes())
+    data[-1] ^= 0x01
+    st = f.stat()
+    with open(f, "r+b") as fh:  # in place, same size, the mtime put back
+        fh.write(bytes(data))
+    import os
+
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(ValueError, match="clip_means.npy: changed since it was verified"):
+        loaded.clip_mean_rows([3])
+    with pytest.raises(ValueError, match="changed since it was verified"):
+        loaded.clip_means  # noqa: B018
+    with pytest.raises(ValueError, match="clip_means.npy does not match its recorded SHA-256"):
+        AnnIndex.load(tmp_path / "index")  # ... and a new load refuses the file itself
+    data[-1] ^= 0x01
+    f.write_bytes(bytes(data))
+    loaded = AnnIndex.load(tmp_path / "index")
+    os.truncate(f, len(data) // 2)  # truncated under a loaded index: an error, never SIGBUS
+    with pytest.raises(ValueError, match="changed since it was verified"):
+        loaded.clip_mean_rows([59])
+
+
+def test_a_removed_generation_still_answers(tmp_path: Path, rng: np.random.Generator, settled: None) -> None:
+    """A writer's save removes the generation a reader loaded: the reader keeps answering from it."""
+    ids, means = _data(rng)
+    built = AnnIndex.build(ids, means, threads=1)
+    built.save(tmp_path / "index")
+    loaded = AnnIndex.load(tmp_path / "index")
+    built.save(tmp_path / "index")  # a new generation; the loaded one is deleted
+    assert not loaded._clip_means.pinned.path.exists()
+    np.testing.assert_array_equal(loaded.clip_mean_rows([0, 59]), built.clip_means[[0, 59]])
+    assert loaded.query(means[4], 3)[0][0] == ids[4]
+
+
+def _graph_bytes(index_dir: Path) -> bytes:
+    return (_means_file(index_dir).parent / "ann.hnsw").read_bytes()
+
+
+@pytest.mark.parametrize("verdict", [False, True])
+def test_hnswlib_reading_the_graph_file_itself_gives_the_same_index(
+        tmp_path: Path, rng: np.random.Generator, settled: None, monkeypatch: pytest.MonkeyPatch,
+        verdict: bool) -> None:
+    """Loaded by hnswlib from the verified file or handed the verified bytes (the way for files
+    others can write): the same ef, the same answers, and growing it gives the same graph (the
+    level generator is seeded with the manifest's seed either way)."""
+    from draqcore.store import ann_index, verdicts
+
+    if verdict:
+        monkeypatch.setenv("DRAQ_INDEX_CACHE", str(tmp_path / "verdicts"))
+        monkeypatch.setattr(verdicts, "VERDICT_MIN_CLIPS", 1)
+    else:
+        monkeypatch.setenv("DRAQ_INDEX_CACHE", "off")
+    ids, means = _data(rng, n=400, d=10)
+    params = AnnParams(M=4, ef_construction=30, ef=25, seed=11)
+    AnnIndex.build(ids, means, params, threads=1).save(tmp_path / "index")
+    by_path = AnnIndex.load(tmp_path / "index")
+    with monkeypatch.context() as m:
+        m.setattr(ann_index, "_can_load_by_path", lambda graph_file: False)
+        by_copy = AnnIndex.load(tmp_path / "index")
+    assert by_path._unseeded and not by_copy._unseeded
+    assert by_path._index.ef == by_copy._index.ef == 25
+    for q in rng.normal(loc=5.0, size=(30, 10)):
+        a_ids, a_sims = by_path.query(q, 9)
+        b_ids, b_sims = by_copy.query(q, 9)
+        np.testing.assert_array_equal(a_ids, b_ids)
+        np.testing.assert_array_equal(a_sims, b_sims)
+    new_ids = np.arange(2000, 2300)
+    new_means = rng.normal(loc=5.0, size=(300, 10))
+    by_path.add(new_ids, new_means, threads=1).save(tmp_path / "a")
+    by_copy.add(new_ids, new_means, threads=1).save(tmp_path / "b")
+    assert _graph_bytes(tmp_path / "a") == _graph_bytes(tmp_path / "b")
+
+
+def test_a_graph_file_others_can_write_is_handed_to_hnswlib_as_verified_bytes(
+        tmp_path: Path, rng: np.random.Generator, settled: None) -> None:
+    ids, means = _data(rng)
+    AnnIndex.build(ids, means, threads=1).save(tmp_path / "index")
+    graph = _means_file(tmp_path / "index").parent / "ann.hnsw"
+    assert AnnIndex.load(tmp_path / "index")._unseeded
+    graph.chmod(0o666)
+    loaded = AnnIndex.load(tmp_path / "index")
+    assert not loaded._unseeded and loaded.query(means[2], 1)[0][0] == ids[2]
+
+
+def test_a_graph_file_changed_while_hnswlib_reads_it_is_verified_again(
+        tmp_path: Path, rng: np.random.Generator, settled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file changes between its verification and hnswlib's read: what hnswlib read is
+    discarded and the file verified again (refused if its bytes changed, loaded from the bytes
+    verified if only its attributes did)."""
+    import os
+
+    from draqcore.store import ann_index, hnsw_graph
+
+    ids, means = _data(rng)
+    AnnIndex.build(ids, means, threads=1).save(tmp_path / "index")
+    graph = _means_file(tmp_path / "index").parent / "ann.hnsw"
+    original = graph.read_bytes()
+    calls = []
+
+    def touched(path: str, **kwargs):
+        calls.append(path)
+        os.utime(graph)  # new mtime and ctime, same bytes
+        return hnsw_graph.load_graph_file(path, **kwargs)
+
+    monkeypatch.setattr(ann_index, "load_graph_file", touched)
+    loaded = AnnIndex.load(tmp_path / "index")
+    assert len(calls) == 1 and not loaded._unseeded  # the second verification handed over its bytes
+    assert loaded.query(means[5], 1)[0][0] == ids[5]
+
+    def rewritten(path: str, **kwargs):
+        forged = bytearray(original)
+        forged[hnsw_graph.HEADER_BYTES + 4 : hnsw_graph.HEADER_BYTES + 8] = (10**6).to_bytes(4, "little")
+        with open(graph, "r+b") as fh:
+            fh.write(bytes(forged))
+        return hnsw_graph.load_graph_file(path, **kwargs)
+
+    monkeypatch.setattr(ann_index, "load_graph_file", rewritten)
+    with pytest.raises(ValueError, match="ann.hnsw does not match its recorded SHA-256"):
+        AnnIndex.load(tmp_path / "index")

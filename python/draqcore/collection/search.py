@@ -293,7 +293,9 @@ class _Search(_WindowIndex):
                 raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
             found = cat.get_many(ids)
             records = [found[int(v)] for v in ids]  # _retrieve returns ok ids of this snapshot only
-            # Cold candidates are random disk reads: announce them all, then read (see prefetch).
+            # Cold candidates are random disk reads: announce them all, then read (see prefetch);
+            # the same for the stored vectors of them that are checked below.
+            self._prefetch_stored(records, by_window)
             self._features.prefetch([(r.row_offset, r.num_frames) for r in records])
             feats = [self._read(r) for r in records]
             self._verify_candidates(records, feats)
@@ -346,6 +348,16 @@ class _Search(_WindowIndex):
         out_sims = np.array([best[v][0] for v in order], dtype=np.float64)
         return out_ids, out_sims, {v: best[v][1] for v in order if best[v][1] >= 0}
 
+    def _prefetch_stored(self, records: list, by_window: dict[int, int]) -> None:
+        """Announce the rows of the stored clip (and window) vectors of these candidates that the
+        checks below read from the index files (:meth:`AnnIndex.prefetch_clip_means`)."""
+        index = self._index if getattr(self, "_index_loaded", False) else None
+        if index is not None and records:
+            index.prefetch_clip_means(index.rows_of([r.id for r in records]))
+        win = getattr(self, "_win", None) if getattr(self, "_win_loaded", False) else None
+        if win is not None and by_window:
+            win.prefetch_clip_means(win.rows_of(list(by_window.values())))
+
     def _verify_candidates(self, records: list, feats: list) -> None:
         """Refuse retrieved videos whose stored clip vector (the one retrieval used, from the
         index or the catalog) is not the mean of their features: forged, swapped or duplicated
@@ -355,12 +367,13 @@ class _Search(_WindowIndex):
 
         index = self._index if getattr(self, "_index_loaded", False) else None
         cat = self._cat
+        held: dict[int, np.ndarray] = {}
+        if index is not None and records:
+            # The index reads these rows from its file (it does not hold them): all at once.
+            rows = index.rows_of([r.id for r in records])
+            held = dict(zip([r.id for r, row in zip(records, rows) if row >= 0], index.clip_mean_rows(rows[rows >= 0])))
         for rec, f in zip(records, feats):
-            stored = None
-            if index is not None:
-                slot = int(np.searchsorted(index.ids, rec.id))
-                if slot < index.count and int(index.ids[slot]) == rec.id:
-                    stored = index.clip_means[slot]
+            stored = held.get(rec.id)
             if stored is None:
                 ids, means, _ = cat.clip_means(rec.id - 1, rec.id)
                 if ids.size and not np.isnan(means[0, 0]):

@@ -313,17 +313,18 @@ class _WindowIndex(_Maintenance):
         win = self._win if getattr(self, "_win_loaded", False) else None
         if win is None:
             return  # pending windows were computed from the features in this search
-        for rec, f in zip(records, feats):
-            label = labels.get(rec.id)
-            if label is None:
+        checked = [(rec, f, labels[rec.id]) for rec, f in zip(records, feats) if rec.id in labels]
+        if not checked:
+            return
+        rows = win.rows_of([label for _, _, label in checked])  # -1: a pending window (computed from the features)
+        stored = win.clip_mean_rows(rows[rows >= 0])  # read from the index file, all at once
+        for (rec, f, label), row, k in zip(checked, rows, np.cumsum(rows >= 0) - 1):
+            if row < 0:
                 continue
-            slot = int(np.searchsorted(win.ids, label))
-            if not (slot < win.count and int(win.ids[slot]) == label):
-                continue  # a pending window (computed from the features)
             bounds = window_bounds(f.shape[0], self._sample_fps)
             w = int(label_window(np.int64(label)))
             got = window_means(f, self._sample_fps)[w] if w < bounds.shape[0] else None
-            if got is None or not _means_match(got, win.clip_means[slot]):
+            if got is None or not _means_match(got, stored[k]):
                 raise ValueError(
                     f"collection {self._directory}: the window vector stored for window {w} of video {rec.id} "
                     f"({rec.path}) is not the mean of its features in that window: a collection file was "

@@ -30,6 +30,18 @@ new generation directory and only then replaces ``ann.json``, so a crash leaves 
 complete index in place; :meth:`AnnIndex.load` checks all of it and refuses (``ValueError``
 naming the file) a manifest that does not match its files. Files are ``.npy`` loaded with
 ``allow_pickle=False`` and JSON; nothing is pickled.
+
+Memory of a loaded index. A loaded index holds the ids, the statistics and hnswlib's graph
+(about ``N * (d + 2 M + 3) * 4`` bytes), not the clip means: it keeps ``clip_means.npy`` open and
+reads the rows a search needs on demand (:meth:`AnnIndex.clip_mean_rows`; each read checks that
+the file is still the one verified: :mod:`draqcore.store.pinned_file`). The full verification
+streams that file in blocks (hashed, checked for NaN/Inf and compared with the graph's vectors
+as it goes), and hnswlib reads the verified graph file itself instead of copying the checked
+bytes (:mod:`draqcore.store.hnsw_graph`), so the graph is in memory once. Files changed within
+:data:`~draqcore.store.verdicts.RACY_NS` of loading (a just-written index) are held in memory as
+verified and the graph is handed over as bytes. At a million clips sampled at 2 fps (a clip
+index of 1M and a window index of 2.18M vectors, d = 128) the searching process peaks at 2.3 GiB
+(3.1 GiB when it verifies both in full); it was 5.2-5.5 GiB with everything held.
 """
 
 from __future__ import annotations
@@ -52,8 +64,10 @@ from numpy.typing import ArrayLike
 
 from .._json import load_json_text
 from . import verdicts
-from .hnsw_graph import GraphError, graph_from_verified, graph_index, level0_outside_component, parse_graph
-from .npy import npy_from_bytes
+from .hnsw_graph import (HEADER_BYTES, GraphError, check_verified_layout, graph_from_verified, graph_index, level0_end,
+                         level0_outside_component, load_graph_file, parse_graph, reseeded)
+from .npy import npy_data_offset, npy_from_bytes
+from .pinned_file import PinnedFile
 from .testhooks import kill_point
 from .._validate import as_nonnegative_int as _int_at_least
 from .._validate import as_threads
@@ -215,16 +229,20 @@ class AnnIndex:
         self,
         index: "hnswlib.Index",
         ids: np.ndarray,
-        clip_means: np.ndarray,
+        clip_means: Union[np.ndarray, "_MeansFile"],
         mean: np.ndarray,
         scale: np.ndarray,
         params: AnnParams,
         *,
         exhaustive: bool = False,
         outside: Optional[np.ndarray] = None,
+        unseeded: bool = False,
     ) -> None:
-        # Private: use AnnIndex.build / AnnIndex.load.
+        # Private: use AnnIndex.build / AnnIndex.load. ``clip_means`` is an array, or (a loaded
+        # index) the verified file its rows are read from on demand; ``unseeded``: hnswlib read
+        # the graph itself and its level generator is not seeded yet (see add).
         self._index = index
+        self._unseeded = unseeded
         self._exhaustive = exhaustive
         # Rows (into ids) the graph search may not reach: compared exhaustively on every query.
         self._outside = np.empty(0, dtype=np.int64) if outside is None else np.asarray(outside, dtype=np.int64)
@@ -235,14 +253,15 @@ class AnnIndex:
         self._scale = scale
         self._params = params
         for arr in (self._ids, self._clip_means, self._mean, self._scale):
-            arr.setflags(write=False)
+            if isinstance(arr, np.ndarray):
+                arr.setflags(write=False)
 
     # -- properties ------------------------------------------------------------------------------
 
     @property
     def dim(self) -> int:
         """Clip vector dimension ``d``."""
-        return int(self._clip_means.shape[1])
+        return int(self._mean.shape[0])
 
     @property
     def count(self) -> int:
@@ -259,8 +278,76 @@ class AnnIndex:
 
     @property
     def clip_means(self) -> np.ndarray:
-        """Raw clip means, row ``i`` for ``ids[i]``: ndarray of shape (N, d), float32 (read-only)."""
+        """Raw clip means, row ``i`` for ``ids[i]``: ndarray of shape (N, d), float32 (read-only).
+
+        A loaded index does not hold them in memory (at a million clips they are 0.5 GB, and a
+        search needs a few rows: :meth:`clip_mean_rows`); the first access reads them all from
+        the verified file and keeps them (writers growing the index, ``draq check``).
+
+        Raises
+        ------
+        ValueError
+            The file changed since it was verified (modified or truncated in place).
+        """
+        if not isinstance(self._clip_means, np.ndarray):
+            means = self._clip_means.all()
+            means.setflags(write=False)
+            self._clip_means = means
         return self._clip_means
+
+    def clip_mean_rows(self, rows: ArrayLike) -> np.ndarray:
+        """Raw clip means of some rows (row ``i`` is ``ids[i]``), read from the verified file when
+        the index does not hold them (see :attr:`clip_means`).
+
+        Parameters
+        ----------
+        rows : array_like of shape (k,), int
+            Row numbers in ``0 .. N - 1`` (any order, repeats allowed).
+
+        Returns
+        -------
+        ndarray of shape (k, d), float32
+            A new array.
+
+        Raises
+        ------
+        IndexError
+            A row outside ``0 .. N - 1``.
+        ValueError
+            The file changed since it was verified.
+        """
+        r = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if isinstance(self._clip_means, np.ndarray):
+            if r.size and (r.min() < 0 or r.max() >= self.count):
+                raise IndexError(f"clip_means: rows outside 0..{self.count - 1}")
+            return self._clip_means[r]
+        return self._clip_means.rows(r)
+
+    def prefetch_clip_means(self, rows: ArrayLike) -> None:
+        """Ask the kernel to start reading these rows of the clip means file now
+        (``posix_fadvise(WILLNEED)``), so that a later :meth:`clip_mean_rows` finds them in the
+        page cache: on a cold cache each row is a random disk access, and announcing all of a
+        search's rows together lets the disk serve them concurrently. Advisory only (errors and
+        rows out of range are ignored); a no-op when the means are held in memory.
+        """
+        if not isinstance(self._clip_means, np.ndarray):
+            self._clip_means.prefetch(np.asarray(rows, dtype=np.int64).reshape(-1))
+
+    def rows_of(self, ids: ArrayLike) -> np.ndarray:
+        """Row of each video id (``ids[row] == id``), ``-1`` for ids the index does not hold.
+
+        Parameters
+        ----------
+        ids : array_like of shape (k,), int
+
+        Returns
+        -------
+        ndarray of shape (k,), int64
+        """
+        want = np.asarray(ids, dtype=np.int64).reshape(-1)
+        rows = np.searchsorted(self._ids, want)
+        held = (rows < self.count) & (self._ids[np.minimum(rows, self.count - 1)] == want)
+        return np.where(held, rows, -1).astype(np.int64)
 
     @property
     def mean(self) -> np.ndarray:
@@ -388,10 +475,23 @@ class AnnIndex:
         if not np.isfinite(m32).all():
             raise ValueError("clip_means: contains NaN/Inf")
         z = ((m32.astype(np.float64) - self._mean) / self._scale).astype(np.float32)
+        old_means = self.clip_means  # (read before the graph grows: a changed file leaves it as it was)
+        if self._unseeded:
+            # hnswlib read the graph itself (load): seed its level generator as an index handed to
+            # hnswlib by graph_index is, so the grown graph is the same whichever way it was loaded.
+            state = dict(self._index.__getstate__()[0])
+            self._index = None  # the graph in memory twice (state, new index), not three times
+            try:
+                self._index = reseeded(state, ef=self._params.ef, seed=self._params.seed)
+            except BaseException:
+                self._index = reseeded(state, ef=self._params.ef, seed=self._params.seed)  # as it was
+                raise
+            del state
+            self._unseeded = False
         self._index.resize_index(self.count + int(id64.size))
         self._index.add_items(z, id64.astype(np.uint64), num_threads=nthreads)
         ids_all = np.concatenate([self._ids, id64])
-        means_all = np.concatenate([self._clip_means, m32], axis=0)
+        means_all = np.concatenate([old_means, m32], axis=0)
         return AnnIndex(self._index, ids_all, means_all, self._mean.copy(), self._scale.copy(), self._params,
                         exhaustive=self._exhaustive, outside=self._outside)
 
@@ -484,12 +584,12 @@ class AnnIndex:
         best, ties by id."""
         if rows is None:
             if self._z_unit is None:  # computed once, in float64, kept as float32
-                zs = self.standardize(self._clip_means).astype(np.float64)
+                zs = self.standardize(self.clip_means).astype(np.float64)
                 zs /= np.sqrt((zs * zs).sum(axis=1, keepdims=True)) + 1e-30
                 self._z_unit = zs.astype(np.float32)
             unit, ids = self._z_unit, self._ids
         else:
-            zs = self.standardize(self._clip_means[rows]).astype(np.float64)
+            zs = self.standardize(self.clip_mean_rows(rows)).astype(np.float64)
             zs /= np.sqrt((zs * zs).sum(axis=1, keepdims=True)) + 1e-30
             unit, ids = zs, self._ids[rows]
         q = z.astype(np.float64)
@@ -532,7 +632,7 @@ class AnnIndex:
         gen_dir.mkdir()
         try:
             self._index.save_index(str(gen_dir / "ann.hnsw"))
-            np.save(gen_dir / "clip_means.npy", self._clip_means, allow_pickle=False)
+            np.save(gen_dir / "clip_means.npy", self.clip_means, allow_pickle=False)
             np.save(gen_dir / "clip_ids.npy", self._ids, allow_pickle=False)
             np.save(gen_dir / "std_mean.npy", self._mean, allow_pickle=False)
             np.save(gen_dir / "std_scale.npy", self._scale, allow_pickle=False)
@@ -545,14 +645,14 @@ class AnnIndex:
                 # Read the files back and verify them as a loader would (the SHA-256 for the
                 # manifest comes from the same bytes), so that the next process to load this
                 # generation finds its verdict and skips the checks (draqcore.store.verdicts).
-                read = _read_generation(gen_dir, None, settle=True)
+                opened = _open_generation(gen_dir, None, settle=True)
                 man = _Manifest(self.dim, self.count, self._params, generation, gen_name, {})
-                checked = _verify(man, read.blobs, gen_dir, None)
-                files = {name: {"sha256": checked.digests[name], "bytes": len(read.blobs[name])} for name in _FILES}
-                if read.stable and verdicts.settled(read.identities, read.started_ns):
-                    verdict = (read.identities, verdicts.Verdict(checked.graph.levels.astype(np.int8),
-                                                                 checked.outside_rows))
-                del read, checked
+                checked = _verify(man, opened, gen_dir, None, keep_means=False)
+                files = {name: {"sha256": checked.digests[name], "bytes": opened.files[name].size} for name in _FILES}
+                if opened.unchanged() and opened.settled:
+                    verdict = (opened.identities, verdicts.Verdict(checked.graph.levels.astype(np.int8),
+                                                                   checked.outside_rows))
+                del opened, checked
             else:
                 for name in _FILES:
                     f = gen_dir / name
@@ -630,33 +730,71 @@ class AnnIndex:
         manifest_path = root / MANIFEST_FILENAME
         man, manifest_bytes = _read_manifest(manifest_path)
         gen_dir = root / man.gen_name
-        read = _read_generation(gen_dir, man.files, fail=lambda what: ValueError(f"ANN index {manifest_path}: {what}"))
-        if read.stable and not full and man.count >= verdicts.VERDICT_MIN_CLIPS:
-            verdict = verdicts.lookup(root, manifest_bytes, read.identities, man.count)
+
+        def fail(what: str) -> ValueError:
+            return ValueError(f"ANN index {manifest_path}: {what}")
+
+        opened = _open_generation(gen_dir, man.files, fail=fail)
+        if not full and man.count >= verdicts.VERDICT_MIN_CLIPS:
+            verdict = verdicts.lookup(root, manifest_bytes, opened.identities, man.count)
             if verdict is not None:
                 try:
-                    return cls._from_verified(man, read.blobs, gen_dir, verdict)
+                    return cls._from_verified(man, opened, gen_dir, verdict)
                 except ValueError:
                     pass  # the remembered verdict does not fit after all: verify in full
-        checked = _verify(man, read.blobs, gen_dir, manifest_path)
-        if read.stable and man.count >= verdicts.VERDICT_MIN_CLIPS and verdicts.settled(read.identities, read.started_ns):
-            verdicts.record(root, manifest_bytes, read.identities,
-                            verdicts.Verdict(checked.graph.levels.astype(np.int8), checked.outside_rows))
-        index = graph_index(checked.graph, ef=man.params.ef, seed=man.params.seed)
-        return cls(index, checked.ids, checked.means, checked.mean, checked.scale, man.params,
-                   exhaustive=checked.outside_rows.size > 0, outside=checked.outside_rows)
+        for attempt in range(2):
+            # Files that are settled are read later only while unchanged: the index reads clip
+            # means on demand, and hnswlib reads the verified graph file itself. If that file
+            # changed meanwhile, verify again from the start and hand hnswlib the bytes verified
+            # (a changed file then fails its SHA-256).
+            settled = opened.settled
+            by_path = attempt == 0 and settled and _can_load_by_path(opened.files[_GRAPH])
+            checked = _verify(man, opened, gen_dir, manifest_path, keep_means=not settled)
+            if man.count >= verdicts.VERDICT_MIN_CLIPS and settled and opened.unchanged():
+                verdicts.record(root, manifest_bytes, opened.identities,
+                                verdicts.Verdict(checked.graph.levels.astype(np.int8), checked.outside_rows))
+            means: Union[np.ndarray, _MeansFile] = checked.means if checked.means is not None else \
+                _MeansFile(opened.files[_MEANS], checked.means_offset, man.count, man.dim)
+            if by_path:
+                checked.graph = None  # the verified bytes go before hnswlib reads the file
+                try:
+                    index = _load_by_path(opened.files[_GRAPH], man)
+                except ValueError:
+                    opened = _open_generation(gen_dir, man.files, fail=fail)
+                    continue
+            else:
+                index = graph_index(checked.graph, ef=man.params.ef, seed=man.params.seed)
+            return cls(index, checked.ids, means, checked.mean, checked.scale, man.params,
+                       exhaustive=checked.outside_rows.size > 0, outside=checked.outside_rows, unseeded=by_path)
+        raise AssertionError("unreachable")  # the second attempt returns or raises
 
     @classmethod
-    def _from_verified(cls, man: "_Manifest", blobs: dict[str, bytes], gen_dir: Path,
+    def _from_verified(cls, man: "_Manifest", opened: "_Opened", gen_dir: Path,
                        verdict: "verdicts.Verdict") -> "AnnIndex":
         """An index from files a full verification passed before (their verdict): the arrays'
-        headers and the graph's header and layout are checked again, nothing else."""
-        means, ids, mean, scale = _arrays(man, blobs, gen_dir)
-        graph = graph_from_verified(blobs["ann.hnsw"], dim=man.dim, count=man.count, M=man.params.M,
-                                    ef_construction=man.params.ef_construction, levels=verdict.levels)
-        index = graph_index(graph, ef=man.params.ef, seed=man.params.seed)
-        return cls(index, ids, means, mean, scale, man.params, exhaustive=verdict.outside_rows.size > 0,
-                   outside=verdict.outside_rows)
+        headers and the graph's header and layout are checked again, nothing else. The clip
+        means are not read (rows are read on demand) and hnswlib reads the graph file itself
+        (where that is not possible, the graph is read here and handed to hnswlib)."""
+        ids, mean, scale, offset = _arrays(man, opened, gen_dir)
+        means = _MeansFile(opened.files[_MEANS], offset, man.count, man.dim)
+        graph_file = opened.files[_GRAPH]
+        p = man.params
+        end = level0_end(dim=man.dim, count=man.count, M=p.M, ef_construction=p.ef_construction)
+        if not 0 < end <= graph_file.size:
+            raise ValueError(f"{graph_file.path}: has {graph_file.size} bytes, {man.count} elements need more")
+        check_verified_layout(graph_file.pread(HEADER_BYTES, 0), graph_file.pread(graph_file.size - end, end),
+                              graph_file.size, dim=man.dim, count=man.count, M=p.M, ef_construction=p.ef_construction,
+                              levels=verdict.levels)
+        unseeded = _can_load_by_path(graph_file)
+        if unseeded:
+            index = _load_by_path(graph_file, man)
+        else:
+            graph = graph_from_verified(graph_file.pread(graph_file.size, 0), dim=man.dim, count=man.count, M=p.M,
+                                        ef_construction=p.ef_construction, levels=verdict.levels)
+            index = graph_index(graph, ef=p.ef, seed=p.seed)
+            del graph
+        return cls(index, ids, means, mean, scale, p, exhaustive=verdict.outside_rows.size > 0,
+                   outside=verdict.outside_rows, unseeded=unseeded)
 
 
 def _hnsw_threads(threads: Optional[int]) -> int:
@@ -716,20 +854,100 @@ def _read_manifest(manifest_path: Path) -> tuple[_Manifest, bytes]:
     return _Manifest(dim, count, params, generation, gen_name, files), raw
 
 
+_MEANS = "clip_means.npy"
+_GRAPH = "ann.hnsw"
+# Files read whole when a generation is opened (small: ids and statistics); the graph and the
+# clip means are read by the verification (or not at all, with a verdict) through PinnedFile.
+_SMALL = ("clip_ids.npy", "std_mean.npy", "std_scale.npy")
+# Rows of clip_means.npy read at once while streaming it (8 MiB at d = 128).
+_MEANS_BLOCK = 1 << 14
+# Enough bytes for any .npy header NumPy writes.
+_NPY_HEAD = 1 << 16
+
+
+class _MeansFile:
+    """The rows of a verified ``clip_means.npy``, read on demand from the pinned file.
+
+    Every read checks that the file is still the one verified (:class:`PinnedFile`), so a file
+    changed or truncated after loading gives a ``ValueError``, never other numbers or a crash.
+    """
+
+    def __init__(self, pinned: PinnedFile, offset: int, count: int, dim: int) -> None:
+        self.pinned, self.offset, self.count, self.dim = pinned, int(offset), int(count), int(dim)
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` (k,) as a new (k, d) float32 array: one ``pread`` per run of
+        consecutive rows."""
+        r = np.asarray(rows, dtype=np.int64).reshape(-1)
+        out = np.empty((r.size, self.dim), dtype=np.float32)
+        if r.size == 0:
+            return out
+        if r.min() < 0 or r.max() >= self.count:
+            raise IndexError(f"clip_means: rows outside 0..{self.count - 1}")
+        order = np.argsort(r, kind="stable")
+        s = r[order]
+        breaks = np.flatnonzero(np.diff(s) > 1) + 1
+        row_bytes = 4 * self.dim
+        for run in np.split(np.arange(s.size), breaks):
+            lo, hi = int(s[run[0]]), int(s[run[-1]]) + 1
+            data = self.pinned.pread((hi - lo) * row_bytes, self.offset + lo * row_bytes)
+            block = np.frombuffer(data, dtype="<f4").reshape(hi - lo, self.dim)
+            out[order[run]] = block[s[run] - lo]
+        return out
+
+    def prefetch(self, rows: np.ndarray) -> None:
+        """``posix_fadvise(WILLNEED)`` of these rows (runs of consecutive rows together)."""
+        advise = getattr(os, "posix_fadvise", None)
+        r = np.unique(rows[(rows >= 0) & (rows < self.count)])
+        if advise is None or r.size == 0:
+            return
+        row_bytes = 4 * self.dim
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(r) > 1) + 1])
+        ends = np.concatenate([starts[1:], [r.size]])
+        try:
+            for a, b in zip(starts.tolist(), ends.tolist()):
+                lo, hi = int(r[a]), int(r[b - 1]) + 1
+                advise(self.pinned.fd, self.offset + lo * row_bytes, (hi - lo) * row_bytes, os.POSIX_FADV_WILLNEED)
+        except (OSError, ValueError):
+            pass
+
+    def all(self) -> np.ndarray:
+        """All rows, (N, d) float32 (one read)."""
+        data = self.pinned.pread(self.count * 4 * self.dim, self.offset)
+        return np.frombuffer(data, dtype="<f4").reshape(self.count, self.dim)
+
+
 @dataclass
-class _Read:
-    blobs: dict[str, bytes]
-    identities: dict[str, "verdicts.FileIdentity"]
-    stable: bool  # no file changed while it was read (identity before == fstat after)
+class _Opened:
+    """The files of one generation, open (their identities pinned), the small ones read."""
+
+    files: dict[str, PinnedFile]
+    blobs: dict[str, bytearray]
     started_ns: int
 
+    @property
+    def identities(self) -> dict[str, "verdicts.FileIdentity"]:
+        return {name: f.identity for name, f in self.files.items()}
 
-def _read_generation(gen_dir: Path, files: Optional[dict[str, Any]], fail: Any = None, settle: bool = False) -> _Read:
-    """Every file of a generation read once, with its identity before and after reading.
+    @property
+    def settled(self) -> bool:
+        """Every file's ctime lay :data:`~draqcore.store.verdicts.RACY_NS` before it was opened:
+        any later write changes its identity, so later reads through the pinned files (and
+        hnswlib's own read of the graph) see the verified bytes or are refused."""
+        return verdicts.settled(self.identities, self.started_ns)
+
+    def unchanged(self) -> bool:
+        return all(f.unchanged() for f in self.files.values())
+
+
+def _open_generation(gen_dir: Path, files: Optional[dict[str, Any]], fail: Any = None,
+                     settle: bool = False) -> _Opened:
+    """Every file of a generation opened once (identity taken), the small ones read.
 
     With ``files`` (the manifest's entries), each file must exist with the recorded size.
     ``settle`` (a writer about to record a verdict of files it has just written) first waits until
-    the files are :data:`~draqcore.store.verdicts.RACY_NS` old (at most that long).
+    the files are :data:`~draqcore.store.verdicts.RACY_NS` old (at most that long). A file that
+    changes while it is read raises ``fail``'s ``ValueError`` (or ``ValueError`` without it).
     """
     paths = {name: gen_dir / name for name in _FILES}
     if settle:
@@ -741,37 +959,41 @@ def _read_generation(gen_dir: Path, files: Optional[dict[str, Any]], fail: Any =
         except OSError:
             pass
     started = time.time_ns()
-    blobs: dict[str, bytes] = {}
-    identities: dict[str, verdicts.FileIdentity] = {}
-    stable = True
+    opened: dict[str, PinnedFile] = {}
+    blobs: dict[str, bytearray] = {}
+
+    def refuse(what: str) -> Exception:
+        return fail(what) if fail is not None else ValueError(what)
+
     for name, f in paths.items():
         if files is not None:
             entry = files[name]
             if not f.is_file():
-                raise fail(f"{f} is missing")
+                raise refuse(f"{f} is missing")
             size = f.stat().st_size
             if not isinstance(entry, dict) or entry.get("bytes") != size:
-                raise fail(f"{f} has {size} bytes, manifest says {entry.get('bytes') if isinstance(entry, dict) else entry!r}")
+                raise refuse(f"{f} has {size} bytes, manifest says {entry.get('bytes') if isinstance(entry, dict) else entry!r}")
         try:
-            with open(f, "rb") as fh:
-                before = verdicts.identity(os.fstat(fh.fileno()))
-                data = fh.read()
-                after = verdicts.identity(os.fstat(fh.fileno()))
+            pinned = PinnedFile(f)
         except OSError as exc:
             if fail is None:
                 raise
             raise fail(f"{f} cannot be read ({exc.strerror or exc})") from None
-        if files is not None and len(data) != files[name]["bytes"]:
-            raise fail(f"{f} changed while being read")
-        stable &= before == after and len(data) == before[2]
-        blobs[name] = data
-        identities[name] = before
-    return _Read(blobs, identities, stable, started)
+        if files is not None and pinned.size != files[name]["bytes"]:
+            raise refuse(f"{f} changed while being read")
+        opened[name] = pinned
+        if name in _SMALL:
+            try:
+                blobs[name] = pinned.pread(pinned.size, 0)
+            except ValueError as exc:
+                raise refuse(str(exc)) from None
+    return _Opened(opened, blobs, started)
 
 
 @dataclass
 class _Checked:
-    means: np.ndarray
+    means: Optional[np.ndarray]  # None unless kept (keep_means)
+    means_offset: int
     ids: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
@@ -780,43 +1002,99 @@ class _Checked:
     digests: dict[str, str]
 
 
-def _arrays(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, where: Any = None) -> tuple[np.ndarray, ...]:
-    """clip_means, clip_ids, std_mean, std_scale from their bytes (headers, shapes and dtypes
-    checked; read-only views, no copies)."""
+def _arrays(man: _Manifest, opened: _Opened, gen_dir: Path, where: Any = None) -> tuple[np.ndarray, ...]:
+    """clip_ids, std_mean, std_scale from their bytes (headers, shapes and dtypes checked;
+    views, no copies) and the offset of the data of clip_means.npy (its header and size checked,
+    its data not read)."""
     def arr(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-        return npy_from_bytes(blobs[name], str(gen_dir / name), np.dtype(dtype), shape)
+        return npy_from_bytes(opened.blobs[name], str(gen_dir / name), np.dtype(dtype), shape)
 
     try:
-        return (arr("clip_means.npy", "<f4", (man.count, man.dim)), arr("clip_ids.npy", "<i8", (man.count,)),
-                arr("std_mean.npy", "<f8", (man.dim,)), arr("std_scale.npy", "<f8", (man.dim,)))
+        means_file = opened.files[_MEANS]
+        head = means_file.pread(min(means_file.size, _NPY_HEAD), 0)
+        offset = npy_data_offset(head, means_file.size, str(gen_dir / _MEANS), np.dtype("<f4"), (man.count, man.dim))
+        return (arr("clip_ids.npy", "<i8", (man.count,)), arr("std_mean.npy", "<f8", (man.dim,)),
+                arr("std_scale.npy", "<f8", (man.dim,)), offset)
     except ValueError as exc:
         raise ValueError(f"ANN index {where or gen_dir}: {exc} (dim={man.dim}, count={man.count})") from None
 
 
-def _verify(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, manifest_path: Optional[Path]) -> _Checked:
-    """The full verification of a generation's bytes (see :meth:`AnnIndex.load`).
+def _can_load_by_path(graph_file: PinnedFile) -> bool:
+    """Whether hnswlib may read this (verified, settled) graph file itself: only a file that no
+    one but this user can write (owned by the effective user, not writable by group or others),
+    since hnswlib trusts what it reads and a file rewritten between the verification and
+    hnswlib's read could crash it before the identity check notices; and only where the open
+    file can be named (``/proc/self/fd``)."""
+    try:
+        st = os.fstat(graph_file.fd)
+    except (OSError, ValueError):
+        return False
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022 and os.path.exists(f"/proc/self/fd/{graph_file.fd}")
 
-    With ``manifest_path``, every file must match the SHA-256 the manifest records (computed in a
-    second thread while the main thread checks the arrays and the graph: hashlib releases the
-    GIL). Without it (a writer verifying what it has just written), the digests are returned for
-    the manifest.
+
+def _load_by_path(graph_file: PinnedFile, man: _Manifest) -> "hnswlib.Index":
+    """hnswlib's own read of a verified graph file (:func:`load_graph_file`) through the open
+    descriptor (the verified inode, even if the path was replaced since); the caller has checked
+    :func:`_can_load_by_path` and that the file is settled.
+
+    Raises
+    ------
+    ValueError
+        hnswlib refused the file, or the file changed while hnswlib read it.
+    """
+    index = load_graph_file(f"/proc/self/fd/{graph_file.fd}", dim=man.dim, ef=man.params.ef)
+    if not graph_file.unchanged() or index.get_current_count() != man.count or index.get_max_elements() != man.count:
+        raise ValueError(f"{graph_file.path} changed while hnswlib read it")
+    return index
+
+
+def _verify(man: _Manifest, opened: _Opened, gen_dir: Path, manifest_path: Optional[Path], *,
+            keep_means: bool) -> _Checked:
+    """The full verification of a generation (see :meth:`AnnIndex.load`).
+
+    With ``manifest_path``, every file must match the SHA-256 the manifest records. The graph is
+    read whole (hashed in a second thread while the main thread checks it: hashlib releases the
+    GIL); ``clip_means.npy`` is streamed in blocks of :data:`_MEANS_BLOCK` rows, each hashed,
+    checked for NaN/Inf and compared with the graph's vectors of the same ids, and kept only
+    with ``keep_means``. Without ``manifest_path`` (a writer verifying what it has just written),
+    the digests are returned for the manifest.
     """
     where = manifest_path if manifest_path is not None else gen_dir
 
     def fail(what: str) -> ValueError:
         return ValueError(f"ANN index {where}: {what}")
 
+    try:
+        graph_bytes = opened.files[_GRAPH].pread(opened.files[_GRAPH].size, 0)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    blobs: dict[str, Any] = {**opened.blobs, _GRAPH: graph_bytes}
     digests: dict[str, str] = {}
 
     def hash_all() -> None:
         for name in _FILES:
-            digests[name] = hashlib.sha256(blobs[name]).hexdigest()
+            if name != _MEANS:
+                digests[name] = hashlib.sha256(blobs[name]).hexdigest()
 
     hasher = threading.Thread(target=hash_all, name="draqcore-index-sha256", daemon=True)
     hasher.start()
+    means_file = opened.files[_MEANS]
+    means_hash = hashlib.sha256()
+    hashed = [0]  # bytes of clip_means.npy hashed so far, in order
+
+    def hash_means(data: Any) -> None:
+        means_hash.update(data)
+        hashed[0] += len(data)
 
     def check_digests() -> None:
         hasher.join()
+        if hashed[0] < means_file.size:  # stopped early (another error): hash the rest
+            try:
+                while hashed[0] < means_file.size:
+                    hash_means(means_file.pread(min(means_file.size - hashed[0], 1 << 24), hashed[0]))
+            except ValueError:
+                pass  # changed or truncated: its digest differs
+        digests[_MEANS] = means_hash.hexdigest() if hashed[0] == means_file.size else ""
         if manifest_path is None:
             return
         for name in _FILES:
@@ -825,44 +1103,60 @@ def _verify(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, manifest_pat
                 raise fail(f"{gen_dir / name} does not match its recorded SHA-256 (modified or damaged)")
 
     try:
-        means, ids, mean, scale = _arrays(man, blobs, gen_dir, where)
+        ids, mean, scale, offset = _arrays(man, opened, gen_dir, where)
         count, dim = man.count, man.dim
         if (ids < 0).any() or (np.diff(ids) <= 0).any():
             raise fail("clip_ids.npy must hold distinct non-negative ids in ascending order")
-        for lo in range(0, count, 1 << 16):
-            if not np.isfinite(means[lo : lo + (1 << 16)]).all():
-                raise fail("clip_means.npy holds NaN/Inf")
         # The statistics may be frozen ones of fewer clips (AnnIndex.add), so they need not be
         # those of clip_means.npy; the graph check below ties them to the graph's vectors.
         if not (np.isfinite(mean).all() and np.isfinite(scale).all() and ((scale >= STD_FLOOR) | (scale == 1.0)).all()):
             raise fail("std_mean.npy/std_scale.npy must be finite with scale >= std_floor")
-        graph_path = gen_dir / "ann.hnsw"
+        graph_path = gen_dir / _GRAPH
         try:
-            graph = parse_graph(blobs["ann.hnsw"], dim=dim, count=count, M=man.params.M,
+            graph = parse_graph(graph_bytes, dim=dim, count=count, M=man.params.M,
                                 ef_construction=man.params.ef_construction)
         except GraphError as exc:
             raise fail(f"{graph_path} is not a valid hnswlib graph of this index: {exc}") from None
         labels = graph.labels.astype(np.int64)
         if labels.min() < 0 or not np.array_equal(np.sort(labels), ids):
             raise fail(f"{graph_path} labels differ from clip_ids.npy")
+        rows = np.searchsorted(ids, labels)  # graph element -> row (id order)
+        element = np.empty(count, dtype=np.int64)  # row -> graph element
+        element[rows] = np.arange(count)
         # The graph's vectors must be the normalised standardised clip vectors of their labels:
         # swapped, duplicated or altered vectors would silently change which videos are found.
         # In float64 like the build (in float32, a dimension whose scale is tiny -- 2.7e-6 in a
         # real 3-clip collection -- amplifies the rounding of means - mean past any sensible
         # tolerance and a valid index was refused), in blocks of 4096 rows so that the float64
-        # copies stay a few MB even at 1M clips.
-        rows = np.searchsorted(ids, labels)
+        # copies stay a few MB even at 1M clips. clip_means.npy itself is read a block at a time
+        # (hashed as it goes) and not kept: a search reads the rows it needs later.
         mean64, scale64 = mean.astype(np.float64), scale.astype(np.float64)
+        kept = np.empty((count, dim), dtype=np.float32) if keep_means else None
+        hash_means(means_file.pread(offset, 0))
+        row_bytes = 4 * dim
         bad_rows = []
-        for lo in range(0, rows.size, 1 << 12):
-            r = rows[lo : lo + (1 << 12)]
-            z = (means[r].astype(np.float64) - mean64) / scale64
-            z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + 1e-300
-            z -= graph.vectors[lo : lo + r.size]
-            np.abs(z, out=z)
-            off = z.max(axis=1)
-            if (off > _VECTOR_TOL).any():
-                bad_rows.append(r[off > _VECTOR_TOL])
+        for lo in range(0, count, _MEANS_BLOCK):
+            hi = min(count, lo + _MEANS_BLOCK)
+            try:
+                data = means_file.pread((hi - lo) * row_bytes, offset + lo * row_bytes)
+            except ValueError as exc:
+                raise fail(str(exc)) from None
+            hash_means(data)
+            block = np.frombuffer(data, dtype="<f4").reshape(hi - lo, dim)
+            if not np.isfinite(block).all():
+                raise fail("clip_means.npy holds NaN/Inf")
+            if kept is not None:
+                kept[lo:hi] = block
+            for sub in range(0, hi - lo, 1 << 12):
+                part = block[sub : sub + (1 << 12)]
+                z = (part.astype(np.float64) - mean64) / scale64
+                z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + 1e-300
+                z -= graph.vectors[element[lo + sub : lo + sub + part.shape[0]]]
+                np.abs(z, out=z)
+                off = z.max(axis=1)
+                if (off > _VECTOR_TOL).any():
+                    bad_rows.append(lo + sub + np.flatnonzero(off > _VECTOR_TOL))
+            del data, block
         if bad_rows:
             bad = ids[np.concatenate(bad_rows)]
             shown = ", ".join(str(int(v)) for v in bad[:5]) + (f" and {bad.size - 5} more" if bad.size > 5 else "")
@@ -870,6 +1164,7 @@ def _verify(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, manifest_pat
                 f"{graph_path} holds vectors that are not the standardised clip vectors of clip_means.npy "
                 f"(videos {shown}): the graph was modified or belongs to another index"
             )
+        del element
         outside = level0_outside_component(graph)
     except ValueError:
         check_digests()  # a modified file is reported as such, whatever else it breaks
@@ -880,4 +1175,6 @@ def _verify(man: _Manifest, blobs: dict[str, bytes], gen_dir: Path, manifest_pat
     check_digests()
     # Graph rows are in graph order; the index keeps rows in id order.
     outside_rows = np.sort(rows[outside]) if outside.size else outside
-    return _Checked(means, ids, mean, scale, graph, outside_rows, dict(digests))
+    if kept is not None:
+        kept.setflags(write=False)
+    return _Checked(kept, offset, ids, mean, scale, graph, outside_rows, dict(digests))

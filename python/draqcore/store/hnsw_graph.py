@@ -4,9 +4,17 @@ hnswlib's ``Index.load_index`` trusts its file: an out-of-range entry point or n
 neighbour count above the degree, a ``label_offset`` of 2**40 or a ``maxlevel`` of 50 make
 ``knn_query`` read outside its buffers (SIGSEGV), and others raise bare ``RuntimeError``\\ s.
 A collection may come from someone else, so :func:`parse_graph` checks **every** byte range of
-the file in NumPy first and :func:`graph_index` hands the checked arrays to hnswlib through its
-pickling constructor (``hnswlib.Index(params)``): the file is read once, and hnswlib never
-reads it (no second read that could see other bytes).
+the file in NumPy first. Then hnswlib gets the graph one of two ways:
+
+* :func:`graph_index` hands it the checked arrays through its pickling constructor
+  (``hnswlib.Index(params)``): no second read that could see other bytes, but hnswlib copies
+  them, so for a moment the graph is in memory twice (1.4 GB each for 2.2 million vectors);
+* :func:`load_graph_file` lets hnswlib read the verified file itself (``load_index``), once,
+  after the checked bytes are released. :class:`draqcore.store.AnnIndex` does this only for a
+  settled file that no one but the current user can write, through the descriptor it verified
+  (``/proc/self/fd/N``: the same inode even if the path was replaced), and keeps the result only
+  if the file's identity (device, inode, size, mtime, ctime) did not change meanwhile;
+  otherwise it verifies again and takes the first way.
 
 The file (hnswlib 0.8, ``HierarchicalNSW::saveIndex``), little-endian::
 
@@ -46,8 +54,9 @@ from typing import Any, Optional, Union
 import hnswlib
 import numpy as np
 
-__all__ = ["GraphError", "HnswGraph", "HEADER_BYTES", "parse_graph", "graph_from_verified", "graph_index",
-           "level0_outside_component", "level0_strongly_connected"]
+__all__ = ["GraphError", "HnswGraph", "HEADER_BYTES", "check_verified_layout", "parse_graph", "graph_from_verified",
+           "graph_index", "level0_end", "level0_outside_component", "level0_strongly_connected", "load_graph_file",
+           "reseeded"]
 
 #: Bytes before the level-0 blocks.
 HEADER_BYTES: int = 96
@@ -119,11 +128,14 @@ def _max_level(mult: float) -> int:
     return int(math.floor(64.0 * math.log(2.0) * mult)) + 1
 
 
-def _check_header(buf: np.ndarray, dim: int, count: int, M: int, ef_construction: int) -> tuple[Any, dict[str, Any]]:
-    """The header, every field of it equal to what hnswlib writes for these parameters."""
+def _check_header(buf: np.ndarray, dim: int, count: int, M: int, ef_construction: int,
+                  size: Optional[int] = None) -> tuple[Any, dict[str, Any]]:
+    """The header (at the start of ``buf``), every field of it equal to what hnswlib writes for
+    these parameters; ``size`` is the file's (default: ``buf.size``, the whole file)."""
     lay = _layout(dim, M, ef_construction)
-    if buf.size < HEADER_BYTES:
-        raise GraphError(f"has {buf.size} bytes, fewer than the {HEADER_BYTES}-byte header")
+    size = buf.size if size is None else size
+    if min(size, buf.size) < HEADER_BYTES:
+        raise GraphError(f"has {size} bytes, fewer than the {HEADER_BYTES}-byte header")
     head = buf[:HEADER_BYTES].view(_HEADER)[0]
     for name, want in (("M", M), ("max_elements", count), ("cur_element_count", count),
                        ("ef_construction", ef_construction)):
@@ -136,8 +148,8 @@ def _check_header(buf: np.ndarray, dim: int, count: int, M: int, ef_construction
     if float(head["mult"]) != float(lay["mult"]):
         raise GraphError(f"header field mult is {float(head['mult'])!r}, hnswlib uses {float(lay['mult'])!r} for M={M}")
     level0_end = HEADER_BYTES + count * int(lay["size_data_per_element"])
-    if buf.size < level0_end + 4 * count:
-        raise GraphError(f"has {buf.size} bytes, the header's {count} elements need at least {level0_end + 4 * count}")
+    if size < level0_end + 4 * count:
+        raise GraphError(f"has {size} bytes, the header's {count} elements need at least {level0_end + 4 * count}")
     return head, lay
 
 
@@ -213,8 +225,8 @@ def _upper_link_lists(buf: np.ndarray, level0_end: int, levels: np.ndarray, link
     return words[keep].view(np.uint8)
 
 
-def _graph(buf: np.ndarray, lay: dict[str, Any], head: Any, n: int, levels: np.ndarray, link_lists: np.ndarray,
-           labels: np.ndarray, vectors: Optional[np.ndarray], nbr0: Optional[np.ndarray]) -> HnswGraph:
+def _check_top(head: Any, levels: np.ndarray, n: int) -> tuple[int, int]:
+    """The header's maxlevel and entry point, checked against the elements' levels."""
     max_level = int(levels.max()) if n else 0
     if int(head["max_level"]) != max_level:
         raise GraphError(f"header field maxlevel is {int(head['max_level'])}, the elements' highest level is {max_level}")
@@ -223,6 +235,12 @@ def _graph(buf: np.ndarray, lay: dict[str, Any], head: Any, n: int, levels: np.n
         raise GraphError(f"header field enterpoint_node is {ep}, out of range (>= {n})")
     if int(levels[ep]) != max_level:
         raise GraphError(f"entry point {ep} has level {int(levels[ep])}, not the top level {max_level}")
+    return max_level, ep
+
+
+def _graph(buf: np.ndarray, lay: dict[str, Any], head: Any, n: int, levels: np.ndarray, link_lists: np.ndarray,
+           labels: np.ndarray, vectors: Optional[np.ndarray], nbr0: Optional[np.ndarray]) -> HnswGraph:
+    max_level, ep = _check_top(head, levels, n)
     level0_end = HEADER_BYTES + n * int(lay["size_data_per_element"])
     params = dict(lay)
     params.update(
@@ -364,6 +382,85 @@ def graph_from_verified(data: Union[bytes, bytearray, memoryview], *, dim: int, 
     link_lists = _upper_link_lists(buf, level0_end, levels, int(lay["size_links_per_element"]),
                                    _max_level(float(lay["mult"])))
     return _graph(buf, lay, head, n, levels.astype(np.int32), link_lists, labels, None, None)
+
+
+def level0_end(*, dim: int, count: int, M: int, ef_construction: int) -> int:
+    """Offset of the upper-level link lists in a graph file of these parameters (the header and
+    the level-0 blocks come before)."""
+    return HEADER_BYTES + count * int(_layout(dim, M, ef_construction)["size_data_per_element"])
+
+
+def check_verified_layout(header: Union[bytes, bytearray], tail: Union[bytes, bytearray], size: int, *, dim: int,
+                          count: int, M: int, ef_construction: int, levels: np.ndarray) -> None:
+    """:func:`graph_from_verified`'s checks from two ranges of the file instead of all of it.
+
+    For a file whose verdict is remembered and that hnswlib is then to read itself
+    (:func:`load_graph_file`): the header (its first :data:`HEADER_BYTES`) is checked in full and
+    ``levels`` against the upper-level link lists (``tail``: the file from :func:`level0_end` to
+    its end, a few percent of it), without reading the level-0 blocks.
+
+    Raises
+    ------
+    GraphError
+        The header or the layout differs (the caller then verifies in full).
+    """
+    head_buf = np.frombuffer(header, dtype=np.uint8)
+    head, lay = _check_header(head_buf, dim, count, M, ef_construction, size=size)
+    end = HEADER_BYTES + count * int(lay["size_data_per_element"])
+    tail_buf = np.frombuffer(tail, dtype=np.uint8)
+    if end + tail_buf.size != size:
+        raise GraphError(f"link lists of {tail_buf.size} bytes after offset {end} do not end the {size}-byte file")
+    levels = np.asarray(levels)
+    if levels.shape != (count,):
+        raise GraphError(f"levels of {levels.shape[0]} elements for a graph of {count}")
+    link_lists = _upper_link_lists(tail_buf, 0, levels, int(lay["size_links_per_element"]),
+                                   _max_level(float(lay["mult"])))
+    del link_lists
+    _check_top(head, levels, count)
+
+
+def load_graph_file(path: str, *, dim: int, ef: int) -> "hnswlib.Index":
+    """hnswlib's own ``load_index`` of a graph file that was verified before (never of any other).
+
+    hnswlib reads the file into its own buffers once, so the graph is in memory once (through
+    :func:`graph_index` it is there twice for a moment: the checked bytes and hnswlib's copy).
+    The caller must make sure that hnswlib read the verified bytes (the file's identity is
+    unchanged and it is settled: :mod:`draqcore.store.pinned_file`). The index's random
+    generator is hnswlib's default one, not the manifest's seed: :func:`reseeded` before adding.
+
+    Raises
+    ------
+    GraphError
+        hnswlib refused the file (it changed since it was verified).
+    """
+    index = hnswlib.Index(space="cosine", dim=int(dim))
+    try:
+        index.load_index(path)
+    except (RuntimeError, MemoryError, ValueError) as exc:
+        raise GraphError(f"hnswlib could not load it ({type(exc).__name__}: {exc})") from None
+    index.set_ef(int(ef))
+    index.set_num_threads(1)
+    return index
+
+
+def reseeded(state: dict[str, Any], *, ef: int, seed: int) -> "hnswlib.Index":
+    """An ``hnswlib.Index`` of a graph's state whose level generator is seeded with ``seed``.
+
+    hnswlib seeds its random generator only when an index is created (``init_index``) or
+    unpickled; :func:`load_graph_file` leaves it at hnswlib's default. Insertions into the result
+    draw the same levels as insertions into an index made by :func:`graph_index` with the same
+    seed, so growing a loaded index gives the same graph whichever way it was loaded.
+
+    Parameters
+    ----------
+    state : dict
+        ``index.__getstate__()[0]`` of the index to re-create (release the index before calling
+        this: the graph is then in memory twice at most, the state and the new index).
+    ef, seed : int
+    """
+    params = dict(state)
+    params.update(ef=int(ef), seed=int(seed), num_threads=1)
+    return hnswlib.Index(params)
 
 
 def graph_index(graph: HnswGraph, *, ef: int, seed: int) -> "hnswlib.Index":

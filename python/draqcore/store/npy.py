@@ -18,8 +18,8 @@ from typing import Any, Union
 import numpy as np
 from numpy.lib import format as _npy_format
 
-__all__ = ["read_npy", "npy_from_bytes", "read_untrusted_npy", "untrusted_npy_stream", "check_array_bytes",
-           "memory_cap"]
+__all__ = ["read_npy", "npy_from_bytes", "npy_data_offset", "read_untrusted_npy", "untrusted_npy_stream",
+           "check_array_bytes", "memory_cap"]
 
 
 def read_npy(path: Union[str, "os.PathLike[str]"], dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
@@ -153,6 +153,40 @@ def read_untrusted_npy(path: Union[str, "os.PathLike[str]"], *, max_ndim: int) -
         raise
     except OSError as exc:
         raise ValueError(f"{f}: not a readable .npy array ({exc.strerror or exc})") from None
+
+
+def npy_data_offset(head: Union[bytes, bytearray], size: int, what: str, dtype: np.dtype,
+                    shape: tuple[int, ...]) -> int:
+    """Where the data of a ``.npy`` file start, from its first bytes and its size alone.
+
+    For a file whose data are read later, in parts (:class:`~draqcore.store.pinned_file.PinnedFile`):
+    the header is checked as :func:`read_npy` checks it and the size must be exactly what the
+    header implies.
+
+    Parameters
+    ----------
+    head : bytes-like
+        The file's first bytes (at least its header: 64 KiB hold any header NumPy writes).
+    size : int
+        The file's size in bytes.
+    what : str
+        Names the file in errors.
+    dtype, shape
+        What it must hold exactly.
+
+    Returns
+    -------
+    int
+        Offset of the first data byte.
+    """
+    import io
+
+    want = np.dtype(dtype)
+    start = _check_header(io.BytesIO(bytes(head)), what, want, shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
+    if size - start != nbytes:
+        raise ValueError(f"{what}: holds {size - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
+    return start
 
 
 def _check_header(fh: Any, what: str, want: np.dtype, shape: tuple[int, ...]) -> int:
