@@ -8,6 +8,8 @@ that class. Each piece lives in its own module:
   one float32 file read through a memory map;
 - :mod:`~draqcore.store.ann_index` -- :class:`AnnIndex`, hnswlib cosine index of standardised
   clip vectors;
+- :mod:`~draqcore.store.pinned_file` -- :class:`~draqcore.store.pinned_file.PinnedFile`, a verified
+  file read later (on demand) only while it is unchanged;
 - :mod:`~draqcore.store.lock` -- :class:`WriterLock`, the one-writer-at-a-time file lock;
 - :mod:`~draqcore.store.integrity` -- :func:`check_collection`, what ``draq check`` runs;
 - :mod:`~draqcore.store.testhooks` -- a kill switch for crash-safety tests (inactive unless an

@@ -247,6 +247,7 @@ class AnnIndex:
         # Rows (into ids) the graph search may not reach: compared exhaustively on every query.
         self._outside = np.empty(0, dtype=np.int64) if outside is None else np.asarray(outside, dtype=np.int64)
         self._z_unit: Optional[np.ndarray] = None  # normalised standardised vectors, for exact answers
+        self._outside_unit: Optional[np.ndarray] = None  # the same of the rows in _outside only
         self._ids = ids
         self._clip_means = clip_means
         self._mean = mean
@@ -588,6 +589,12 @@ class AnnIndex:
                 zs /= np.sqrt((zs * zs).sum(axis=1, keepdims=True)) + 1e-30
                 self._z_unit = zs.astype(np.float32)
             unit, ids = self._z_unit, self._ids
+        elif rows is self._outside:  # asked on every query: computed once (K rows, K <= N / 100)
+            if self._outside_unit is None:
+                zs = self.standardize(self.clip_mean_rows(rows)).astype(np.float64)
+                zs /= np.sqrt((zs * zs).sum(axis=1, keepdims=True)) + 1e-30
+                self._outside_unit = zs
+            unit, ids = self._outside_unit, self._ids[rows]
         else:
             zs = self.standardize(self.clip_mean_rows(rows)).astype(np.float64)
             zs /= np.sqrt((zs * zs).sum(axis=1, keepdims=True)) + 1e-30
@@ -886,13 +893,14 @@ class _MeansFile:
             raise IndexError(f"clip_means: rows outside 0..{self.count - 1}")
         order = np.argsort(r, kind="stable")
         s = r[order]
-        breaks = np.flatnonzero(np.diff(s) > 1) + 1
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(s) > 1) + 1]).tolist()
+        ends = starts[1:] + [s.size]
         row_bytes = 4 * self.dim
-        for run in np.split(np.arange(s.size), breaks):
-            lo, hi = int(s[run[0]]), int(s[run[-1]]) + 1
-            data = self.pinned.pread((hi - lo) * row_bytes, self.offset + lo * row_bytes)
+        runs = [(int(s[a]), int(s[b - 1]) + 1) for a, b in zip(starts, ends)]
+        datas = self.pinned.pread_many([((hi - lo) * row_bytes, self.offset + lo * row_bytes) for lo, hi in runs])
+        for a, b, (lo, hi), data in zip(starts, ends, runs, datas):
             block = np.frombuffer(data, dtype="<f4").reshape(hi - lo, self.dim)
-            out[order[run]] = block[s[run] - lo]
+            out[order[a:b]] = block[s[a:b] - lo]
         return out
 
     def prefetch(self, rows: np.ndarray) -> None:
