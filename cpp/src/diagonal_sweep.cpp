@@ -36,7 +36,7 @@ std::ptrdiff_t last_row(std::ptrdiff_t k, std::ptrdiff_t n) { return std::min<st
 // (index -1 is a +inf sentinel; entries outside a diagonal's rows are +inf). Same expressions
 // as the row kernel: the diagonal wins ties with the upper cell, the left cell wins only when
 // strictly better.
-inline __attribute__((always_inline)) void dtw_diagonal_body(
+inline __attribute__((always_inline)) void dtw_diagonal_scalar(
     const float* c, const double* d2, const double* d1, double* d0, unsigned char* dir,
     std::ptrdiff_t ilo, std::ptrdiff_t ihi) {
   for (std::ptrdiff_t i = ilo; i <= ihi; ++i) {
@@ -47,6 +47,51 @@ inline __attribute__((always_inline)) void dtw_diagonal_body(
     d0[i] = double(c[i]) + std::min(best_prev, left);
     dir[i - ilo] = static_cast<unsigned char>(from_up | (take_left << 1));
   }
+}
+
+// Eight cells at a time in vector registers (GCC vector types: one AVX-512 operation, two AVX2
+// or four SSE2 ones per line), the same operations per cell as the scalar loops. A diagonal of
+// at least eight cells is covered by whole blocks, the last one overlapping the one before it
+// where the length is not a multiple of eight: a cell's inputs (the two previous diagonals and
+// the costs) are never written by its own diagonal, so computing it twice stores the same
+// value twice, and nothing outside [ilo, ihi] is written (which the tiles of a parallel sweep
+// rely on). The compiler's own vectorisation ended every diagonal with a half-width step and up
+// to seven scalar cells: on short diagonals (small pairs, the tiles of a long pair) as costly
+// as the vector part.
+typedef double V8d __attribute__((vector_size(64)));
+typedef float V8f __attribute__((vector_size(32), aligned(4)));
+typedef std::int64_t V8i __attribute__((vector_size(64)));
+typedef unsigned char V8b __attribute__((vector_size(8)));
+typedef double V8du __attribute__((vector_size(64), aligned(8)));   // unaligned loads/stores
+typedef std::int64_t V8iu __attribute__((vector_size(64), aligned(8)));
+typedef V8b V8bu __attribute__((aligned(1)));
+
+inline __attribute__((always_inline)) V8d load8(const double* p) { return *reinterpret_cast<const V8du*>(p); }
+inline __attribute__((always_inline)) void store8(double* p, V8d v) { *reinterpret_cast<V8du*>(p) = v; }
+inline __attribute__((always_inline)) V8d load8_cost(const float* p) {
+  return __builtin_convertvector(*reinterpret_cast<const V8f*>(p), V8d);
+}
+
+// DTW cells i .. i + 7 (dir indexed from the cell i).
+inline __attribute__((always_inline)) void dtw_block8(const float* c, const double* d2,
+                                                      const double* d1, double* d0,
+                                                      unsigned char* dir, std::ptrdiff_t i) {
+  const V8d diag = load8(d2 + i - 1), up = load8(d1 + i - 1), left = load8(d1 + i);
+  const V8i from_up = up < diag;                  // -1 where true
+  const V8d best_prev = from_up ? up : diag;      // std::min(diag, up)
+  const V8i take_left = left < best_prev;
+  store8(d0 + i, load8_cost(c + i) + (take_left ? left : best_prev));  // + std::min(best_prev, left)
+  const V8i code = (from_up & 1) | (take_left & 2);
+  *reinterpret_cast<V8bu*>(dir) = __builtin_convertvector(code, V8b);
+}
+
+inline __attribute__((always_inline)) void dtw_diagonal_body(
+    const float* c, const double* d2, const double* d1, double* d0, unsigned char* dir,
+    std::ptrdiff_t ilo, std::ptrdiff_t ihi) {
+  if (ihi - ilo + 1 < 8) return dtw_diagonal_scalar(c, d2, d1, d0, dir, ilo, ihi);
+  std::ptrdiff_t i = ilo;
+  for (; i + 7 <= ihi; i += 8) dtw_block8(c, d2, d1, d0, dir + (i - ilo), i);
+  if (i <= ihi) dtw_block8(c, d2, d1, d0, dir + (ihi - 7 - ilo), ihi - 7);
 }
 
 // The subsequence DTW on rows [ilo, ihi] (ilo >= 1) of anti-diagonal k: the same expressions,
@@ -77,7 +122,7 @@ inline __attribute__((always_inline)) void dtw_subsequence_diagonal_body(
 }
 
 // Expected cost-to-go on the interior cells (i >= 1, j = k - i >= 1) of diagonal k.
-inline __attribute__((always_inline)) void expected_diagonal_body(
+inline __attribute__((always_inline)) void expected_diagonal_scalar(
     const float* c, const double* g2, const double* g1, double* g0, std::ptrdiff_t ilo,
     std::ptrdiff_t ihi, std::ptrdiff_t k) {
   // 32-bit row/column numbers convert to double in vector registers.
@@ -89,6 +134,44 @@ inline __attribute__((always_inline)) void expected_diagonal_body(
     const double partial = double(c[i]) + (a * a * g1[i - 1] + a * b * g2[i - 1]) * inv;
     g0[i] = partial + b * b * inv * g1[i];
   }
+}
+
+// Expected cost-to-go of cells i .. i + 7 (see dtw_block8()); a and b are small integers, exact
+// in double whether converted one by one or stepped from the first.
+inline __attribute__((always_inline)) void expected_block8(const float* c, const double* g2,
+                                                           const double* g1, double* g0,
+                                                           std::ptrdiff_t i, std::ptrdiff_t k) {
+  const V8d step = {0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0};
+  const V8d a = double(i + 1) + step, b = double(k - i + 1) - step;
+  const V8d inv = 1.0 / (a * a + a * b + b * b);
+  const V8d partial = load8_cost(c + i) + (a * a * load8(g1 + i - 1) + a * b * load8(g2 + i - 1)) * inv;
+  store8(g0 + i, partial + b * b * inv * load8(g1 + i));
+}
+
+inline __attribute__((always_inline)) void expected_diagonal_body(
+    const float* c, const double* g2, const double* g1, double* g0, std::ptrdiff_t ilo,
+    std::ptrdiff_t ihi, std::ptrdiff_t k) {
+  if (ihi - ilo + 1 < 8) return expected_diagonal_scalar(c, g2, g1, g0, ilo, ihi, k);
+  std::ptrdiff_t i = ilo;
+  for (; i + 7 <= ihi; i += 8) expected_block8(c, g2, g1, g0, i, k);
+  if (i <= ihi) expected_block8(c, g2, g1, g0, ihi - 7, k);
+}
+
+// The costs of cells (i, k - i), rows [lo, hi], into cd[lo..hi]: one pointer walking the
+// anti-diagonal (a step of ldc - 1 floats), four cells per step (an index multiply per cell and
+// no unrolling had cost more than the DTW's own per-cell work on small matrices).
+inline void gather_diagonal(const float* cost, std::ptrdiff_t ldc, std::ptrdiff_t k,
+                            std::ptrdiff_t lo, std::ptrdiff_t hi, float* cd) {
+  const std::ptrdiff_t step = ldc - 1;
+  const float* p = cost + lo * ldc + (k - lo);
+  std::ptrdiff_t i = lo;
+  for (; i + 3 <= hi; i += 4, p += 4 * step) {
+    cd[i] = p[0];
+    cd[i + 1] = p[step];
+    cd[i + 2] = p[2 * step];
+    cd[i + 3] = p[3 * step];
+  }
+  for (; i <= hi; ++i, p += step) cd[i] = *p;
 }
 
 // The dispatched entry points: each diagonal makes one call through the ifunc (the common case,
@@ -131,7 +214,9 @@ struct Ring {
   float* cd = nullptr;        // the costs of the diagonal being swept, indexed by row
   unsigned char* scratch = nullptr;  // directions when no path is kept, indexed by row
   std::ptrdiff_t stride = 0;
-  std::ptrdiff_t slot(std::ptrdiff_t k) const { return ((k + 3) % 3) * stride + 1; }  // k >= -3
+  std::ptrdiff_t slot(std::ptrdiff_t k) const {  // k >= -3; an unsigned modulo is cheaper
+    return std::ptrdiff_t(std::size_t(k + 3) % 3u) * stride + 1;
+  }
   double* D(std::ptrdiff_t k) const { return d + slot(k); }
   double* G(std::ptrdiff_t k) const { return g + slot(k); }
   std::int64_t* S(std::ptrdiff_t k) const { return s + slot(k); }
@@ -443,7 +528,7 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
   auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi, const Ring& r) {
     const std::ptrdiff_t ilo = first_row(k, m);
     float* cd = r.cd;
-    for (std::ptrdiff_t i = lo; i <= hi; ++i) cd[i] = cost[i * ldc + (k - i)];
+    gather_diagonal(cost, ldc, k, lo, hi, cd);
     double* d0 = r.D(k);
     const double* d1 = r.D(k - 1);
     const double* d2 = r.D(k - 2);
@@ -530,8 +615,7 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
   auto diagonal_part = [&](std::ptrdiff_t k, std::ptrdiff_t lo, std::ptrdiff_t hi, const Ring& r) {
     const std::ptrdiff_t ilo = first_row(k, m);
     float* cd = r.cd;
-    // Gather the diagonal's costs: cell (i, k - i).
-    for (std::ptrdiff_t i = lo; i <= hi; ++i) cd[i] = cost[i * ldc + (k - i)];
+    gather_diagonal(cost, ldc, k, lo, hi, cd);
     double *d0 = nullptr, *g0 = nullptr;
     const double *d1 = nullptr, *d2 = nullptr, *g1 = nullptr, *g2 = nullptr;
     unsigned char* dir = nullptr;

@@ -270,17 +270,16 @@ def draq_batch(
         raise ValueError(
             f"candidates: feature dimension {cands[0].shape[1]} differs from the query's {q.shape[1]}"
         )
+    n = q.shape[0]
+    lengths = [len(cand) for cand in cands]  # once, for both uses (small calls feel every pass)
     if cands:
-        quiet_blas_pools(nthreads, q.shape[0] * q.shape[1] * sum(len(cand) for cand in cands))
+        quiet_blas_pools(nthreads, n * q.shape[1] * sum(lengths))
     # (dtw_cost, random_cost, draq, paths, spans): the fields in their order, passed positionally
     # (keywords cost ~0.5 us more, felt by small calls).
     fields = _core.draq_batch(
         q, cands, metric, exact, k, seed, radius, bool(return_paths), nthreads, bool(subsequence),
         bool(contextualize),
     )
-    if cands:
-        n = q.shape[0]
-        lengths = [len(cand) for cand in cands]
-        if n < MIN_DRAQ_FRAMES or min(lengths) < MIN_DRAQ_FRAMES:
-            warn_short_draq(n, lengths, "draq_batch")
+    if cands and (n < MIN_DRAQ_FRAMES or min(lengths) < MIN_DRAQ_FRAMES):
+        warn_short_draq(n, lengths, "draq_batch")
     return DraqBatchResult(*fields)
