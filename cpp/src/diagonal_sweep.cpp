@@ -98,7 +98,7 @@ inline __attribute__((always_inline)) void dtw_diagonal_body(
 // and each cell's start column (s2, s1, s0 like d2, d1, d0) taken from the predecessor chosen.
 // The buffers never overlap (__restrict: with this many pointers the vectoriser would otherwise
 // need more runtime overlap checks than it is willing to emit, and stay scalar).
-inline __attribute__((always_inline)) void dtw_subsequence_diagonal_body(
+inline __attribute__((always_inline)) void dtw_subsequence_diagonal_scalar(
     const float* __restrict c, const double* __restrict d2, const double* __restrict d1,
     double* __restrict d0, const std::int64_t* __restrict s2, const std::int64_t* __restrict s1,
     std::int64_t* __restrict s0, unsigned char* __restrict dir, std::ptrdiff_t ilo,
@@ -119,6 +119,38 @@ inline __attribute__((always_inline)) void dtw_subsequence_diagonal_body(
     dir[i - ilo] = static_cast<unsigned char>(static_cast<unsigned char>(from_up) |
                                               (static_cast<unsigned char>(take_left) << 1));
   }
+}
+
+inline __attribute__((always_inline)) V8i load8i(const std::int64_t* p) { return *reinterpret_cast<const V8iu*>(p); }
+inline __attribute__((always_inline)) void store8i(std::int64_t* p, V8i v) { *reinterpret_cast<V8iu*>(p) = v; }
+
+// Subsequence DTW cells i .. i + 7 (see dtw_block8()): comparisons give all-ones masks, which
+// blend the start columns as the scalar loop's masks do.
+inline __attribute__((always_inline)) void dtw_subsequence_block8(
+    const float* c, const double* d2, const double* d1, double* d0, const std::int64_t* s2,
+    const std::int64_t* s1, std::int64_t* s0, unsigned char* dir, std::ptrdiff_t i) {
+  const V8d diag = load8(d2 + i - 1), up = load8(d1 + i - 1), left = load8(d1 + i);
+  const V8i from_up = up < diag;
+  const V8d best_prev = from_up ? up : diag;
+  const V8i take_left = left < best_prev;
+  store8(d0 + i, load8_cost(c + i) + (take_left ? left : best_prev));
+  const V8i s_up = load8i(s1 + i - 1), s_diag = load8i(s2 + i - 1), s_left = load8i(s1 + i);
+  const V8i best_start = s_diag ^ ((s_diag ^ s_up) & from_up);
+  store8i(s0 + i, best_start ^ ((best_start ^ s_left) & take_left));
+  const V8i code = (from_up & 1) | (take_left & 2);
+  *reinterpret_cast<V8bu*>(dir) = __builtin_convertvector(code, V8b);
+}
+
+inline __attribute__((always_inline)) void dtw_subsequence_diagonal_body(
+    const float* c, const double* d2, const double* d1, double* d0, const std::int64_t* s2,
+    const std::int64_t* s1, std::int64_t* s0, unsigned char* dir, std::ptrdiff_t ilo,
+    std::ptrdiff_t ihi) {
+  if (ihi - ilo + 1 < 8) {
+    return dtw_subsequence_diagonal_scalar(c, d2, d1, d0, s2, s1, s0, dir, ilo, ihi);
+  }
+  std::ptrdiff_t i = ilo;
+  for (; i + 7 <= ihi; i += 8) dtw_subsequence_block8(c, d2, d1, d0, s2, s1, s0, dir + (i - ilo), i);
+  if (i <= ihi) dtw_subsequence_block8(c, d2, d1, d0, s2, s1, s0, dir + (ihi - 7 - ilo), ihi - 7);
 }
 
 // Expected cost-to-go on the interior cells (i >= 1, j = k - i >= 1) of diagonal k.
