@@ -511,3 +511,12 @@ def test_a_graph_file_changed_while_hnswlib_reads_it_is_verified_again(
     monkeypatch.setattr(ann_index, "load_graph_file", rewritten)
     with pytest.raises(ValueError, match="ann.hnsw does not match its recorded SHA-256"):
         AnnIndex.load(tmp_path / "index")
+
+    def truncated(path: str, **kwargs):
+        os.truncate(graph, len(original) // 2)  # hnswlib refuses it, or reads what is left
+        return hnsw_graph.load_graph_file(path, **kwargs)
+
+    graph.write_bytes(original)
+    monkeypatch.setattr(ann_index, "load_graph_file", truncated)
+    with pytest.raises(ValueError, match="ann.hnsw has .* bytes, manifest says"):
+        AnnIndex.load(tmp_path / "index")

@@ -63,3 +63,13 @@ def test_a_replaced_or_removed_file_still_reads_the_opened_bytes(tmp_path: Path)
     pinned.close()
     with pytest.raises(ValueError, match="closed"):
         pinned.pread(4, 0)
+
+
+def test_platforms_without_preadv_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "data.bin"
+    data = bytes(range(256)) * 9
+    f.write_bytes(data)
+    pinned = PinnedFile(f)
+    monkeypatch.delattr(os, "preadv")
+    assert bytes(pinned.pread(700, 300)) == data[300:1000]
+    assert [bytes(b) for b in pinned.pread_many([(3, 0), (5, 2000)])] == [data[:3], data[2000:2005]]

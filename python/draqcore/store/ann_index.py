@@ -719,6 +719,10 @@ class AnnIndex:
         the checks above except the manifest's, the sizes, the ``.npy`` headers, the graph's
         header and its link-list layout.
 
+        Where the files are settled, the loaded index does not hold the clip means (it reads rows
+        on demand from the verified file) and hnswlib reads the verified graph file itself: see
+        "Memory of a loaded index" in the module notes.
+
         Parameters
         ----------
         directory : path-like

@@ -124,7 +124,13 @@ class PinnedFile:
         got = 0
         try:
             while got < nbytes:
-                n = os.preadv(self.fd, [view[got : got + min(nbytes - got, 1 << 30)]], offset + got)
+                part = view[got : got + min(nbytes - got, 1 << 30)]
+                if hasattr(os, "preadv"):
+                    n = os.preadv(self.fd, [part], offset + got)
+                else:  # no preadv on this platform: one copy of each chunk
+                    chunk = os.pread(self.fd, len(part), offset + got)
+                    n = len(chunk)
+                    part[:n] = chunk
                 if n <= 0:
                     break
                 got += n
