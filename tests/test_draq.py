@@ -181,13 +181,15 @@ def test_one_long_pair_on_every_thread_equals_the_serial_result(rng, method, ban
         assert team.random_cost[0] == float(np.sum(draqcore.random_path_costs(cost, 9, seed=4))) / 9
 
 
-@pytest.mark.parametrize("shape", [(1024, 1024), (1100, 1333), (200, 6000), (5000, 230), (97, 20000)])
+@pytest.mark.parametrize("shape", [(1024, 1024), (1100, 1333), (200, 6000), (5000, 230), (97, 20000),
+                                   (700, 700), (400, 1500)])
 @pytest.mark.parametrize("kw", [{}, {"subsequence": True}, {"method": "sampled", "k": 5}, {"band": 10**6},
                                 {"band": 40}])
 def test_tiled_wavefront_equals_the_serial_result(rng, shape, kw):
     # One pair of >= 2^20 cells on two threads runs as a tiled wavefront (cost tiles and sweep tiles
     # pulled by the threads; tile edges handed from tile to tile): square, ragged, wide, tall and
     # single-tile-row shapes, every mode, and a band that covers everything (tiled) or not (rows).
+    # Pairs of 2^18 to 2^20 cells get a parallel cost block, then a tiled sweep without cost tiles.
     n, m = shape
     query = rng.standard_normal((n, 5)).astype(np.float32)
     cand = rng.standard_normal((m, 5)).astype(np.float32)

@@ -533,10 +533,15 @@ void run_diagonals(std::ptrdiff_t n, std::ptrdiff_t m, int threads, const TileSh
   if (stop.load()) throw interrupted();
 }
 
-// Threads of a whole-matrix sweep: all of them on a matrix of at least 2^20 cells, else 1. A
-// forked child or threads == 1 gives 1.
-int sweep_threads(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
-  if (double(n) * double(m) < double(1 << 20)) return 1;  // before resolve_threads(): a system call
+// Threads of a whole-matrix sweep: all of them on a matrix of at least 2^20 cells when the
+// sweep also computes the costs (`with_fill`: the tiles' GEMM dominates, and smaller pairs get
+// a parallel cost block and then this), 2^18 cells when it only sweeps (e.g. the expected cost
+// over a subsequence match's columns: 1024 x 531 cells took 1.05 ms on one thread, ~0.3 ms
+// less on two), else 1. A forked child or threads == 1 gives 1.
+constexpr double kTiledFillCells = double(1 << 20), kTiledSweepCells = double(1 << 18);
+int sweep_threads(std::ptrdiff_t n, std::ptrdiff_t m, int threads, bool with_fill) {
+  // Sizes before resolve_threads(), which is a system call.
+  if (double(n) * double(m) < (with_fill ? kTiledFillCells : kTiledSweepCells)) return 1;
   return std::max(1, resolve_threads(threads));
 }
 
@@ -547,7 +552,7 @@ SweepResult diagonal_sweep_subsequence(const float* cost, std::ptrdiff_t n, std:
                                        SweepWorkspace& ws, int threads, const TileFill* fill,
                                        std::ptrdiff_t row_multiple) {
   const bool with_path = path != nullptr;
-  const int team = sweep_threads(n, m, threads);
+  const int team = sweep_threads(n, m, threads, fill != nullptr);
   std::vector<Ring> rings = make_rings(ws, n, team, true, false, true);
   if (with_path) reserve_traceback(ws, n, m);
   SweepResult result;
@@ -613,11 +618,11 @@ SweepResult diagonal_sweep(const float* cost, std::ptrdiff_t n, std::ptrdiff_t m
 }
 
 bool tiled_sweep_applies(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
-  return sweep_threads(n, m, threads) > 1;
+  return sweep_threads(n, m, threads, true) > 1;
 }
 
 double tiled_sweep_bytes(std::ptrdiff_t n, std::ptrdiff_t m, int threads) {
-  const int team = sweep_threads(n, m, threads);
+  const int team = sweep_threads(n, m, threads, false);  // the lower size: an upper bound
   if (team <= 1) return 0.0;
   // Tile rows are at least 64 (and a multiple of the cost kernel's panel, at most 32) rows.
   const double edges = (double(n) / 64.0 + 2.0) * double(m + 1) + double(n);
@@ -638,7 +643,7 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
     return diagonal_sweep_subsequence(cost, n, m, ldc, path, ws, threads, fill, row_multiple);
   }
   const bool with_path = want_dtw && path != nullptr;
-  const int team = sweep_threads(n, m, threads);
+  const int team = sweep_threads(n, m, threads, fill != nullptr);
   std::vector<Ring> rings = make_rings(ws, n, team, want_dtw, want_expected, false);
   if (with_path) reserve_traceback(ws, n, m);
 

@@ -110,7 +110,8 @@ SweepResult diagonal_sweep_parallel(const float* cost, std::ptrdiff_t n, std::pt
                                     SweepWorkspace& ws, int threads, bool subsequence = false,
                                     const TileFill* fill = nullptr, std::ptrdiff_t row_multiple = 1);
 
-/// @brief Whether diagonal_sweep_parallel() runs tiled (on several threads) for this problem.
+/// @brief Whether diagonal_sweep_parallel() with a `fill` runs tiled (on several threads) for
+/// this problem (at least 2^20 cells; a sweep without `fill` runs tiled from 2^18 cells).
 bool tiled_sweep_applies(std::ptrdiff_t n, std::ptrdiff_t m, int threads);
 
 /// @brief Bytes a tiled sweep needs beyond forward_sweep_bytes(): the tiles' last rows and
