@@ -202,6 +202,48 @@ def test_the_index_grows_incrementally_with_frozen_statistics(tmp_path: Path, rn
     assert check_collection(path).ok
 
 
+def test_searches_see_every_change_of_the_pending_tail(tmp_path: Path, rng: np.random.Generator,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pending tail (clips above the graph's largest id) is kept between searches while the
+    # catalog's count and largest id of those rows stay the same; every add, removal and
+    # replacement must still show in the very next search, also one made by another process's
+    # handle (a reader that did not write).
+    monkeypatch.setattr(maintenance, "REBUILD_MAX", 20)
+    monkeypatch.setattr(maintenance, "TAIL_MAX", 1000)
+    clips = _clips(rng, 40)
+    path = tmp_path / "c"
+    with _create(path) as coll:
+        coll.add_features_batch(clips[:25])  # a graph of 25
+        coll.add_features_batch(clips[25:30])  # 5 pending
+        reader = Collection.open(path)
+        for c in (coll, reader):
+            assert c.search(clips[27][1], top=1, candidates=10)[0].path == clips[27][0]
+        calls = []
+        real = coll._cat.clip_means
+        def spy(*a, **k):  # the tail read is clip_means(after); single candidates pass (id - 1, id)
+            if len(a) == 1 and not k:
+                calls.append(a)
+            return real(*a, **k)
+
+        monkeypatch.setattr(coll._cat, "clip_means", spy)
+        coll.search(clips[28][1], top=1, candidates=10)
+        assert calls == []  # unchanged tail: not read again
+        coll.add_features(clips[30][0], clips[30][1])  # added to the tail
+        for c in (coll, reader):
+            assert c.search(clips[30][1], top=1, candidates=10)[0].path == clips[30][0]
+        assert calls  # the changed tail was read again
+        coll.remove([clips[30][0]])  # removed from the tail (rebuilds: the tail may be empty now)
+        coll.add_features_batch(clips[31:34])
+        coll.remove([clips[32][0]])  # removed from a pending tail
+        for c in (coll, reader):
+            assert clips[32][0] not in [h.path for h in c.search(clips[32][1], top=40, candidates=40)]
+        coll.add_features(clips[33][0], clips[35][1])  # replaced: a new id, the old row gone
+        for c in (coll, reader):
+            hits = [h.path for h in c.search(clips[35][1], top=40, candidates=40)]
+            assert hits.count(clips[33][0]) == 1 and hits[0] == clips[33][0]
+        reader.close()
+
+
 def test_draq_index_features_cli(tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "feats"
     folder.mkdir()

@@ -99,10 +99,23 @@ class _Maintenance(_CollectionState):
             means[i] = _clip_mean(self._read(rec))
 
     def _tail(self, index: Optional[AnnIndex]) -> tuple[np.ndarray, np.ndarray]:
-        """Ok clips above the saved index's largest id (all of them without an index)."""
+        """Ok clips above the saved index's largest id (all of them without an index), read-only.
+
+        Kept between calls while the index object and :meth:`Catalog.ok_after` (count and
+        largest id of those rows, from the catalog's index alone) stay the same: a search of a
+        collection with a pending tail of up to :data:`TAIL_MAX` clips then does not read their
+        vectors from SQLite every time (measured at 1M clips with 344 pending: 1.3 ms per search).
+        """
         after = int(index.ids[-1]) if index is not None else 0
+        state = self._cat.ok_after(after)
+        cached = getattr(self, "_tail_cached", None)
+        if cached is not None and cached[0] is index and cached[1] == (after, state):
+            return cached[2], cached[3]
         ids, means, ranges = self._cat.clip_means(after)
         self._fill_missing_means(ids, means, ranges)
+        ids.setflags(write=False)
+        means.setflags(write=False)
+        self._tail_cached = (index, (after, state), ids, means)
         return ids, means
 
     def _loaded_index(self) -> Optional[AnnIndex]:
@@ -131,7 +144,7 @@ class _Maintenance(_CollectionState):
             # the graph: adding a few clips to a large collection never reads the index.
             count, max_id = summary
             with cat.snapshot():
-                pending = cat.clip_means(max_id)[0].size
+                pending = cat.ok_after(max_id)[0]
             if count + pending > REBUILD_MAX and pending < TAIL_MAX:
                 return
         index = self._loaded_index()
@@ -253,8 +266,11 @@ class _Maintenance(_CollectionState):
             sims = np.concatenate([g_sims, tail_sims])
             order = np.lexsort((ids, -sims))
             ids, sims = ids[order], sims[order]
-            found = cat.get_many(ids[: want + tail_ids.size].tolist())
-            keep = np.array([int(v) in found and found[int(v)].ok for v in ids], dtype=bool)
+            # Tail clips are ok in this snapshot (_tail reads ok rows only): look up graph ids only.
+            from_tail = np.isin(ids, tail_ids) if tail_ids.size else np.zeros(ids.size, dtype=bool)
+            head = ids[:want] if g_ids.size < index.count else ids
+            found = cat.get_many(head[~from_tail[: head.size]].tolist())
+            keep = from_tail | np.array([int(v) in found and found[int(v)].ok for v in ids], dtype=bool)
             # Replaced/removed clips still in the graph are dropped; ask for more if needed.
             if keep.sum() >= candidates or g_ids.size >= index.count:
                 ids, sims = ids[keep][:candidates], sims[keep][:candidates]

@@ -1098,6 +1098,18 @@ class Catalog:
             ranges[i] = (off, cnt)
         return ids, means, ranges
 
+    def ok_after(self, after_id: int) -> tuple[int, int]:
+        """``(count, largest id)`` of the ok rows with ``id > after_id`` (``(0, 0)`` for none).
+
+        Reads the ``videos_status`` index only (no row, no vector): O(log N + k) for the k rows
+        after ``after_id``. Ids are never reused, so any row added, removed or marked failed
+        after ``after_id`` changes the pair.
+        """
+        row = self._one("SELECT COUNT(*), MAX(id) FROM videos WHERE status = 'ok' AND id > ?", (int(after_id),))
+        if row is None or not row[0]:
+            return 0, 0
+        return int(row[0]), int(row[1])
+
     def count(self, status: Optional[str] = "ok") -> int:
         """Number of rows (with ``status``; ``None`` counts all)."""
         if status is None:
