@@ -242,8 +242,8 @@ class _Maintenance(_CollectionState):
                 pool_means = np.concatenate([index.clip_means, tail_means], axis=0)
             else:
                 pool_ids, pool_means = tail_ids, tail_means
-            ok = cat.get_many(pool_ids.tolist())
-            keep = np.array([int(v) in ok and ok[int(v)].ok for v in pool_ids], dtype=bool)
+            ok = cat.ok_among(pool_ids.tolist())
+            keep = np.array([int(v) in ok for v in pool_ids], dtype=bool)
             pool_ids, pool_means = pool_ids[keep], pool_means[keep]
             if pool_ids.size == 0:
                 return pool_ids, np.empty(0), (np.zeros(clip_vector.shape[0]), np.ones(clip_vector.shape[0]))
@@ -269,8 +269,8 @@ class _Maintenance(_CollectionState):
             # Tail clips are ok in this snapshot (_tail reads ok rows only): look up graph ids only.
             from_tail = np.isin(ids, tail_ids) if tail_ids.size else np.zeros(ids.size, dtype=bool)
             head = ids[:want] if g_ids.size < index.count else ids
-            found = cat.get_many(head[~from_tail[: head.size]].tolist())
-            keep = from_tail | np.array([int(v) in found and found[int(v)].ok for v in ids], dtype=bool)
+            ok = cat.ok_among(head[~from_tail[: head.size]].tolist())
+            keep = from_tail | np.array([int(v) in ok for v in ids], dtype=bool)
             # Replaced/removed clips still in the graph are dropped; ask for more if needed.
             if keep.sum() >= candidates or g_ids.size >= index.count:
                 ids, sims = ids[keep][:candidates], sims[keep][:candidates]

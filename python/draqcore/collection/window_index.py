@@ -299,8 +299,8 @@ class _WindowIndex(_Maintenance):
         _, first = np.unique(vids, return_index=True)
         first = np.sort(first)
         labels, sims, vids = labels[first], sims[first], vids[first]
-        found = self._cat.get_many(vids[: 4 * candidates + 16].tolist())
-        keep = np.array([int(v) in found and found[int(v)].ok for v in vids[: 4 * candidates + 16]], dtype=bool)
+        ok = self._cat.ok_among(vids[: 4 * candidates + 16].tolist())
+        keep = np.array([int(v) in ok for v in vids[: 4 * candidates + 16]], dtype=bool)
         n = keep.size
         vids, sims, labels = vids[:n][keep], sims[:n][keep], labels[:n][keep]
         return vids[:candidates], sims[:candidates], labels[:candidates], vids.size >= candidates
