@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from draqcore.store.windows import (LABEL_BITS, LONG_WINDOWS, label_video, label_window, window_bounds,
+from draqcore.store.windows import (LABEL_BITS, LONG_WINDOWS, label_video, label_window, window_bounds, window_counts,
                                     window_frames, window_labels, window_means)
 
 
@@ -61,3 +61,18 @@ def test_labels_round_trip() -> None:
     np.testing.assert_array_equal(label_window(labels), np.arange(7))
     assert window_labels(12346, 1)[0] > labels[-1]  # a later video's windows sort after
     assert label_video(np.int64((5 << LABEL_BITS) | 3)) == 5
+
+
+@pytest.mark.parametrize("fps", [0.5, 1.0, 2.0, 2.5, 4.0, 7.0, 10.0, 29.97])
+def test_window_counts_equal_the_bounds_of_every_length(fps):
+    frames = np.arange(0, 2000)
+    want = [window_bounds(int(t), fps).shape[0] for t in frames]
+    np.testing.assert_array_equal(window_counts(frames, fps), want)
+    assert window_counts(np.array([], dtype=np.int64), fps).shape == (0,)
+
+
+def test_window_counts_refuse_what_labels_cannot_hold():
+    length, stride = window_frames(1.0)
+    too_many = (1 << LABEL_BITS) * stride + length
+    with pytest.raises(ValueError, match="windows, more than"):
+        window_counts(np.array([10, too_many]), 1.0)

@@ -35,7 +35,7 @@ import numpy as np
 from ..store.ann_index import (INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnParams, _atomic_write_text,
                                standardization_stats)
 from ..store.windows import (LONG_WINDOWS, WINDOWS_DIRNAME, label_video, label_window, window_bounds,
-                             window_frames, window_labels, window_means)
+                             window_counts, window_frames, window_labels, window_means)
 from .maintenance import REBUILD_MAX, TAIL_MAX, _cosine, _Maintenance
 
 #: In ``index/windows/``: the largest video id up to which long videos were looked for.
@@ -91,7 +91,7 @@ class _WindowIndex(_Maintenance):
         the largest id given out so far (every id up to it has been looked at)."""
         length, _ = window_frames(self._sample_fps)
         ids, frames = self._cat.long_videos(after_id, int(LONG_WINDOWS * length))
-        counts = np.array([window_bounds(int(t), self._sample_fps).shape[0] for t in frames], dtype=np.int64)
+        counts = window_counts(frames, self._sample_fps)
         return ids, counts, max(int(after_id), self._cat.max_id())
 
     def _compute_windows(self, video_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

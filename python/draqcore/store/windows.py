@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["WINDOW_SECONDS", "STRIDE_SECONDS", "LONG_WINDOWS", "LABEL_BITS", "WINDOWS_DIRNAME",
-           "window_frames", "window_bounds", "window_means", "window_labels", "label_video",
+           "window_frames", "window_bounds", "window_counts", "window_means", "window_labels", "label_video",
            "label_window"]
 
 #: Window length, seconds.
@@ -76,6 +76,30 @@ def window_bounds(num_frames: int, sample_fps: float) -> np.ndarray:
     if lo.size >= (1 << LABEL_BITS):
         raise ValueError(f"a video of {t} frames has {lo.size} windows, more than {1 << LABEL_BITS}")
     return np.stack([lo, lo + length], axis=1)
+
+
+def window_counts(num_frames: np.ndarray, sample_fps: float) -> np.ndarray:
+    """Number of :func:`window_bounds` windows of videos of ``num_frames`` sampled frames each,
+    computed at once (a writer counts the windows of every pending long video on each add).
+
+    Parameters
+    ----------
+    num_frames : array-like of int, shape (k,)
+    sample_fps : float
+
+    Returns
+    -------
+    ndarray of shape (k,), int64
+        ``window_bounds(t, sample_fps).shape[0]`` for every ``t`` (0 for videos that are not long).
+    """
+    length, stride = window_frames(sample_fps)
+    t = np.asarray(num_frames, dtype=np.int64).reshape(-1)
+    full = (t - length) // stride + 1  # windows starting at 0, stride, ... that fit
+    last_end = (full - 1) * stride + length
+    n = np.where(t <= LONG_WINDOWS * length, 0, full + (last_end < t))
+    if n.size and int(n.max()) >= (1 << LABEL_BITS):
+        raise ValueError(f"a video of {int(t[np.argmax(n)])} frames has {int(n.max())} windows, more than {1 << LABEL_BITS}")
+    return n.astype(np.int64)
 
 
 def window_means(features: np.ndarray, sample_fps: float) -> np.ndarray:
