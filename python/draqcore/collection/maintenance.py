@@ -269,8 +269,11 @@ class _Maintenance(_CollectionState):
             # Tail clips are ok in this snapshot (_tail reads ok rows only): look up graph ids only.
             from_tail = np.isin(ids, tail_ids) if tail_ids.size else np.zeros(ids.size, dtype=bool)
             head = ids[:want] if g_ids.size < index.count else ids
-            ok = cat.ok_among(head[~from_tail[: head.size]].tolist())
-            keep = from_tail | np.array([int(v) in ok for v in ids], dtype=bool)
+            # Whole rows, not Catalog.ok_among: the search reads these candidates' rows next, so
+            # on a cold page cache this is the one table-page read per candidate it needs anyway
+            # (the (status, id) index pages would be a second one).
+            found = cat.get_many(head[~from_tail[: head.size]].tolist())
+            keep = from_tail | np.array([int(v) in found and found[int(v)].ok for v in ids], dtype=bool)
             # Replaced/removed clips still in the graph are dropped; ask for more if needed.
             if keep.sum() >= candidates or g_ids.size >= index.count:
                 ids, sims = ids[keep][:candidates], sims[keep][:candidates]
