@@ -336,3 +336,32 @@ def test_a_failed_output_write_fails_and_names_the_file(tmp_path: Path, only: st
     assert proc.returncode == 0, proc.stderr
     name = {"plot": "cost_matrix.png", "video": "side_by_side.mp4", "timeline": "timeline.otio"}[only]
     assert proc.stdout.strip().startswith(f"ERR {out / name} "), proc.stdout
+
+
+def test_ray_never_takes_an_input_path_for_its_address(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse gives `--ray [ADDRESS]` the next word: `draq eval retime --ray clip.mp4` took the
+    # video for a cluster address and then said "name at least one video".
+    from draqcore.cli.common import CommandError, ray_inputs_back
+    from draqcore.cli.main import build_parser
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not decoded here")
+    args = build_parser("eval").parse_args(["eval", "retime", "--ray", str(video)])
+    ray_inputs_back(args, "inputs")
+    assert args.ray == "local" and args.inputs == [str(video)]
+    args = build_parser("index").parse_args(["index", "--ray", str(video), str(tmp_path), "--collection", "c"])
+    ray_inputs_back(args, "paths")
+    assert args.ray == "local" and args.paths == [str(video), str(tmp_path)]
+    for address in ("auto", "ray://10.0.0.1:10001", "127.0.0.1:6379"):  # addresses stay addresses
+        args = build_parser("index").parse_args(["index", str(video), "--ray", address, "--collection", "c"])
+        ray_inputs_back(args, "paths")
+        assert args.ray == address and args.paths == [str(video)]
+    args = build_parser("search").parse_args(["search", "--batch", str(tmp_path), "--ray", str(video), "--collection", "c"])
+    ray_inputs_back(args, "query")
+    assert args.ray == "local" and args.query == str(video)  # then refused by run: one QUERY or --batch
+    args = build_parser("search").parse_args(["search", str(video), "--ray", str(tmp_path), "--collection", "c"])
+    with pytest.raises(CommandError, match="a Ray address is expected there"):
+        ray_inputs_back(args, "query")
+    # Through main: the video reaches the command (which then needs Ray, or refuses the mix).
+    assert main(["search", "--batch", str(tmp_path), "--ray", str(video), "--collection", str(tmp_path / "c")]) != 0
+    assert "give one QUERY or --batch QUERIES_DIR" in capsys.readouterr().err

@@ -15,13 +15,50 @@ from typing import Any, Callable, Iterable, Optional
 from .._text import shown
 
 __all__ = ["CommandError", "HelpFormatter", "VIDEO_EXTENSIONS", "IMAGE_EXTENSIONS", "count_arg", "rate_arg",
-           "check_out_dir", "collection_header", "dump_json", "expand_inputs", "print_hits", "stage"]
+           "check_out_dir", "collection_header", "dump_json", "expand_inputs", "print_hits", "stage",
+           "add_ray_option", "ray_inputs_back"]
 
 #: Largest count any option accepts (frames, paths, clips, candidates...): beyond it nothing fits
 #: in memory anyway, and the compiled core takes 32-bit counts.
 MAX_COUNT = 2**31 - 1
 #: Largest frame rate an option accepts, frames per second (as draqcore.video).
 MAX_RATE = 1000.0
+
+
+class _RayAddress(argparse.Action):
+    """``--ray [ADDRESS]``: argparse gives an optional value the next word, so ``--ray clip.mp4``
+    would take the video for a cluster address. A word that names an existing file or folder is
+    kept aside as an input instead (no Ray address is a path on disk); :func:`ray_inputs_back`
+    puts it back among the command's positional arguments."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        if isinstance(values, str) and values != self.const and os.path.exists(values):
+            namespace._ray_input = values
+            values = self.const
+        setattr(namespace, self.dest, values)
+
+
+def add_ray_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--ray [ADDRESS]`` (``"local"`` without ADDRESS) that never swallows an input path."""
+    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS", action=_RayAddress,
+                        help=help)
+
+
+def ray_inputs_back(args: argparse.Namespace, dest: str) -> None:
+    """Put a path that followed ``--ray`` back first among the positional ``dest`` (a list, or a
+    single optional value)."""
+    taken = getattr(args, "_ray_input", None)
+    if taken is None:
+        return
+    del args._ray_input
+    current = getattr(args, dest)
+    if isinstance(current, list):
+        setattr(args, dest, [taken, *current])
+    elif current is None:
+        setattr(args, dest, taken)
+    else:
+        raise CommandError(f"--ray {taken}: a Ray address is expected there, and {current!r} is already the input")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

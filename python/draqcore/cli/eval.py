@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from .common import CommandError, add_extractor_options, count_arg, extractor_from_args, rate_arg
+from .common import (CommandError, add_extractor_options, add_ray_option, count_arg, extractor_from_args, rate_arg,
+                     ray_inputs_back)
 
 
 def _extractor(args: argparse.Namespace):
@@ -81,6 +82,8 @@ def _run_retime(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import build_synthetic_benchmark, evaluate, read_labelled_dir
+
+    ray_inputs_back(args, "inputs")
 
     if args.target == "retime":
         return _run_retime(args)
@@ -166,8 +169,7 @@ def register(sub) -> None:
     p.add_argument("--tau-stride", type=count_arg(1), default=5, help="frame stride of Kendall's tau in the frame-feature table (default 5, as TCC/LAV/CARL)")
     p.add_argument("--json", action="store_true", help="print every table as JSON on stdout instead of markdown (keys: docs/evaluation.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                   help="run the evaluation's independent units (video features, queries, Fig. 5 pairs, re-timing jobs) "
+    add_ray_option(p, "run the evaluation's independent units (video features, queries, Fig. 5 pairs, re-timing jobs) "
                         "on a Ray cluster (pip install \"draqcore[ray]\"); without ADDRESS a local one on the loopback "
-                        "interface; the tables equal a serial run's. Put it after the videos (or give an ADDRESS)")
+                        "interface; the tables equal a serial run's")
     p.set_defaults(func=run)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Iterable
 
 from .._text import one_line, shown
-from .common import VIDEO_EXTENSIONS, CommandError, add_extractor_options, extractor_from_args, rate_arg
+from .common import (VIDEO_EXTENSIONS, CommandError, add_extractor_options, add_ray_option, extractor_from_args, rate_arg,
+                     ray_inputs_back)
 
 #: Files ``draq index`` never attempts in a scanned folder: draqcore's own labels files.
 _LABELS_FILES = frozenset({"labels.json", "truth.json"})
@@ -143,6 +144,7 @@ def _run_features(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    ray_inputs_back(args, "paths")
     from ..collection import Collection
     from ..labels import read_labels
 
@@ -219,8 +221,7 @@ def register(sub) -> None:
                         "draqcore[hdf5])")
     p.add_argument("--features-name", metavar="NAME", default=None,
                    help="which backbone made the --features (required when creating; checked afterwards)")
-    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                   help="decode and extract on a Ray cluster (pip install \"draqcore[ray]\"); without ADDRESS a "
+    add_ray_option(p, "decode and extract on a Ray cluster (pip install \"draqcore[ray]\"); without ADDRESS a "
                         "local one on the loopback interface; this process commits (the collection equals a serial run)")
     p.add_argument("--feature-dtype", choices=("float32", "float16"), default=None,
                    help="storage dtype of features when creating (default float32; float16 halves the disk)")

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from .._text import shown
-from .common import (VIDEO_EXTENSIONS, CommandError, add_extractor_options, collection_header, count_arg, dump_json,
-                     extractor_from_args, print_hits, stage)
+from .common import (VIDEO_EXTENSIONS, CommandError, add_extractor_options, add_ray_option, collection_header, count_arg,
+                     dump_json, extractor_from_args, print_hits, ray_inputs_back, stage)
 
 #: Candidates re-ranked when --candidates is not given: this many, or --top if larger.
 DEFAULT_CANDIDATES = 50
@@ -33,6 +33,7 @@ def _query_name(q: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    ray_inputs_back(args, "query")
     from ..collection import Collection
 
     if (args.query is None) == (args.batch is None):
@@ -105,8 +106,7 @@ def register(sub) -> None:
                    help="query video, a .npy (T, d) features file, or (precomputed collections) a stored clip's name")
     p.add_argument("--batch", metavar="QUERIES_DIR", default=None,
                    help="search every .npy/video file of a folder (the collection is opened once)")
-    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                   help="with --batch: search the queries on a Ray cluster (pip install \"draqcore[ray]\"); "
+    add_ray_option(p, "with --batch: search the queries on a Ray cluster (pip install \"draqcore[ray]\"); "
                         "without ADDRESS a local one on the loopback interface")
     p.add_argument("--collection", required=True, metavar="DIR", help="collection directory (made by draq index)")
     p.add_argument("--top", type=count_arg(1), default=10, help="results to show")
