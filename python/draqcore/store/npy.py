@@ -11,6 +11,7 @@ features), with a cap on the bytes a header may declare.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any, Union
@@ -48,11 +49,7 @@ def read_npy(path: Union[str, "os.PathLike[str]"], dtype: np.dtype, shape: tuple
     want = np.dtype(dtype)
     try:
         with open(f, "rb") as fh:
-            start = _check_header(fh, str(f), want, shape)
-            size = os.fstat(fh.fileno()).st_size
-            nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
-            if size - start != nbytes:
-                raise ValueError(f"{f}: holds {size - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
+            _, nbytes = _check_header(fh, str(f), want, shape, os.fstat(fh.fileno()).st_size)
             data = fh.read(nbytes)
     except OSError as exc:
         raise ValueError(f"{f}: cannot be read ({exc.strerror or exc})") from None
@@ -78,14 +75,8 @@ def npy_from_bytes(data: bytes, what: str, dtype: np.dtype, shape: tuple[int, ..
     ndarray of shape ``shape``, ``dtype``
         A read-only view of ``data`` (no copy).
     """
-    import io
-
     want = np.dtype(dtype)
-    fh = io.BytesIO(data)
-    start = _check_header(fh, what, want, shape)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
-    if len(data) - start != nbytes:
-        raise ValueError(f"{what}: holds {len(data) - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
+    start, _ = _check_header(io.BytesIO(data), what, want, shape, len(data))
     return np.frombuffer(data, dtype=want, count=int(np.prod(shape, dtype=np.int64)), offset=start).reshape(shape)
 
 
@@ -117,16 +108,7 @@ def untrusted_npy_stream(fh: Any, data_bytes: int, where: str, *, max_ndim: int)
     of at most :func:`memory_cap` bytes, exactly as many as follow the header. Never unpickles.
     Every error is a ``ValueError`` starting with ``where``. Returns a read-only array (any byte
     order and memory order the file has)."""
-    try:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise ValueError(f"unsupported .npy format version {version}")
-    except (ValueError, SyntaxError, TypeError, EOFError, RecursionError, MemoryError) as exc:
-        raise ValueError(f"{where}: not a readable .npy array (header: {type(exc).__name__}: {exc})") from None
+    shape, fortran, dtype = _read_header(fh, where, "not a readable .npy array (header: {})")
     if dtype.kind not in "fiu" or dtype.fields is not None or len(shape) > max_ndim:
         raise ValueError(f"{where}: expected a real array of at most {max_ndim} dimensions, got dtype {dtype} "
                          f"and shape {tuple(shape)}")
@@ -179,30 +161,36 @@ def npy_data_offset(head: Union[bytes, bytearray], size: int, what: str, dtype: 
     int
         Offset of the first data byte.
     """
-    import io
-
-    want = np.dtype(dtype)
-    start = _check_header(io.BytesIO(bytes(head)), what, want, shape)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
-    if size - start != nbytes:
-        raise ValueError(f"{what}: holds {size - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
-    return start
+    return _check_header(io.BytesIO(bytes(head)), what, np.dtype(dtype), shape, size)[0]
 
 
-def _check_header(fh: Any, what: str, want: np.dtype, shape: tuple[int, ...]) -> int:
-    """Read a ``.npy`` header from ``fh`` and check it holds exactly ``want`` of ``shape`` (C
-    order); returns the offset of the data. Errors name ``what``."""
+def _read_header(fh: Any, what: str, problem: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of the ``.npy`` header at the start of ``fh`` (NumPy's own
+    parsers; never unpickles). A damaged header is a ``ValueError`` ``"{what}: " + problem``, the
+    ``{}`` in ``problem`` filled with the parser's error."""
     try:
         version = _npy_format.read_magic(fh)
         if version == (1, 0):
-            got_shape, fortran, got_dtype = _npy_format.read_array_header_1_0(fh)
+            shape, fortran, dtype = _npy_format.read_array_header_1_0(fh)
         elif version in ((2, 0), (3, 0)):
-            got_shape, fortran, got_dtype = _npy_format.read_array_header_2_0(fh)
+            shape, fortran, dtype = _npy_format.read_array_header_2_0(fh)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
     except (ValueError, SyntaxError, TypeError, EOFError, RecursionError, MemoryError) as exc:
-        raise ValueError(f"{what}: not a valid .npy header ({type(exc).__name__}: {exc})") from None
-    if got_dtype != want or tuple(got_shape) != tuple(shape) or (fortran and len(shape) > 1):
+        raise ValueError(f"{what}: " + problem.format(f"{type(exc).__name__}: {exc}")) from None
+    return tuple(shape), bool(fortran), dtype
+
+
+def _check_header(fh: Any, what: str, want: np.dtype, shape: tuple[int, ...], size: int) -> tuple[int, int]:
+    """Read a ``.npy`` header from ``fh`` and check it holds exactly ``want`` of ``shape`` (C
+    order) and that the whole file, ``size`` bytes, is that header and those data; returns the
+    offset of the data and their byte count. Errors name ``what``."""
+    got_shape, fortran, got_dtype = _read_header(fh, what, "not a valid .npy header ({})")
+    if got_dtype != want or got_shape != tuple(shape) or (fortran and len(shape) > 1):
         order = " in Fortran order" if fortran else ""
-        raise ValueError(f"{what} is {got_dtype} {tuple(got_shape)}{order}, expected {want} {tuple(shape)}")
-    return int(fh.tell())
+        raise ValueError(f"{what} is {got_dtype} {got_shape}{order}, expected {want} {tuple(shape)}")
+    start = int(fh.tell())
+    nbytes = int(np.prod(shape, dtype=np.int64)) * want.itemsize
+    if size - start != nbytes:
+        raise ValueError(f"{what}: holds {size - start} data bytes, {want} {tuple(shape)} needs {nbytes}")
+    return start, nbytes
