@@ -42,6 +42,7 @@ SPIN_COUNT = "10000"
 BLAS_THREAD_TIMEOUT = "22"
 """``OPENBLAS_THREAD_TIMEOUT`` used when draqcore imports NumPy itself (2**22 cycles, ~1.5 ms)."""
 _BLAS_VARIABLES = ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
+_loaded_with_ours: set[str] = set()  # modules imported here with our variable (e.g. NumPy's short spin)
 
 
 def _import_with(module: str, variable: str, value: str, *, unless: tuple[str, ...]) -> ModuleType:
@@ -51,17 +52,17 @@ def _import_with(module: str, variable: str, value: str, *, unless: tuple[str, .
     if ours:
         os.environ[variable] = value
     try:
-        return importlib.import_module(module)
+        loaded = importlib.import_module(module)
     finally:
         if ours:
             os.environ.pop(variable, None)
+    if ours:
+        _loaded_with_ours.add(module)
+    return loaded
 
 
 def load_numpy() -> ModuleType:
     """Import and return NumPy, with a short OpenBLAS spin if it is not loaded yet (module docstring)."""
-    global _numpy_short_spin
-    if "numpy" not in sys.modules and not any(v in os.environ for v in _BLAS_VARIABLES):
-        _numpy_short_spin = True
     return _import_with("numpy", "OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT, unless=_BLAS_VARIABLES)
 
 
@@ -69,7 +70,6 @@ def load_numpy() -> ModuleType:
 #: stop and the next restart would cost more than a spinning neighbour takes from them.
 QUIET_MIN_WORK = 1 << 23
 _QUIET_VARIABLE = "DRAQ_QUIET_BLAS"
-_numpy_short_spin = False  # NumPy was imported here with OPENBLAS_THREAD_TIMEOUT=22
 _pools_scanned_at = -1  # len(sys.modules) at the last scan of the loaded libraries
 _pool_stops: list[Callable[[], Any]] = []
 _CPUS = os.cpu_count() or 1
@@ -94,7 +94,7 @@ def _blas_pool_stops() -> list[Callable[[], Any]]:
         at = line.find(b"/")
         if at >= 0 and b"openblas" in line[at:].lower():
             path = line[at:].decode("utf-8", "surrogateescape")
-            if path not in paths and not (_numpy_short_spin and "numpy" in path):
+            if path not in paths and not ("numpy" in _loaded_with_ours and "numpy" in path):
                 paths.append(path)
     import ctypes  # here: most processes never need it (cold start of the CLI)
 
@@ -125,10 +125,10 @@ def quiet_blas_pools(threads: int, work: float) -> None:
 
     See the module docstring for why and when this is safe; ``DRAQ_QUIET_BLAS=0`` disables it.
     """
-    if threads == 1 or _CPUS < 2 or work < QUIET_MIN_WORK:
+    if threads == 1 or _CPUS < 2 or work < QUIET_MIN_WORK or os.environ.get(_QUIET_VARIABLE) == "0":
         return
     stops = _blas_pool_stops()
-    if not stops or os.environ.get(_QUIET_VARIABLE) == "0":
+    if not stops:
         return
     frames = getattr(sys, "_current_frames", None)
     if frames is None or len(frames()) != 1:  # another Python thread may be inside NumPy's BLAS

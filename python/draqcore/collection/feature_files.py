@@ -175,10 +175,6 @@ def scan_feature_folder(directory: Union[str, os.PathLike[str]]) -> list[Feature
     return clips
 
 
-def _load_npy(f: Path) -> np.ndarray:
-    return read_untrusted_npy(f, max_ndim=2)
-
-
 class _Open:
     """The one ``.npz``/HDF5 file currently read (clips come sorted by file, so one is enough)."""
 
@@ -233,8 +229,8 @@ def read_clips(clips: list[FeatureClip]) -> Iterator[tuple[str, np.ndarray, Opti
     try:
         for c in clips:
             if c.key is None:
-                feats = _load_npy(c.file)
-                times = _load_npy(c.times_file) if c.times_file is not None else None
+                feats = read_untrusted_npy(c.file, max_ndim=2)
+                times = read_untrusted_npy(c.times_file, max_ndim=2) if c.times_file is not None else None
             else:
                 feats = handle.read(c.file, c.key)
                 times = handle.read(c.file, c.times_key) if c.times_key is not None else None

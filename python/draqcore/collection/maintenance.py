@@ -50,6 +50,21 @@ REBUILD_MAX = 2000
 TAIL_MAX = 4096
 
 
+def manifest_summary(raw: Optional[bytes]) -> Optional[tuple[int, int]]:
+    """``(count, largest id)`` an index manifest's bytes record (``ann.json`` of the clip or the
+    window index); None for no manifest or one without valid entries."""
+    if raw is None:
+        return None
+    try:
+        man = json.loads(raw.decode("utf-8"))
+        count, max_id = man["count"], man["max_id"]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+    if not (type(count) is int and type(max_id) is int) or count < 1 or max_id < 1:
+        return None
+    return count, max_id
+
+
 class _Maintenance(_CollectionState):
     """The ANN index of the ok videos (mixin of :class:`~draqcore.collection.Collection`)."""
 
@@ -177,17 +192,7 @@ class _Maintenance(_CollectionState):
         unknown (no manifest, an older one, or already loaded: then use the loaded index)."""
         if self._index_loaded:
             return None if self._index is None else (self._index.count, int(self._index.ids[-1]))
-        raw = self._manifest_bytes()
-        if raw is None:
-            return None
-        try:
-            man = json.loads(raw.decode("utf-8"))
-            count, max_id = man["count"], man["max_id"]
-        except (ValueError, KeyError, TypeError):
-            return None
-        if not (isinstance(count, int) and isinstance(max_id, int)) or count < 1 or max_id < 1:
-            return None
-        return count, max_id
+        return manifest_summary(self._manifest_bytes())
 
     def _means_for(self, ids: np.ndarray, index: Optional[AnnIndex], tail_ids: np.ndarray,
                    tail_means: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from ..store.ann_index import (INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnPa
                                standardization_stats)
 from ..store.windows import (LONG_WINDOWS, WINDOWS_DIRNAME, label_video, label_window, window_bounds,
                              window_counts, window_frames, window_labels, window_means)
-from .maintenance import REBUILD_MAX, TAIL_MAX, _cosine, _Maintenance
+from .maintenance import REBUILD_MAX, TAIL_MAX, _cosine, _Maintenance, manifest_summary
 
 #: In ``index/windows/``: the largest video id up to which long videos were looked for.
 SCANNED_FILENAME = "scanned.json"
@@ -226,14 +226,10 @@ class _WindowIndex(_Maintenance):
         mark, manifest = self._scanned_mark(), self._windows_manifest()
         if mark is None:
             return False
-        count = 0
-        if manifest is not None:
-            try:
-                count = json.loads(manifest.decode("utf-8"))["count"]
-            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-                return False
-            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-                return False
+        summary = manifest_summary(manifest)
+        if manifest is not None and summary is None:
+            return False
+        count = summary[0] if summary is not None else 0
         scanned, held = mark
         with self._cat.snapshot():
             vids, counts, top = self._long_after(scanned)
