@@ -86,22 +86,23 @@ class _Maintenance(_CollectionState):
         self._begin_write()
         cat = self._cat
         with cat.snapshot():
-            ids, means = self._all_clip_means()
+            ids, means, locations = self._all_clip_means()
             if ids.size == 0:
                 raise ValueError(f"collection {self._directory}: has no videos to index")
         params = self._index.params if self._index is not None else AnnParams()
-        index = AnnIndex.build(ids, means, params)
+        index = AnnIndex.build(ids, means, params, row_data=locations)
         index.save(self._directory / INDEX_DIRNAME)
         self._index = index
         self._index_loaded = True
 
-    def _all_clip_means(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and clip vectors of all ok rows (inside a snapshot)."""
-        ids, means, ranges = self._cat.clip_means(0)
-        self._fill_missing_means(ids, means, ranges)
-        return ids, means
+    def _all_clip_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ids, clip vectors and feature locations (:mod:`draqcore.store.locations`) of all ok
+        rows (inside a snapshot)."""
+        ids, means, locations = self._cat.clip_means(0)
+        self._fill_missing_means(ids, means)
+        return ids, means, locations
 
-    def _fill_missing_means(self, ids: np.ndarray, means: np.ndarray, ranges: np.ndarray) -> None:
+    def _fill_missing_means(self, ids: np.ndarray, means: np.ndarray) -> None:
         """Compute the clip vectors a catalog row does not hold (rows of schema 1), in place."""
         missing = np.flatnonzero(np.isnan(means[:, 0])) if means.size else np.empty(0, dtype=np.intp)
         if missing.size == 0:
@@ -113,8 +114,9 @@ class _Maintenance(_CollectionState):
                 raise ValueError(f"collection {self._directory}: video id {int(ids[i])} vanished from the catalog")
             means[i] = _clip_mean(self._read(rec))
 
-    def _tail(self, index: Optional[AnnIndex]) -> tuple[np.ndarray, np.ndarray]:
-        """Ok clips above the saved index's largest id (all of them without an index), read-only.
+    def _tail(self, index: Optional[AnnIndex]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ok clips above the saved index's largest id (all of them without an index): ids,
+        clip vectors and feature locations, read-only.
 
         Kept between calls while the index object and :meth:`Catalog.ok_after` (count and
         largest id of those rows, from the catalog's index alone) stay the same: a search of a
@@ -125,13 +127,13 @@ class _Maintenance(_CollectionState):
         state = self._cat.ok_after(after)
         cached = getattr(self, "_tail_cached", None)
         if cached is not None and cached[0] is index and cached[1] == (after, state):
-            return cached[2], cached[3]
-        ids, means, ranges = self._cat.clip_means(after)
-        self._fill_missing_means(ids, means, ranges)
-        ids.setflags(write=False)
-        means.setflags(write=False)
-        self._tail_cached = (index, (after, state), ids, means)
-        return ids, means
+            return cached[2], cached[3], cached[4]
+        ids, means, locations = self._cat.clip_means(after)
+        self._fill_missing_means(ids, means)
+        for arr in (ids, means, locations):
+            arr.setflags(write=False)
+        self._tail_cached = (index, (after, state), ids, means, locations)
+        return ids, means, locations
 
     def _loaded_index(self) -> Optional[AnnIndex]:
         """The saved index, loaded on first use (and reloaded by a reader when a writer saved
@@ -164,23 +166,26 @@ class _Maintenance(_CollectionState):
                 return
         index = self._loaded_index()
         with cat.snapshot():
-            tail_ids, tail_means = self._tail(index)
+            tail_ids, tail_means, tail_locations = self._tail(index)
             indexed = index.count if index is not None else 0
             if indexed + tail_ids.size <= REBUILD_MAX:
                 ids = cat.ok_ids()  # small: a scan of at most REBUILD_MAX + replaced rows
                 if ids.size == 0:
                     self._drop_index()
                     return
-                if index is not None and np.array_equal(index.ids, ids):
+                if index is not None and np.array_equal(index.ids, ids) and index.row_data is not None:
                     return
-                means = self._means_for(ids, index, tail_ids, tail_means)
-                rebuilt = AnnIndex.build(ids, means, index.params if index is not None else AnnParams())
+                means, locations = self._means_for(ids, index, tail_ids, tail_means, tail_locations)
+                rebuilt = AnnIndex.build(ids, means, index.params if index is not None else AnnParams(),
+                                         row_data=locations)
             elif index is None:
                 if tail_ids.size == 0:
                     return
-                rebuilt = AnnIndex.build(tail_ids, tail_means, AnnParams())
+                rebuilt = AnnIndex.build(tail_ids, tail_means, AnnParams(), row_data=tail_locations)
             elif tail_ids.size >= TAIL_MAX:
-                rebuilt = index.add(tail_ids, tail_means)
+                # An index saved without row data (before draqcore kept them) gets them at its
+                # next full build (draq reindex): adding stays O(k log N).
+                rebuilt = index.add(tail_ids, tail_means, row_data=tail_locations)
             else:
                 return
         rebuilt.save(self._directory / INDEX_DIRNAME)
@@ -195,27 +200,25 @@ class _Maintenance(_CollectionState):
         return manifest_summary(self._manifest_bytes())
 
     def _means_for(self, ids: np.ndarray, index: Optional[AnnIndex], tail_ids: np.ndarray,
-                   tail_means: np.ndarray) -> np.ndarray:
-        """Clip vectors of ``ids`` from the index, the tail or the catalog (small collections)."""
-        pool_ids = [tail_ids]
-        pool_means = [tail_means]
-        if index is not None:
-            pool_ids.insert(0, index.ids)
-            pool_means.insert(0, index.clip_means)
-        all_ids = np.concatenate(pool_ids)
-        all_means = np.concatenate(pool_means, axis=0)
-        order = np.argsort(all_ids, kind="stable")
-        all_ids, all_means = all_ids[order], all_means[order]
-        pos = np.searchsorted(all_ids, ids)
-        pos = np.minimum(pos, max(all_ids.size - 1, 0))
-        found = all_ids.size > 0 and bool(np.all(all_ids[pos] == ids)) if ids.size else True
-        if found:
-            return np.ascontiguousarray(all_means[pos])
-        # Rows below the index's largest id that it does not hold (e.g. a crash before a save):
-        # ask the catalog for all of them.
-        cat_ids, cat_means = self._all_clip_means()
+                   tail_means: np.ndarray, tail_locations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Clip vectors and feature locations of ``ids`` from the index, the tail or the
+        catalog (small collections)."""
+        if index is not None and index.row_data is not None:
+            all_ids = np.concatenate([index.ids, tail_ids])
+            all_means = np.concatenate([index.clip_means, tail_means], axis=0)
+            all_locations = np.concatenate([index.row_data, tail_locations], axis=0)
+            order = np.argsort(all_ids, kind="stable")
+            all_ids, all_means, all_locations = all_ids[order], all_means[order], all_locations[order]
+            pos = np.searchsorted(all_ids, ids)
+            pos = np.minimum(pos, max(all_ids.size - 1, 0))
+            found = all_ids.size > 0 and bool(np.all(all_ids[pos] == ids)) if ids.size else True
+            if found:
+                return np.ascontiguousarray(all_means[pos]), np.ascontiguousarray(all_locations[pos])
+        # Rows below the index's largest id that it does not hold (e.g. a crash before a save),
+        # or an index without locations: ask the catalog for all of them.
+        cat_ids, cat_means, cat_locations = self._all_clip_means()
         pos = np.searchsorted(cat_ids, ids)
-        return np.ascontiguousarray(cat_means[pos])
+        return np.ascontiguousarray(cat_means[pos]), np.ascontiguousarray(cat_locations[pos])
 
     def _drop_index(self) -> None:
         """No ok video is left: remove the saved index (the manifest first)."""
@@ -238,7 +241,7 @@ class _Maintenance(_CollectionState):
         """
         cat = self._cat
         index = self._loaded_index()
-        tail_ids, tail_means = self._tail(index)
+        tail_ids, tail_means, _ = self._tail(index)
         indexed = index.count if index is not None else 0
         if indexed + tail_ids.size <= REBUILD_MAX:
             # Small: exact similarities with statistics of exactly the current clips.
@@ -260,6 +263,7 @@ class _Maintenance(_CollectionState):
             return pool_ids[order], sims[order], (mean, scale)
         assert index is not None
         mean, scale = index.mean, index.scale
+        logged = cat.logs_removals
         if tail_ids.size:
             tail_sims = _cosine((tail_means - mean) / scale, (clip_vector - mean) / scale)
         else:
@@ -274,11 +278,18 @@ class _Maintenance(_CollectionState):
             # Tail clips are ok in this snapshot (_tail reads ok rows only): look up graph ids only.
             from_tail = np.isin(ids, tail_ids) if tail_ids.size else np.zeros(ids.size, dtype=bool)
             head = ids[:want] if g_ids.size < index.count else ids
-            # Whole rows, not Catalog.ok_among: the search reads these candidates' rows next, so
-            # on a cold page cache this is the one table-page read per candidate it needs anyway
-            # (the (status, id) index pages would be a second one).
-            found = cat.get_many(head[~from_tail[: head.size]].tolist())
-            keep = from_tail | np.array([int(v) in found and found[int(v)].ok for v in ids], dtype=bool)
+            asked = head[~from_tail[: head.size]].tolist()
+            if logged:
+                # Graph ids were ok when inserted and rows never change: ok unless logged as
+                # removed. No row of the videos table is read (see Catalog.removed_among).
+                gone = cat.removed_among(asked)
+                keep = from_tail | np.array([int(v) not in gone for v in ids], dtype=bool)
+            else:
+                # Whole rows, not Catalog.ok_among: the search reads these candidates' rows next,
+                # so on a cold page cache this is the one table-page read per candidate it needs
+                # anyway (the (status, id) index pages would be a second one).
+                found = cat.get_many(asked)
+                keep = from_tail | np.array([int(v) in found and found[int(v)].ok for v in ids], dtype=bool)
             # Replaced/removed clips still in the graph are dropped; ask for more if needed.
             if keep.sum() >= candidates or g_ids.size >= index.count:
                 ids, sims = ids[keep][:candidates], sims[keep][:candidates]

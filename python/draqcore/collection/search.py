@@ -13,9 +13,11 @@ import draqcore  # the compiled-core wrappers (draq_batch, contextualize, warp);
 from .._validate import as_nonnegative_int as _int_arg
 from .inputs import PathLike, _catalog_key, _content_hash, _resolve
 from .results import SearchHit, _readonly
+from ..store.catalog import VideoRecord
 from .window_index import _WindowIndex
-from .state import _clip_mean
+from .state import _clip_mean, _video_name
 from ..features.precomputed import Precomputed
+from ..store.locations import Located, located
 from ..store.npy import read_untrusted_npy
 
 _METHODS = ("exact", "sampled")
@@ -291,8 +293,7 @@ class _Search(_WindowIndex):
                                                            candidates)
             if ids.size == 0:
                 raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
-            found = cat.get_many(ids)
-            records = [found[int(v)] for v in ids]  # _retrieve returns ok ids of this snapshot only
+            records = self._locate(ids)  # _retrieve returns ok ids of this snapshot only
             # Cold candidates are random disk reads: announce them all, then read (see prefetch);
             # the same for the stored vectors of them that are checked below.
             self._prefetch_stored(records, by_window)
@@ -306,9 +307,10 @@ class _Search(_WindowIndex):
                 k=k, seed=seed, band=band,
             )
             scored.sort(key=lambda m: (m.draq, m.order))  # stable: ties keep the retrieval order
+            rows = cat.get_many([records[m.candidate].id for m in scored[:top]])
             hits: list[SearchHit] = []
             for rank, m in enumerate(scored[:top], start=1):
-                rec = records[m.candidate]
+                rec = self._hit_record(records[m.candidate], rows)
                 hit_times = _readonly(cat.frames(rec.id)[0])
                 j0 = int(m.path[0, 1])  # 0, or the first column of a segment
                 match = _readonly(np.asarray(draqcore.warp(m.path - [0, j0], keep=0), dtype=np.int64) + j0)
@@ -332,6 +334,47 @@ class _Search(_WindowIndex):
                 )
         return hits
 
+
+    def _locate(self, ids: np.ndarray) -> list[Union[VideoRecord, Located]]:
+        """Where the features of these ok ids (of this snapshot) are, in order: from the clip
+        index's row data and the pending tail, reading no catalog row
+        (:mod:`draqcore.store.locations`); ids neither holds (an index saved without row
+        data, or ids below its largest one that it does not hold) from their catalog rows."""
+        index = self._index if getattr(self, "_index_loaded", False) else None
+        out: dict[int, Union[VideoRecord, Located]] = {}
+        if index is not None and index.row_data is not None:
+            data = index.row_data
+            for v, r in zip(ids.tolist(), index.rows_of(ids).tolist()):
+                if r >= 0:
+                    out[v] = located(v, data[r])
+            tail_ids, _, tail_locations = self._tail(index)  # this snapshot's (kept between searches)
+            left = np.array([v for v in ids.tolist() if v not in out], dtype=np.int64)
+            if left.size and tail_ids.size:
+                pos = np.minimum(np.searchsorted(tail_ids, left), tail_ids.size - 1)
+                for v, p in zip(left.tolist(), pos.tolist()):
+                    if tail_ids[p] == v:
+                        out[v] = located(v, tail_locations[p])
+        missing = [v for v in ids.tolist() if v not in out]
+        if missing:
+            out.update(self._cat.get_many(missing))
+        return [out[int(v)] for v in ids]
+
+    def _hit_record(self, cand: Union[VideoRecord, Located], rows: dict[int, VideoRecord]) -> VideoRecord:
+        """The catalog row of a hit (read in the search's snapshot), checked against where its
+        features were read from: a hit is never reported from features its row does not name."""
+        rec = rows.get(cand.id)
+        if rec is None or not rec.ok:
+            raise ValueError(
+                f"collection {self._directory}: video {cand.id} was retrieved as an ok video but its catalog row is "
+                f"gone: the catalog's removal log is incomplete; run `draq check {self._directory}`"
+            )
+        if isinstance(cand, Located) and (cand.row_offset, cand.num_frames, cand.features_digest) != (
+                rec.row_offset, rec.num_frames, rec.features_digest):
+            raise ValueError(
+                f"collection {self._directory}: the feature location the index keeps for {_video_name(rec)} differs "
+                f"from its catalog row: an index file was modified; run `draq check {self._directory}`"
+            )
+        return rec
 
     @staticmethod
     def _merge_windows(ids: np.ndarray, sims: np.ndarray, w_ids: np.ndarray, w_sims: np.ndarray,
@@ -383,7 +426,7 @@ class _Search(_WindowIndex):
             got = _clip_mean(np.asarray(f, dtype=np.float32))
             if not _means_match(got, np.asarray(stored, dtype=np.float32)):
                 raise ValueError(
-                    f"collection {self._directory}: the clip vector stored for video {rec.id} ({rec.path}) is not the "
+                    f"collection {self._directory}: the clip vector stored for {_video_name(rec)} is not the "
                     "mean of its features: a collection file was modified (swapped or forged vectors would give wrong "
                     f"results); run `draq check {self._directory}`"
                 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -25,6 +25,12 @@ VideoRef = Union[VideoRecord, int, PathLike]
 def _clip_mean(features: np.ndarray) -> np.ndarray:
     """Clip vector ``(1/T) sum_j f_j`` (paper Sec. 3), accumulated in float64, as float32 (d,)."""
     return features.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+def _video_name(rec: Any) -> str:
+    """"video ID (PATH)" for messages; "video ID" for a clip located without its catalog row
+    (:class:`~draqcore.store.locations.Located`)."""
+    return f"video {rec.id} ({rec.path})" if rec.path else f"video {rec.id}"
 
 
 class _CollectionState:
@@ -178,19 +184,19 @@ class _CollectionState:
             stored = store.read_stored(rec.row_offset, rec.num_frames)
         except ValueError as exc:
             raise ValueError(
-                f"collection {self._directory}: the features of video {rec.id} ({rec.path}) cannot be read: "
+                f"collection {self._directory}: the features of {_video_name(rec)} cannot be read: "
                 f"{exc}; run `draq check {self._directory}`"
             ) from None
         if rec.features_digest is not None and features_digest(stored) != rec.features_digest:
             raise ValueError(
-                f"collection {self._directory}: the features of video {rec.id} ({rec.path}) in "
+                f"collection {self._directory}: the features of {_video_name(rec)} in "
                 f"{store.path.name}/ do not match their recorded checksum: a feature file was modified "
                 f"or damaged; run `draq check {self._directory}`"
             )
         rows = stored.astype(np.float32) if stored.dtype != np.float32 else stored
         if not np.isfinite(rows).all():  # appended rows are checked: only damage gets here
             raise ValueError(
-                f"collection {self._directory}: the features of video {rec.id} ({rec.path}) in "
+                f"collection {self._directory}: the features of {_video_name(rec)} in "
                 f"{store.path.name} contain NaN/Inf: the file is damaged; run `draq check {self._directory}`"
             )
         rows.setflags(write=False)

@@ -37,6 +37,7 @@ from ..store.ann_index import (INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, AnnPa
 from ..store.windows import (LONG_WINDOWS, WINDOWS_DIRNAME, label_video, label_window, window_bounds,
                              window_counts, window_frames, window_labels, window_means)
 from .maintenance import REBUILD_MAX, TAIL_MAX, _cosine, _Maintenance, manifest_summary
+from .state import _video_name
 
 #: In ``index/windows/``: the largest video id up to which long videos were looked for.
 SCANNED_FILENAME = "scanned.json"
@@ -295,8 +296,15 @@ class _WindowIndex(_Maintenance):
         _, first = np.unique(vids, return_index=True)
         first = np.sort(first)
         labels, sims, vids = labels[first], sims[first], vids[first]
-        ok = self._cat.ok_among(vids[: 4 * candidates + 16].tolist())
-        keep = np.array([int(v) in ok for v in vids[: 4 * candidates + 16]], dtype=bool)
+        asked = vids[: 4 * candidates + 16].tolist()
+        if self._cat.logs_removals:
+            # Windows exist only of videos that were ok, and rows never change: ok unless
+            # logged as removed (no row or index page of the videos table is read).
+            gone = self._cat.removed_among(asked)
+            keep = np.array([v not in gone for v in asked], dtype=bool)
+        else:
+            ok = self._cat.ok_among(asked)
+            keep = np.array([v in ok for v in asked], dtype=bool)
         n = keep.size
         vids, sims, labels = vids[:n][keep], sims[:n][keep], labels[:n][keep]
         return vids[:candidates], sims[:candidates], labels[:candidates], vids.size >= candidates
@@ -322,7 +330,7 @@ class _WindowIndex(_Maintenance):
             got = window_means(f, self._sample_fps)[w] if w < bounds.shape[0] else None
             if got is None or not _means_match(got, stored[k]):
                 raise ValueError(
-                    f"collection {self._directory}: the window vector stored for window {w} of video {rec.id} "
-                    f"({rec.path}) is not the mean of its features in that window: a collection file was "
+                    f"collection {self._directory}: the window vector stored for window {w} of "
+                    f"{_video_name(rec)} is not the mean of its features in that window: a collection file was "
                     f"modified (forged vectors would give wrong results); run `draq check {self._directory}`"
                 )

@@ -23,6 +23,9 @@ On-disk layout (``directory`` is e.g. ``<collection>/index``)::
     g<generation>/clip_ids.npy     (N,) int64 video ids, ascending, one per row above
     g<generation>/std_mean.npy     (d,) float64, mu
     g<generation>/std_scale.npy    (d,) float64, sigma after the floor
+    g<generation>/row_data.npy     (N, w) int64, optional: the caller's fixed-width data per row
+                                   (a collection keeps where each clip's features are:
+                                   draqcore.collection.locations); held in memory when loaded
 
 The manifest records the space, dimension, count, hnswlib parameters (M, ef_construction, ef),
 the floor, the generation directory and the SHA-256 and size of every file. Every save writes a
@@ -84,6 +87,8 @@ _FORMAT = "draqcore-ann"
 _FORMAT_VERSION = 1
 _GENERATION = re.compile(r"g[0-9]{6,}")
 _FILES = ("ann.hnsw", "clip_means.npy", "clip_ids.npy", "std_mean.npy", "std_scale.npy")
+# Optional: present in a generation saved with row data (its width is in the manifest).
+_ROWS = "row_data.npy"
 # Largest difference allowed between a stored graph vector and the one recomputed from the clip
 # means (both are unit vectors; float32 rounding of the standardisation and normalisation is ~1e-7).
 _VECTOR_TOL = 1e-4
@@ -237,6 +242,7 @@ class AnnIndex:
         exhaustive: bool = False,
         outside: Optional[np.ndarray] = None,
         unseeded: bool = False,
+        row_data: Optional[np.ndarray] = None,
     ) -> None:
         # Private: use AnnIndex.build / AnnIndex.load. ``clip_means`` is an array, or (a loaded
         # index) the verified file its rows are read from on demand; ``unseeded``: hnswlib read
@@ -253,7 +259,8 @@ class AnnIndex:
         self._mean = mean
         self._scale = scale
         self._params = params
-        for arr in (self._ids, self._clip_means, self._mean, self._scale):
+        self._row_data = row_data
+        for arr in (self._ids, self._clip_means, self._mean, self._scale, self._row_data):
             if isinstance(arr, np.ndarray):
                 arr.setflags(write=False)
 
@@ -295,6 +302,12 @@ class AnnIndex:
             means.setflags(write=False)
             self._clip_means = means
         return self._clip_means
+
+    @property
+    def row_data(self) -> Optional[np.ndarray]:
+        """The caller's data of each row (row ``i`` for ``ids[i]``): ndarray of shape (N, w),
+        int64 (read-only, in memory), or None for an index built or saved without it."""
+        return self._row_data
 
     def clip_mean_rows(self, rows: ArrayLike) -> np.ndarray:
         """Raw clip means of some rows (row ``i`` is ``ids[i]``), read from the verified file when
@@ -385,6 +398,7 @@ class AnnIndex:
         *,
         threads: Optional[int] = None,
         stats: Optional[tuple[np.ndarray, np.ndarray]] = None,
+        row_data: Optional[ArrayLike] = None,
     ) -> "AnnIndex":
         """Standardise clip means by their own statistics (or ``stats``) and build the hnswlib graph.
 
@@ -403,6 +417,9 @@ class AnnIndex:
         stats : (mean, scale), optional
             Frozen standardisation statistics, each of shape (d,); default: those of
             ``clip_means`` (:func:`standardization_stats`).
+        row_data : array_like of shape (N, w), int, optional
+            Fixed-width integers kept with each row and saved with the index (:attr:`row_data`);
+            reordered with the ids.
 
         Raises
         ------
@@ -440,10 +457,12 @@ class AnnIndex:
             if mean.shape != (m32.shape[1],) or scale.shape != mean.shape or not np.isfinite(mean).all() \
                     or not (np.isfinite(scale).all() and (scale > 0).all()):
                 raise ValueError(f"stats: expected finite mean and positive scale of shape ({m32.shape[1]},)")
+        rows = _row_data_arg(row_data, id64.shape[0])
         index = cls._make_graph(id64, m32, mean, scale, p, threads)
-        return cls(index, id64, m32, mean, scale, p)
+        return cls(index, id64, m32, mean, scale, p, row_data=None if rows is None else np.ascontiguousarray(rows[order]))
 
-    def add(self, ids: ArrayLike, clip_means: ArrayLike, *, threads: Optional[int] = None) -> "AnnIndex":
+    def add(self, ids: ArrayLike, clip_means: ArrayLike, *, threads: Optional[int] = None,
+            row_data: Optional[ArrayLike] = None) -> "AnnIndex":
         """A new index: this one plus more clips, standardised with the frozen statistics.
 
         The hnswlib graph is grown in place (``resize_index`` + ``add_items``: O(k log N) for k
@@ -457,6 +476,9 @@ class AnnIndex:
             Their raw clip vectors.
         threads : int, optional
             Threads for hnswlib insertion (None = all cores; at most ``max(1024, cores)``).
+        row_data : array_like of shape (k, w), int, optional
+            Their row data, as wide as this index's. The new index has row data only when this
+            one has and it is given.
 
         Raises
         ------
@@ -475,6 +497,10 @@ class AnnIndex:
             raise ValueError("ids: must be ascending and above the ids already indexed")
         if not np.isfinite(m32).all():
             raise ValueError("clip_means: contains NaN/Inf")
+        rows = _row_data_arg(row_data, id64.shape[0])
+        if rows is not None and self._row_data is not None and rows.shape[1] != self._row_data.shape[1]:
+            raise ValueError(f"row_data: expected {self._row_data.shape[1]} columns, got {rows.shape[1]}")
+        rows_all = None if rows is None or self._row_data is None else np.concatenate([self._row_data, rows])
         z = ((m32.astype(np.float64) - self._mean) / self._scale).astype(np.float32)
         old_means = self.clip_means  # (read before the graph grows: a changed file leaves it as it was)
         if self._unseeded:
@@ -494,7 +520,7 @@ class AnnIndex:
         ids_all = np.concatenate([self._ids, id64])
         means_all = np.concatenate([old_means, m32], axis=0)
         return AnnIndex(self._index, ids_all, means_all, self._mean.copy(), self._scale.copy(), self._params,
-                        exhaustive=self._exhaustive, outside=self._outside)
+                        exhaustive=self._exhaustive, outside=self._outside, row_data=rows_all)
 
     @staticmethod
     def _make_graph(
@@ -643,8 +669,12 @@ class AnnIndex:
             np.save(gen_dir / "clip_ids.npy", self._ids, allow_pickle=False)
             np.save(gen_dir / "std_mean.npy", self._mean, allow_pickle=False)
             np.save(gen_dir / "std_scale.npy", self._scale, allow_pickle=False)
+            names = _FILES
+            if self._row_data is not None:
+                np.save(gen_dir / _ROWS, self._row_data, allow_pickle=False)
+                names = _FILES + (_ROWS,)
             files: dict[str, dict[str, Any]] = {}
-            for name in _FILES:
+            for name in names:
                 _fsync_file(gen_dir / name)
             fsync_dir(gen_dir)
             verdict = None
@@ -652,16 +682,17 @@ class AnnIndex:
                 # Read the files back and verify them as a loader would (the SHA-256 for the
                 # manifest comes from the same bytes), so that the next process to load this
                 # generation finds its verdict and skips the checks (draqcore.store.verdicts).
-                opened = _open_generation(gen_dir, None, settle=True)
-                man = _Manifest(self.dim, self.count, self._params, generation, gen_name, {})
+                opened = _open_generation(gen_dir, None, settle=True, names=names)
+                man = _Manifest(self.dim, self.count, self._params, generation, gen_name, {},
+                                0 if self._row_data is None else int(self._row_data.shape[1]))
                 checked = _verify(man, opened, gen_dir, None, keep_means=False)
-                files = {name: {"sha256": checked.digests[name], "bytes": opened.files[name].size} for name in _FILES}
+                files = {name: {"sha256": checked.digests[name], "bytes": opened.files[name].size} for name in names}
                 if opened.unchanged() and opened.settled:
                     verdict = (opened.identities, verdicts.Verdict(checked.graph.levels.astype(np.int8),
                                                                    checked.outside_rows))
                 del opened, checked
             else:
-                for name in _FILES:
+                for name in names:
                     f = gen_dir / name
                     files[name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
             kill_point("index-generation")
@@ -681,6 +712,8 @@ class AnnIndex:
                 "max_id": int(self._ids[-1]),  # lets a writer find clips added since without loading the graph
                 "files": files,
             }
+            if self._row_data is not None:
+                manifest["row_data_width"] = int(self._row_data.shape[1])
             manifest_text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
             _atomic_write_text(manifest_path, manifest_text)
             if verdict is not None:
@@ -776,7 +809,8 @@ class AnnIndex:
             else:
                 index = graph_index(checked.graph, ef=man.params.ef, seed=man.params.seed)
             return cls(index, checked.ids, means, checked.mean, checked.scale, man.params,
-                       exhaustive=checked.outside_rows.size > 0, outside=checked.outside_rows, unseeded=by_path)
+                       exhaustive=checked.outside_rows.size > 0, outside=checked.outside_rows, unseeded=by_path,
+                       row_data=checked.row_data)
         raise AssertionError("unreachable")  # the second attempt returns or raises
 
     @classmethod
@@ -786,7 +820,7 @@ class AnnIndex:
         headers and the graph's header and layout are checked again, nothing else. The clip
         means are not read (rows are read on demand) and hnswlib reads the graph file itself
         (where that is not possible, the graph is read here and handed to hnswlib)."""
-        ids, mean, scale, offset = _arrays(man, opened, gen_dir)
+        ids, mean, scale, offset, row_data = _arrays(man, opened, gen_dir)
         means = _MeansFile(opened.files[_MEANS], offset, man.count, man.dim)
         graph_file = opened.files[_GRAPH]
         p = man.params
@@ -805,7 +839,20 @@ class AnnIndex:
             index = graph_index(graph, ef=p.ef, seed=p.seed)
             del graph
         return cls(index, ids, means, mean, scale, p, exhaustive=verdict.outside_rows.size > 0,
-                   outside=verdict.outside_rows, unseeded=unseeded)
+                   outside=verdict.outside_rows, unseeded=unseeded, row_data=row_data)
+
+
+def _row_data_arg(row_data: Optional[ArrayLike], n: int) -> Optional[np.ndarray]:
+    """``row_data`` as a new (n, w) int64 array (w >= 1), or None."""
+    if row_data is None:
+        return None
+    arr = np.asarray(row_data)
+    if arr.dtype.kind not in "iu" or arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] < 1:
+        raise ValueError(f"row_data: expected an integer array of shape ({n}, w >= 1), got dtype {arr.dtype}, "
+                         f"shape {arr.shape}")
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise ValueError("row_data: values beyond int64")
+    return np.array(arr, dtype=np.int64, copy=True)
 
 
 def _hnsw_threads(threads: Optional[int]) -> int:
@@ -822,6 +869,7 @@ class _Manifest:
     generation: int
     gen_name: str
     files: dict[str, Any]
+    row_width: int = 0  # columns of row_data.npy; 0: none
 
 
 def _read_manifest(manifest_path: Path) -> tuple[_Manifest, bytes]:
@@ -858,18 +906,26 @@ def _read_manifest(manifest_path: Path) -> tuple[_Manifest, bytes]:
         raise fail(f"directory {gen_name!r} does not match generation {generation}")
     if floor != STD_FLOOR:
         raise fail(f"std_floor {floor!r} differs from this draqcore's {STD_FLOOR!r}; rebuild the index")
-    if not isinstance(files, dict) or set(files) != set(_FILES):
-        raise fail(f"'files' must list exactly {sorted(_FILES)}")
+    if not isinstance(files, dict) or set(files) not in (set(_FILES), set(_FILES) | {_ROWS}):
+        raise fail(f"'files' must list exactly {sorted(_FILES)} (and {_ROWS!r} with row data)")
+    row_width = 0
+    if _ROWS in files or "row_data_width" in man:
+        try:
+            row_width = _int_at_least(man["row_data_width"], "row_data_width", 1)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise fail(f"damaged row data entry ({type(exc).__name__}: {exc})") from None
+        if _ROWS not in files:
+            raise fail(f"'row_data_width' without {_ROWS!r} in 'files'")
     if count >= 2**31 - 1:  # hnswlib's internal ids are 32-bit
         raise fail(f"count {count} is beyond what an hnswlib graph can hold")
-    return _Manifest(dim, count, params, generation, gen_name, files), raw
+    return _Manifest(dim, count, params, generation, gen_name, files, row_width), raw
 
 
 _MEANS = "clip_means.npy"
 _GRAPH = "ann.hnsw"
 # Files read whole when a generation is opened (small: ids and statistics); the graph and the
 # clip means are read by the verification (or not at all, with a verdict) through PinnedFile.
-_SMALL = ("clip_ids.npy", "std_mean.npy", "std_scale.npy")
+_SMALL = ("clip_ids.npy", "std_mean.npy", "std_scale.npy", _ROWS)
 # Rows of clip_means.npy read at once while streaming it (8 MiB at d = 128).
 _MEANS_BLOCK = 1 << 14
 # Enough bytes for any .npy header NumPy writes.
@@ -953,15 +1009,16 @@ class _Opened:
 
 
 def _open_generation(gen_dir: Path, files: Optional[dict[str, Any]], fail: Any = None,
-                     settle: bool = False) -> _Opened:
+                     settle: bool = False, names: tuple[str, ...] = _FILES) -> _Opened:
     """Every file of a generation opened once (identity taken), the small ones read.
 
     With ``files`` (the manifest's entries), each file must exist with the recorded size.
     ``settle`` (a writer about to record a verdict of files it has just written) first waits until
     the files are :data:`~draqcore.store.verdicts.RACY_NS` old (at most that long). A file that
     changes while it is read raises ``fail``'s ``ValueError`` (or ``ValueError`` without it).
+    Without ``files``, ``names`` are the files to open.
     """
-    paths = {name: gen_dir / name for name in _FILES}
+    paths = {name: gen_dir / name for name in (tuple(files) if files is not None else names)}
     if settle:
         try:
             newest = max(p.stat().st_ctime_ns for p in paths.values())
@@ -1012,12 +1069,13 @@ class _Checked:
     graph: Any
     outside_rows: np.ndarray
     digests: dict[str, str]
+    row_data: Optional[np.ndarray] = None
 
 
 def _arrays(man: _Manifest, opened: _Opened, gen_dir: Path, where: Any = None) -> tuple[np.ndarray, ...]:
     """clip_ids, std_mean, std_scale from their bytes (headers, shapes and dtypes checked;
-    views, no copies) and the offset of the data of clip_means.npy (its header and size checked,
-    its data not read)."""
+    views, no copies), the offset of the data of clip_means.npy (its header and size checked,
+    its data not read) and the row data (None without)."""
     def arr(name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
         return npy_from_bytes(opened.blobs[name], str(gen_dir / name), np.dtype(dtype), shape)
 
@@ -1025,8 +1083,9 @@ def _arrays(man: _Manifest, opened: _Opened, gen_dir: Path, where: Any = None) -
         means_file = opened.files[_MEANS]
         head = means_file.pread(min(means_file.size, _NPY_HEAD), 0)
         offset = npy_data_offset(head, means_file.size, str(gen_dir / _MEANS), np.dtype("<f4"), (man.count, man.dim))
+        rows = arr(_ROWS, "<i8", (man.count, man.row_width)) if man.row_width else None
         return (arr("clip_ids.npy", "<i8", (man.count,)), arr("std_mean.npy", "<f8", (man.dim,)),
-                arr("std_scale.npy", "<f8", (man.dim,)), offset)
+                arr("std_scale.npy", "<f8", (man.dim,)), offset, rows)
     except ValueError as exc:
         raise ValueError(f"ANN index {where or gen_dir}: {exc} (dim={man.dim}, count={man.count})") from None
 
@@ -1084,7 +1143,7 @@ def _verify(man: _Manifest, opened: _Opened, gen_dir: Path, manifest_path: Optio
     digests: dict[str, str] = {}
 
     def hash_all() -> None:
-        for name in _FILES:
+        for name in opened.files:
             if name != _MEANS:
                 digests[name] = hashlib.sha256(blobs[name]).hexdigest()
 
@@ -1109,13 +1168,13 @@ def _verify(man: _Manifest, opened: _Opened, gen_dir: Path, manifest_path: Optio
         digests[_MEANS] = means_hash.hexdigest() if hashed[0] == means_file.size else ""
         if manifest_path is None:
             return
-        for name in _FILES:
+        for name in man.files:
             entry = man.files[name]
             if not isinstance(entry, dict) or entry.get("sha256") != digests.get(name):
                 raise fail(f"{gen_dir / name} does not match its recorded SHA-256 (modified or damaged)")
 
     try:
-        ids, mean, scale, offset = _arrays(man, opened, gen_dir, where)
+        ids, mean, scale, offset, row_data = _arrays(man, opened, gen_dir, where)
         count, dim = man.count, man.dim
         if (ids < 0).any() or (np.diff(ids) <= 0).any():
             raise fail("clip_ids.npy must hold distinct non-negative ids in ascending order")
@@ -1189,4 +1248,4 @@ def _verify(man: _Manifest, opened: _Opened, gen_dir: Path, manifest_path: Optio
     outside_rows = np.sort(rows[outside]) if outside.size else outside
     if kept is not None:
         kept.setflags(write=False)
-    return _Checked(kept, offset, ids, mean, scale, graph, outside_rows, dict(digests))
+    return _Checked(kept, offset, ids, mean, scale, graph, outside_rows, dict(digests), row_data)

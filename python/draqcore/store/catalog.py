@@ -34,6 +34,8 @@ Schema (version :data:`SCHEMA_VERSION`)::
            clip_mean BLOB,                         -- (d,) float32 little-endian clip vector
            file_stat TEXT)                         -- "size:mtime_ns:inode:dev" of the input file
     index videos_status(status, id)                -- ok rows by id: O(log N) tail and existence
+    removed_ids(id INTEGER PRIMARY KEY)            -- every video id whose row was deleted
+    trigger videos_removal_log                     -- AFTER DELETE ON videos: logs old.id there
 
 Schema version 1 (draqcore before shards) lacks the last three columns and the index; a writer
 upgrades such a catalog in place (the new columns are NULL for old rows: their features are then
@@ -46,6 +48,16 @@ committed: they are orphans of an interrupted write.
 
 Re-indexing a changed file deletes its row and inserts a new one, so a video id always refers to
 the same feature rows (the ANN index caches clip means by id).
+
+Removal log. Apart from its label, a row never changes after it is inserted: it exists with the
+same status, feature rows and checksum, or it was deleted (removed, or replaced by a new id).
+The ``removed_ids`` table, filled by a trigger on every delete whichever code deletes, lists the
+deleted ids, so "is this once-ok video still ok?" is answered by one small table
+(:meth:`Catalog.removed_among`) instead of one row read per video: a search at a million clips
+checks its candidates without reading their rows (:mod:`draqcore.collection.locations`). The
+first writer of a catalog made before the log creates it in the same transaction that logs
+every id missing below the largest id ever assigned (``sqlite_sequence``), so the log is complete
+whenever it exists (:meth:`Catalog.logs_removals`).
 
 Concurrency and crash safety. The database runs in SQLite's WAL mode: a writer's transactions
 never wait for readers and readers never wait for the writer; every read transaction
@@ -74,6 +86,8 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
+
+from .locations import pack_locations
 
 __all__ = ["Catalog", "VideoRecord", "SCHEMA_VERSION", "CATALOG_FILENAME"]
 
@@ -124,6 +138,13 @@ _UPGRADE_1_TO_2 = (
     "ALTER TABLE videos ADD COLUMN file_stat TEXT",
     "CREATE INDEX IF NOT EXISTS videos_status ON videos(status, id)",
     "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+)
+
+# The removal log (see the module notes). Not part of _SCHEMA: its trigger body holds ";".
+_REMOVAL_LOG = (
+    "CREATE TABLE IF NOT EXISTS removed_ids (id INTEGER PRIMARY KEY)",
+    "CREATE TRIGGER IF NOT EXISTS videos_removal_log AFTER DELETE ON videos "
+    "BEGIN INSERT OR IGNORE INTO removed_ids(id) VALUES (old.id); END",
 )
 
 _COLUMNS = (
@@ -623,13 +644,51 @@ class Catalog:
         self._one(f"SELECT {_COLUMNS} FROM videos WHERE id = 0")  # the table and its columns (O(log N))
 
     def _upgrade(self) -> None:
-        """Upgrade a schema-1 catalog in place (one transaction; a writer only)."""
+        """Upgrade a schema-1 catalog in place, and give a catalog without one its removal log
+        (a transaction each; a writer only)."""
         row = self._one("SELECT value FROM meta WHERE key = 'schema_version'") if self._has_meta() else None
-        if row is None or str(row[0]) != "1":
+        if row is None:
             return
+        if str(row[0]) == "1":
+            with self._transaction() as db:
+                for statement in _UPGRADE_1_TO_2:
+                    db.execute(statement)
+        if not self.logs_removals:
+            self._start_removal_log()
+
+    def _start_removal_log(self) -> None:
+        """Create the removal log and log every id ever assigned that has no row now (one
+        transaction: the log is complete from the moment it exists). Reads the ids from the
+        ``videos_status`` index: once per catalog, O(N)."""
         with self._transaction() as db:
-            for statement in _UPGRADE_1_TO_2:
+            seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'videos'").fetchone()
+            top = int(seq[0]) if seq is not None and seq[0] is not None else 0
+            present = np.fromiter((r[0] for r in db.execute(
+                "SELECT id FROM videos WHERE status IN ('ok', 'failed')")), dtype=np.int64)
+            top = max(top, int(present.max()) if present.size else 0)
+            gone = np.setdiff1d(np.arange(1, top + 1, dtype=np.int64), present, assume_unique=True)
+            for statement in _REMOVAL_LOG:
                 db.execute(statement)
+            db.executemany("INSERT OR IGNORE INTO removed_ids(id) VALUES (?)", ((int(v),) for v in gone))
+
+    @property
+    def logs_removals(self) -> bool:
+        """Whether this catalog has its removal log (every catalog once a writer of this
+        version opened it); when it does, the log is complete (see the module notes)."""
+        rows = self._rows("SELECT name FROM sqlite_master WHERE name IN ('removed_ids', 'videos_removal_log')")
+        return len(rows) == 2
+
+    def removed_among(self, video_ids: Sequence[int]) -> set[int]:
+        """The ids among ``video_ids`` whose rows were deleted (from the removal log, whose
+        pages stay cached: no row of ``videos`` is read). Only meaningful with
+        :attr:`logs_removals`; for an id that was once ok, "not removed" is "ok now"."""
+        ids = [int(v) for v in video_ids]
+        out: set[int] = set()
+        for start in range(0, len(ids), 500):  # SQLite limits the number of parameters
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            out.update(r[0] for r in self._rows(f"SELECT id FROM removed_ids WHERE id IN ({marks})", chunk))
+        return out
 
     def _has_meta(self) -> bool:
         try:
@@ -1087,7 +1146,7 @@ class Catalog:
                 np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)))
 
     def clip_means(self, after_id: int = 0, upto_id: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ids, stored clip vectors and row ranges of the ok rows with ``after_id < id <= upto_id``.
+        """Ids, stored clip vectors and feature locations of the ok rows with ``after_id < id <= upto_id``.
 
         A range scan of the ``videos_status`` index: O(log N + k) for the k rows returned.
 
@@ -1096,22 +1155,29 @@ class Catalog:
         ids : ndarray of shape (k,), int64, ascending
         means : ndarray of shape (k, d), float32
             NaN rows for rows that hold no clip vector (written before schema 2).
-        ranges : ndarray of shape (k, 2), int64
-            ``row_offset, row_count`` of each.
+        locations : ndarray of shape (k, 5), int64
+            Where each one's features are: ``row_offset, row_count`` and the features digest
+            (:func:`draqcore.store.locations.pack_locations`).
         """
         hi = (1 << 62) if upto_id is None else int(upto_id)
         rows = self._rows(
-            "SELECT id, clip_mean, row_offset, row_count FROM videos "
+            "SELECT id, clip_mean, row_offset, row_count, features_digest FROM videos "
             "WHERE status = 'ok' AND id > ? AND id <= ? ORDER BY id", (int(after_id), hi))
         dim = self.feature_dim
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         means = np.full((len(rows), dim), np.nan, dtype=np.float32)
         ranges = np.empty((len(rows), 2), dtype=np.int64)
-        for i, (_, blob, off, cnt) in enumerate(rows):
+        digests: list[Optional[str]] = []
+        for i, (_, blob, off, cnt, digest) in enumerate(rows):
             if isinstance(blob, bytes) and len(blob) == 4 * dim:
                 means[i] = np.frombuffer(blob, dtype="<f4")
             ranges[i] = (off, cnt)
-        return ids, means, ranges
+            digests.append(digest if isinstance(digest, str) else None)
+        try:
+            locations = pack_locations(ranges, digests)
+        except ValueError as exc:
+            raise ValueError(f"catalog {self._path}: a damaged features_digest ({exc})") from None
+        return ids, means, locations
 
     def ok_after(self, after_id: int) -> tuple[int, int]:
         """``(count, largest id)`` of the ok rows with ``id > after_id`` (``(0, 0)`` for none).
