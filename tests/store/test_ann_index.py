@@ -520,3 +520,54 @@ def test_a_graph_file_changed_while_hnswlib_reads_it_is_verified_again(
     monkeypatch.setattr(ann_index, "load_graph_file", truncated)
     with pytest.raises(ValueError, match="ann.hnsw has .* bytes, manifest says"):
         AnnIndex.load(tmp_path / "index")
+
+
+@pytest.mark.parametrize("remembered", [False, True])
+def test_row_data_is_kept_in_id_order_saved_grown_and_checked(tmp_path: Path, rng: np.random.Generator,
+                                                              monkeypatch: pytest.MonkeyPatch, remembered: bool) -> None:
+    import hashlib
+
+    from draqcore.store import verdicts
+
+    # remembered: loaded through a verdict of an earlier full verification (row data still read).
+    monkeypatch.setenv("DRAQ_INDEX_CACHE", str(tmp_path / "verdicts") if remembered else "off")
+    monkeypatch.setattr(verdicts, "VERDICT_MIN_CLIPS", 1)
+    ids, means = _data(rng, n=30, d=6)
+    data = np.stack([ids * 7, ids + 1], axis=1).astype(np.int32)  # any integer dtype
+    index = AnnIndex.build(ids, means, threads=1, row_data=data)
+    np.testing.assert_array_equal(index.row_data, np.stack([index.ids * 7, index.ids + 1], axis=1))
+    assert index.row_data.dtype == np.int64 and not index.row_data.flags.writeable
+    manifest = index.save(tmp_path / "index")
+    for _ in range(2):  # the second load finds the verdict when one is remembered
+        loaded = AnnIndex.load(tmp_path / "index")
+        np.testing.assert_array_equal(loaded.row_data, index.row_data)
+    more = np.arange(1000, 1005)
+    grown = loaded.add(more, rng.normal(size=(5, 6)), threads=1, row_data=np.stack([more * 7, more + 1], axis=1))
+    np.testing.assert_array_equal(grown.row_data, np.stack([grown.ids * 7, grown.ids + 1], axis=1))
+    grown.save(tmp_path / "index")
+    np.testing.assert_array_equal(AnnIndex.load(tmp_path / "index").row_data[-5:, 0], more * 7)
+    # Grown without row data for the new rows: the index has none (never rows without data).
+    assert AnnIndex.load(tmp_path / "index").add([2000], rng.normal(size=(1, 6)), threads=1).row_data is None
+    with pytest.raises(ValueError, match=r"row_data: expected 2 columns"):
+        AnnIndex.load(tmp_path / "index").add([2000], rng.normal(size=(1, 6)), threads=1, row_data=[[1, 2, 3]])
+    with pytest.raises(ValueError, match=r"row_data: expected an integer array of shape \(30, w >= 1\)"):
+        AnnIndex.build(ids, means, row_data=data[:-1])
+    with pytest.raises(ValueError, match="row_data: expected an integer"):
+        AnnIndex.build(ids, means, row_data=data.astype(np.float64))
+    # A changed row data file is refused like any other file of the index.
+    meta = json.loads(manifest.read_text())
+    gen = tmp_path / "index" / meta["directory"]
+    rows = np.load(gen / "row_data.npy")
+    rows[0, 0] += 1
+    np.save(gen / "row_data.npy", rows, allow_pickle=False)
+    with pytest.raises(ValueError, match="row_data.npy does not match its recorded SHA-256"):
+        AnnIndex.load(tmp_path / "index")
+    meta["files"]["row_data.npy"]["sha256"] = hashlib.sha256((gen / "row_data.npy").read_bytes()).hexdigest()
+    meta["row_data_width"] = 3
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"row_data.npy is int64 \(35, 2\), expected int64 \(35, 3\)"):
+        AnnIndex.load(tmp_path / "index")
+    del meta["files"]["row_data.npy"]
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="'row_data_width' without 'row_data.npy'"):
+        AnnIndex.load(tmp_path / "index")

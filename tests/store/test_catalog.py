@@ -295,3 +295,41 @@ def test_lookup_and_add_many_of_new_rows_keep_input_order(tmp_path: Path, rng: n
     assert cat.find("/v/b").row_offset == 1300 and cat.feature_rows() == 1400 + 2 * 599 + 2
     with pytest.raises(ValueError, match="new: expected"):
         cat.add_many(rows[:2], new=[True])
+
+
+def test_every_deletion_is_logged_and_a_writer_starts_the_log_of_an_older_catalog(tmp_path: Path,
+                                                                                rng: np.random.Generator) -> None:
+    with _new(tmp_path) as cat:
+        assert cat.logs_removals  # a new catalog has its removal log from the start
+        recs = [_add(cat, f"/v/{i}.mp4", 10 * i, 4, rng)[0] for i in range(6)]
+        ids = [r.id for r in recs]
+        cat.remove([ids[1]])
+        again = _add(cat, "/v/2.mp4", 100, 4, rng, sha256="cd" * 32)[0]  # replaced: the old id is deleted
+        assert again.id not in ids
+        assert cat.removed_among(ids + [again.id]) == {ids[1], ids[2]}
+        assert cat.verify() == []
+    # An older catalog: no log, and rows deleted meanwhile (ids 4 and 5 of the 6 + 1 assigned).
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    db.executescript("DROP TRIGGER videos_removal_log; DROP TABLE removed_ids; DELETE FROM videos WHERE id IN (4, 5);")
+    db.close()
+    with Catalog.open(tmp_path / "catalog.sqlite", readonly=True) as reader:
+        assert not reader.logs_removals  # a reader changes nothing
+        assert reader.verify() == []  # no log yet is no problem
+    with Catalog.open(tmp_path / "catalog.sqlite") as cat:  # a writer: log started, gaps logged
+        assert cat.logs_removals
+        assert cat.removed_among(range(1, 10)) == {ids[1], ids[2], 4, 5}
+        assert cat.verify() == []
+    # Rows deleted behind the log's back (trigger dropped) are reported by verify.
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    db.executescript("DROP TRIGGER videos_removal_log; DELETE FROM videos WHERE id = 1;")
+    db.close()
+    with Catalog.open(tmp_path / "catalog.sqlite", readonly=True) as reader:
+        assert any("only 'removed_ids' exists" in p for p in reader.verify())
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    db.execute("CREATE TRIGGER videos_removal_log AFTER DELETE ON videos BEGIN "
+               "INSERT OR IGNORE INTO removed_ids(id) VALUES (old.id); END")
+    db.commit()
+    db.close()
+    with Catalog.open(tmp_path / "catalog.sqlite", readonly=True) as reader:
+        assert reader.logs_removals
+        assert any("lacks the deleted video ids 1" in p for p in reader.verify())

@@ -294,9 +294,7 @@ class _Search(_WindowIndex):
             if ids.size == 0:
                 raise ValueError(f"collection {self._directory}: is empty; add videos with Collection.add first")
             records = self._locate(ids)  # _retrieve returns ok ids of this snapshot only
-            # Cold candidates are random disk reads: announce them all, then read (see prefetch);
-            # the same for the stored vectors of them that are checked below.
-            self._prefetch_stored(records, by_window)
+            # Cold candidates are random disk reads: announce them all, then read (see prefetch).
             self._features.prefetch([(r.row_offset, r.num_frames) for r in records])
             feats = [self._read(r) for r in records]
             self._verify_candidates(records, feats)
@@ -391,45 +389,42 @@ class _Search(_WindowIndex):
         out_sims = np.array([best[v][0] for v in order], dtype=np.float64)
         return out_ids, out_sims, {v: best[v][1] for v in order if best[v][1] >= 0}
 
-    def _prefetch_stored(self, records: list, by_window: dict[int, int]) -> None:
-        """Announce the rows of the stored clip (and window) vectors of these candidates that the
-        checks below read from the index files (:meth:`AnnIndex.prefetch_clip_means`)."""
-        index = self._index if getattr(self, "_index_loaded", False) else None
-        if index is not None and records:
-            index.prefetch_clip_means(index.rows_of([r.id for r in records]))
-        win = getattr(self, "_win", None) if getattr(self, "_win_loaded", False) else None
-        if win is not None and by_window:
-            win.prefetch_clip_means(win.rows_of(list(by_window.values())))
-
     def _verify_candidates(self, records: list, feats: list) -> None:
-        """Refuse retrieved videos whose stored clip vector (the one retrieval used, from the
-        index or the catalog) is not the mean of their features: forged, swapped or duplicated
-        vectors would otherwise silently return the wrong videos. Costs one mean per candidate,
-        whose features are read for scoring anyway."""
+        """Refuse retrieved videos whose stored clip vector (the one retrieval used) is not the
+        mean of their features: forged, swapped or duplicated vectors would otherwise silently
+        return the wrong videos. Videos in the graph are checked against the vectors hnswlib
+        holds in memory (:meth:`AnnIndex.holds`: no file read), pending ones against the tail's
+        vectors (from the catalog, kept between searches), any other against its catalog row.
+        Costs one mean per candidate, whose features are read for scoring anyway."""
         from ..store.integrity import _means_match
 
+        if not records:
+            return
         index = self._index if getattr(self, "_index_loaded", False) else None
-        cat = self._cat
-        held: dict[int, np.ndarray] = {}
-        if index is not None and records:
-            # The index reads these rows from its file (it does not hold them): all at once.
-            rows = index.rows_of([r.id for r in records])
-            held = dict(zip([r.id for r, row in zip(records, rows) if row >= 0], index.clip_mean_rows(rows[rows >= 0])))
-        for rec, f in zip(records, feats):
-            stored = held.get(rec.id)
-            if stored is None:
-                ids, means, _ = cat.clip_means(rec.id - 1, rec.id)
-                if ids.size and not np.isnan(means[0, 0]):
-                    stored = means[0]
-            if stored is None:
-                continue
-            got = _clip_mean(np.asarray(f, dtype=np.float32))
-            if not _means_match(got, np.asarray(stored, dtype=np.float32)):
-                raise ValueError(
-                    f"collection {self._directory}: the clip vector stored for {_video_name(rec)} is not the "
-                    "mean of its features: a collection file was modified (swapped or forged vectors would give wrong "
-                    f"results); run `draq check {self._directory}`"
-                )
+        got = np.stack([_clip_mean(np.asarray(f, dtype=np.float32)) for f in feats])
+        ids = np.array([r.id for r in records], dtype=np.int64)
+        bad: list = []
+        in_graph = index.rows_of(ids) >= 0 if index is not None else np.zeros(ids.size, dtype=bool)
+        if in_graph.any():
+            assert index is not None
+            held = index.holds(ids[in_graph], got[in_graph])
+            bad.extend(records[i] for i in np.flatnonzero(in_graph)[~held].tolist())
+        tail_ids, tail_means, _ = self._tail(index)
+        for i in np.flatnonzero(~in_graph).tolist():
+            p = int(np.searchsorted(tail_ids, ids[i]))
+            if p < tail_ids.size and tail_ids[p] == ids[i]:
+                stored = tail_means[p]
+            else:
+                cat_ids, means, _ = self._cat.clip_means(int(ids[i]) - 1, int(ids[i]))
+                stored = means[0] if cat_ids.size else None
+            if stored is not None and not np.isnan(stored[0]) and not _means_match(got[i], stored):
+                bad.append(records[i])
+        if bad:
+            raise ValueError(
+                f"collection {self._directory}: the clip vector stored for {_video_name(bad[0])} is not the "
+                "mean of its features: a collection file was modified (swapped or forged vectors would give wrong "
+                f"results); run `draq check {self._directory}`"
+            )
 
 def _load_npy(path: Any) -> np.ndarray:
     """A (T, d) features file saved with ``numpy.save`` (never unpickled)."""

@@ -311,24 +311,30 @@ class _WindowIndex(_Maintenance):
 
     def _verify_windows(self, records: list, feats: list, labels: dict[int, int]) -> None:
         """Refuse a video retrieved by a stored window vector that is not the mean of its
-        features in that window (forged or swapped window vectors)."""
-        from ..store.integrity import _means_match
-
+        features in that window (forged or swapped window vectors), checked against the window
+        graph's vectors in memory."""
         win = self._win if getattr(self, "_win_loaded", False) else None
         if win is None:
             return  # pending windows were computed from the features in this search
         checked = [(rec, f, labels[rec.id]) for rec, f in zip(records, feats) if rec.id in labels]
         if not checked:
             return
-        rows = win.rows_of([label for _, _, label in checked])  # -1: a pending window (computed from the features)
-        stored = win.clip_mean_rows(rows[rows >= 0])  # read from the index file, all at once
-        for (rec, f, label), row, k in zip(checked, rows, np.cumsum(rows >= 0) - 1):
-            if row < 0:
-                continue
-            bounds = window_bounds(f.shape[0], self._sample_fps)
+        got: list = []  # each one's window vector from its features (None: no such window)
+        for rec, f, label in checked:
             w = int(label_window(np.int64(label)))
-            got = window_means(f, self._sample_fps)[w] if w < bounds.shape[0] else None
-            if got is None or not _means_match(got, stored[k]):
+            means = window_means(f, self._sample_fps) if w < window_bounds(f.shape[0], self._sample_fps).shape[0] else None
+            got.append(None if means is None else means[w])
+        labels_arr = np.array([label for _, _, label in checked], dtype=np.int64)
+        in_graph = win.rows_of(labels_arr) >= 0  # the others: pending windows, computed from the features
+        fine = np.ones(len(checked), dtype=bool)
+        have = in_graph & np.array([g is not None for g in got], dtype=bool)
+        if have.any():
+            # Against the window graph's vectors in memory (AnnIndex.holds): no file is read.
+            fine[have] = win.holds(labels_arr[have], np.stack([got[i] for i in np.flatnonzero(have)]))
+        fine[in_graph & ~have] = False  # a stored window the features do not have
+        for (rec, f, label), ok in zip(checked, fine.tolist()):
+            if not ok:
+                w = int(label_window(np.int64(label)))
                 raise ValueError(
                     f"collection {self._directory}: the window vector stored for window {w} of "
                     f"{_video_name(rec)} is not the mean of its features in that window: a collection file was "

@@ -36,8 +36,9 @@ naming the file) a manifest that does not match its files. Files are ``.npy`` lo
 
 Memory of a loaded index. A loaded index holds the ids, the statistics and hnswlib's graph
 (about ``N * (d + 2 M + 3) * 4`` bytes), not the clip means: it keeps ``clip_means.npy`` open and
-reads the rows a search needs on demand (:meth:`AnnIndex.clip_mean_rows`; each read checks that
-the file is still the one verified: :mod:`draqcore.store.pinned_file`). The full verification
+reads rows on demand (:meth:`AnnIndex.clip_mean_rows`; each read checks that the file is still the
+one verified: :mod:`draqcore.store.pinned_file`). A search of a large collection reads none: it
+checks its candidates against the graph's own vectors (:meth:`AnnIndex.holds`). The full verification
 streams that file in blocks (hashed, checked for NaN/Inf and compared with the graph's vectors
 as it goes), and hnswlib reads the verified graph file itself instead of copying the checked
 bytes (:mod:`draqcore.store.hnsw_graph`), so the graph is in memory once. Files changed within
@@ -336,6 +337,33 @@ class AnnIndex:
                 raise IndexError(f"clip_means: rows outside 0..{self.count - 1}")
             return self._clip_means[r]
         return self._clip_means.rows(r)
+
+    def holds(self, ids: ArrayLike, clip_vectors: ArrayLike) -> np.ndarray:
+        """Whether the graph holds, for each id, the standardised direction of the raw clip
+        vector given for it: (k,) bool (False for an id it does not hold).
+
+        The same test as the full verification's check of the graph against ``clip_means.npy``
+        (in float64, unit vectors within 1e-4), but made against the vectors hnswlib holds in
+        memory, so no file is read: a search checks that what retrieval used is what the
+        candidates' features give (forged or swapped vectors would return the wrong videos).
+
+        Parameters
+        ----------
+        ids : array_like of shape (k,), int
+        clip_vectors : array_like of shape (k, d)
+            Raw (unstandardised) clip vectors, e.g. the means of the features as stored.
+        """
+        id64 = np.asarray(ids, dtype=np.int64).reshape(-1)
+        x = np.asarray(clip_vectors, dtype=np.float64).reshape(id64.size, self.dim)
+        out = np.zeros(id64.size, dtype=bool)
+        held = self.rows_of(id64) >= 0
+        if not held.any():
+            return out
+        graph = np.asarray(self._index.get_items(id64[held], return_type="numpy"), dtype=np.float64)
+        z = (x[held] - self._mean) / self._scale
+        z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + 1e-300
+        out[held] = np.abs(z - graph).max(axis=1) <= _VECTOR_TOL
+        return out
 
     def prefetch_clip_means(self, rows: ArrayLike) -> None:
         """Ask the kernel to start reading these rows of the clip means file now

@@ -671,6 +671,32 @@ class Catalog:
                 db.execute(statement)
             db.executemany("INSERT OR IGNORE INTO removed_ids(id) VALUES (?)", ((int(v),) for v in gone))
 
+    def _verify_removal_log(self) -> list[str]:
+        """Problems of the removal log: one of its table and trigger without the other, or an id
+        assigned once (at most ``sqlite_sequence``'s) that has no row and is not logged (a
+        search could then return a removed video). A catalog without either has no log yet
+        (made before it, opened read-only since): no problem."""
+        name = self._path.name
+        try:
+            have = {str(r[0]) for r in self._rows(
+                "SELECT name FROM sqlite_master WHERE name IN ('removed_ids', 'videos_removal_log')")}
+            if not have:
+                return []
+            if len(have) == 1:
+                return [f"{name}: the removal log is damaged (only {have.pop()!r} exists): deletions are not logged"]
+            seq = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'videos'")
+            top = int(seq[0]) if seq is not None and seq[0] is not None else 0
+            present = {int(r[0]) for r in self._rows("SELECT id FROM videos")}
+            logged = {int(r[0]) for r in self._rows("SELECT id FROM removed_ids")}
+        except (ValueError, TypeError) as exc:
+            return [f"{name}: the removal log cannot be read ({exc})"]
+        lost = [v for v in range(1, top + 1) if v not in present and v not in logged]
+        if not lost:
+            return []
+        shown = ", ".join(str(v) for v in lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        return [f"{name}: the removal log lacks the deleted video ids {shown} (rows deleted with the log's trigger "
+                "dropped: searches could return them)"]
+
     @property
     def logs_removals(self) -> bool:
         """Whether this catalog has its removal log (every catalog once a writer of this
@@ -1252,8 +1278,9 @@ class Catalog:
         Checks SQLite's ``quick_check``; that every ok row has a row range ``>= 0`` of ``>= 1``
         rows, frame time/index blobs of ``8 * row_count`` bytes with finite non-decreasing times
         and increasing indices, a 64-hex-digit SHA-256 and the collection's sample rate; that
-        every failed row has a reason; that no two ok rows share feature rows; and that the
-        ``feature_rows`` mark is not below the rows referenced.
+        every failed row has a reason; that no two ok rows share feature rows; that the removal
+        log, where there is one, names every deleted id; and that the ``feature_rows`` mark is
+        not below the rows referenced.
         """
         problems: list[str] = []
         name = self._path.name
@@ -1309,6 +1336,7 @@ class Catalog:
                 problems.append(
                     f"{name}: videos {a_id} and {b_id} share feature rows ({a0}:{a1} and {b0}:{b1})"
                 )
+        problems.extend(self._verify_removal_log())
         try:
             mark = self._feature_rows_mark()
         except ValueError as exc:

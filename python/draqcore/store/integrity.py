@@ -37,6 +37,7 @@ from .._text import shown
 from .ann_index import INDEX_DIRNAME, MANIFEST_FILENAME, AnnIndex, leftovers
 from .windows import LONG_WINDOWS, WINDOWS_DIRNAME, label_video, label_window, window_frames, window_means
 from .catalog import CATALOG_FILENAME, TEMP_CATALOG, Catalog, VideoRecord
+from .locations import pack_locations
 from .feature_store import FEATURES_DIRNAME, FEATURES_FILENAME, FeatureStore, features_digest
 
 __all__ = ["CheckReport", "check_collection"]
@@ -351,6 +352,17 @@ def _check(root: Path, catalog: Catalog, report: CheckReport) -> None:
             "differ from the mean of their features (the feature file or the catalog's row ranges were "
             "modified, or the index belongs to another collection)"
         )
+    if index.row_data is not None:
+        slots = [slot for slot, vid in enumerate(index.ids.tolist()) if vid in by_id]
+        held = [by_id[int(index.ids[slot])] for slot in slots]
+        want = pack_locations(np.array([[r.row_offset, r.num_frames] for r in held], dtype=np.int64).reshape(-1, 2),
+                              [r.features_digest for r in held])
+        wrong = [held[k] for k in np.flatnonzero((index.row_data[slots] != want).any(axis=1)).tolist()]
+        if wrong:
+            problems.append(
+                f"{INDEX_DIRNAME}/: the feature locations it keeps for videos {_names(wrong)} differ from their catalog "
+                "rows (the index was modified or belongs to another collection)"
+            )
 
 
 def _check_windows(root: Path, ok: list[VideoRecord], win_means: dict[int, np.ndarray], report: CheckReport) -> None:

@@ -60,8 +60,3 @@ def located(video_id: int, row: np.ndarray) -> Located:
     digest = np.asarray(row[3:5], dtype="<i8").tobytes().hex() if int(row[2]) else None
     return Located(int(video_id), int(row[0]), int(row[1]), digest)
 
-
-def agrees(row: np.ndarray, row_offset: int, num_frames: int, features_digest: Optional[str]) -> bool:
-    """Whether a packed row says what a catalog row says."""
-    want = pack_locations(np.array([[row_offset, num_frames]]), [features_digest])[0]
-    return bool(np.array_equal(np.asarray(row, dtype=np.int64), want))
