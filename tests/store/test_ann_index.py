@@ -571,3 +571,14 @@ def test_row_data_is_kept_in_id_order_saved_grown_and_checked(tmp_path: Path, rn
     manifest.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="'row_data_width' without 'row_data.npy'"):
         AnnIndex.load(tmp_path / "index")
+
+
+def test_all_cores_means_the_cores_of_this_process_also_for_a_loaded_index() -> None:
+    # hnswlib's own default (-1) is the index's thread count, which is 1 for a loaded index:
+    # threads=None must name the cores itself.
+    import os
+
+    from draqcore.store import ann_index
+
+    assert ann_index._hnsw_threads(None) == len(os.sched_getaffinity(0))
+    assert ann_index._hnsw_threads(3) == 3

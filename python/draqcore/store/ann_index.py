@@ -884,9 +884,16 @@ def _row_data_arg(row_data: Optional[ArrayLike], n: int) -> Optional[np.ndarray]
 
 
 def _hnsw_threads(threads: Optional[int]) -> int:
-    """hnswlib's ``num_threads`` for ``threads`` (None: -1, all cores), checked like the kernels'
-    (at most ``max(1024, cores)``: hnswlib starts as many threads as asked)."""
-    return -1 if threads is None else as_threads(threads)
+    """hnswlib's ``num_threads`` for ``threads``, checked like the kernels' (at most
+    ``max(1024, cores)``: hnswlib starts as many threads as asked). None: the cores this process
+    may run on, counted here: hnswlib's own default (-1) is its index's thread count, which is
+    1 for an index it loaded (a loaded collection's graph grew on one core of two)."""
+    if threads is not None:
+        return as_threads(threads)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
