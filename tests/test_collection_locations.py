@@ -51,6 +51,16 @@ class _RowReads:
         monkeypatch.setattr(Catalog, "get_many", spy)
 
 
+def _create(path: Path) -> Collection:
+    return Collection.create(path, extractor=Precomputed(dim=D, name="t"), sample_fps=2.0)
+
+
+def _made(path: Path, clips: list[tuple[str, np.ndarray]]) -> Path:
+    with _create(path) as coll:
+        coll.add_features_batch(clips)
+    return path
+
+
 def _hits(coll: Collection, q: np.ndarray, **kw) -> list[tuple]:
     return [(h.path, h.video_id, round(h.draq, 9), h.start, h.end, h.alignment.tolist()) for h in coll.search(q, **kw)]
 
@@ -59,7 +69,7 @@ def test_candidates_are_read_without_their_catalog_rows_and_results_are_unchange
         tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, large: None) -> None:
     clips = _clips(rng, 64)
     path = tmp_path / "c"
-    with Collection.create(path, extractor=Precomputed(dim=D, name="t"), sample_fps=2.0) as coll:
+    with _create(path) as coll:
         coll.add_features_batch(clips[:60])  # 60 in the graph (+ 4 pending below)
         coll.add_features_batch(clips[60:])
     index = AnnIndex.load(path / "index")
@@ -86,7 +96,7 @@ def test_removed_and_replaced_graph_clips_are_never_returned(tmp_path: Path, rng
                                                             large: None) -> None:
     clips = _clips(rng, 40)
     path = tmp_path / "c"
-    with Collection.create(path, extractor=Precomputed(dim=D, name="t"), sample_fps=2.0) as coll:
+    with _create(path) as coll:
         coll.add_features_batch(clips)
         reader = Collection.open(path)  # another handle, loaded before the changes
         assert reader.search(clips[5][1], top=1, candidates=10)[0].path == clips[5][0]
@@ -106,9 +116,7 @@ def test_removed_and_replaced_graph_clips_are_never_returned(tmp_path: Path, rng
 def test_a_modified_location_or_an_incomplete_removal_log_is_refused(tmp_path: Path, rng: np.random.Generator,
                                                                      large: None) -> None:
     clips = _clips(rng, 40)
-    path = tmp_path / "c"
-    with Collection.create(path, extractor=Precomputed(dim=D, name="t"), sample_fps=2.0) as coll:
-        coll.add_features_batch(clips)
+    path = _made(tmp_path / "c", clips)
     # Without its trigger the log is not trusted: searches check rows as before it existed.
     db = sqlite3.connect(path / "catalog.sqlite")
     victim = db.execute("SELECT id FROM videos WHERE path = ?", (clips[7][0],)).fetchone()[0]
@@ -127,9 +135,7 @@ def test_a_modified_location_or_an_incomplete_removal_log_is_refused(tmp_path: P
     assert any("lacks the deleted video ids" in p for p in check_collection(path).problems)
     # A location pointing at another clip's rows (with that clip's checksum): refused by the
     # search (the features no longer give the stored clip vector) and by draq check.
-    path2 = tmp_path / "d"
-    with Collection.create(path2, extractor=Precomputed(dim=D, name="t"), sample_fps=2.0) as coll:
-        coll.add_features_batch(clips)
+    path2 = _made(tmp_path / "d", clips)
     index = AnnIndex.load(path2 / "index")
     rows = index.row_data.copy()
     a, b = int(index.rows_of([3])[0]), int(index.rows_of([4])[0])

@@ -708,12 +708,17 @@ class Catalog:
         """The ids among ``video_ids`` whose rows were deleted (from the removal log, whose
         pages stay cached: no row of ``videos`` is read). Only meaningful with
         :attr:`logs_removals`; for an id that was once ok, "not removed" is "ok now"."""
+        return self._ids_among("SELECT id FROM removed_ids WHERE", video_ids)
+
+    def _ids_among(self, select: str, video_ids: Sequence[int]) -> set[int]:
+        """The ids ``select ... id IN (video_ids)`` returns (``select`` ends before ``id IN``),
+        asked 500 at a time (SQLite limits the number of parameters)."""
         ids = [int(v) for v in video_ids]
         out: set[int] = set()
-        for start in range(0, len(ids), 500):  # SQLite limits the number of parameters
+        for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            out.update(r[0] for r in self._rows(f"SELECT id FROM removed_ids WHERE id IN ({marks})", chunk))
+            out.update(r[0] for r in self._rows(f"{select} id IN ({marks})", chunk))
         return out
 
     def _has_meta(self) -> bool:
@@ -1125,13 +1130,7 @@ class Catalog:
         ~1 KB with its frame times, an index entry ~12 bytes, so on a cold page cache this reads
         a few index pages instead of one table page per id (a search checks ~270 candidates).
         """
-        ids = [int(v) for v in video_ids]
-        out: set[int] = set()
-        for start in range(0, len(ids), 500):  # SQLite limits the number of parameters
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            out.update(r[0] for r in self._rows(f"SELECT id FROM videos WHERE status = 'ok' AND id IN ({marks})", chunk))
-        return out
+        return self._ids_among("SELECT id FROM videos WHERE status = 'ok' AND", video_ids)
 
     def records(self, status: Optional[str] = None) -> list[VideoRecord]:
         """All rows ordered by id, optionally only those with ``status``."""
