@@ -45,11 +45,15 @@ def test_eight_python_threads_get_the_serial_results(rng):
             np.testing.assert_array_equal(p, q)
 
 
+# A shell without job control starts background jobs with SIGINT ignored, and Python then
+# installs no KeyboardInterrupt handler: the children restore it, so that these tests mean the
+# same run from a terminal or from a CI job started in the background.
 LONG_BATCH = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import numpy as np
     import draqcore
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(0)
     query = rng.standard_normal((150, 16)).astype(np.float32)
     pairs = int(sys.argv[1])  # 2: a pair per thread; 1: one pair on the whole team
@@ -177,6 +181,7 @@ INTERRUPT_ONE_CALL = textwrap.dedent(
     import os, signal, sys, threading, time
     import numpy as np
     import draqcore
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # see LONG_BATCH
 
     rng = np.random.default_rng(0)
     c = rng.random((6000, 6000), dtype=np.float32)
