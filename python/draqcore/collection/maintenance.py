@@ -263,7 +263,6 @@ class _Maintenance(_CollectionState):
             return pool_ids[order], sims[order], (mean, scale)
         assert index is not None
         mean, scale = index.mean, index.scale
-        logged = cat.logs_removals
         if tail_ids.size:
             tail_sims = _cosine((tail_means - mean) / scale, (clip_vector - mean) / scale)
         else:
@@ -278,18 +277,9 @@ class _Maintenance(_CollectionState):
             # Tail clips are ok in this snapshot (_tail reads ok rows only): look up graph ids only.
             from_tail = np.isin(ids, tail_ids) if tail_ids.size else np.zeros(ids.size, dtype=bool)
             head = ids[:want] if g_ids.size < index.count else ids
-            asked = head[~from_tail[: head.size]].tolist()
-            if logged:
-                # Graph ids were ok when inserted and rows never change: ok unless logged as
-                # removed. No row of the videos table is read (see Catalog.removed_among).
-                gone = cat.removed_among(asked)
-                keep = from_tail | np.array([int(v) not in gone for v in ids], dtype=bool)
-            else:
-                # Whole rows, not Catalog.ok_among: the search reads these candidates' rows next,
-                # so on a cold page cache this is the one table-page read per candidate it needs
-                # anyway (the (status, id) index pages would be a second one).
-                found = cat.get_many(asked)
-                keep = from_tail | np.array([int(v) in found and found[int(v)].ok for v in ids], dtype=bool)
+            # Graph ids were ok when inserted: Catalog.still_ok (the removal log; no row read).
+            ok = cat.still_ok(head[~from_tail[: head.size]].tolist())
+            keep = from_tail | np.array([int(v) in ok for v in ids], dtype=bool)
             # Replaced/removed clips still in the graph are dropped; ask for more if needed.
             if keep.sum() >= candidates or g_ids.size >= index.count:
                 ids, sims = ids[keep][:candidates], sims[keep][:candidates]

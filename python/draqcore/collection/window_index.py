@@ -297,14 +297,8 @@ class _WindowIndex(_Maintenance):
         first = np.sort(first)
         labels, sims, vids = labels[first], sims[first], vids[first]
         asked = vids[: 4 * candidates + 16].tolist()
-        if self._cat.logs_removals:
-            # Windows exist only of videos that were ok, and rows never change: ok unless
-            # logged as removed (no row or index page of the videos table is read).
-            gone = self._cat.removed_among(asked)
-            keep = np.array([v not in gone for v in asked], dtype=bool)
-        else:
-            ok = self._cat.ok_among(asked)
-            keep = np.array([v in ok for v in asked], dtype=bool)
+        ok = self._cat.still_ok(asked)  # windows exist only of videos that were ok
+        keep = np.array([v in ok for v in asked], dtype=bool)
         n = keep.size
         vids, sims, labels = vids[:n][keep], sims[:n][keep], labels[:n][keep]
         return vids[:candidates], sims[:candidates], labels[:candidates], vids.size >= candidates

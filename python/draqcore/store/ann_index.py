@@ -25,7 +25,7 @@ On-disk layout (``directory`` is e.g. ``<collection>/index``)::
     g<generation>/std_scale.npy    (d,) float64, sigma after the floor
     g<generation>/row_data.npy     (N, w) int64, optional: the caller's fixed-width data per row
                                    (a collection keeps where each clip's features are:
-                                   draqcore.collection.locations); held in memory when loaded
+                                   draqcore.store.locations); held in memory when loaded
 
 The manifest records the space, dimension, count, hnswlib parameters (M, ef_construction, ef),
 the floor, the generation directory and the SHA-256 and size of every file. Every save writes a
@@ -360,9 +360,7 @@ class AnnIndex:
         if not held.any():
             return out
         graph = np.asarray(self._index.get_items(id64[held], return_type="numpy"), dtype=np.float64)
-        z = (x[held] - self._mean) / self._scale
-        z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + 1e-300
-        out[held] = np.abs(z - graph).max(axis=1) <= _VECTOR_TOL
+        out[held] = np.abs(_directions(x[held], self._mean, self._scale) - graph).max(axis=1) <= _VECTOR_TOL
         return out
 
     def prefetch_clip_means(self, rows: ArrayLike) -> None:
@@ -870,6 +868,14 @@ class AnnIndex:
                    outside=verdict.outside_rows, unseeded=unseeded, row_data=row_data)
 
 
+def _directions(clip_means: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The unit vectors hnswlib stores for raw clip means (k, d): standardised, then normalised,
+    in float64 (in float32 a dimension with a tiny scale amplifies rounding past any tolerance)."""
+    z = (np.asarray(clip_means, dtype=np.float64) - mean) / scale
+    z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + 1e-300
+    return z
+
+
 def _row_data_arg(row_data: Optional[ArrayLike], n: int) -> Optional[np.ndarray]:
     """``row_data`` as a new (n, w) int64 array (w >= 1), or None."""
     if row_data is None:
@@ -1255,8 +1261,7 @@ def _verify(man: _Manifest, opened: _Opened, gen_dir: Path, manifest_path: Optio
                 kept[lo:hi] = block
             for sub in range(0, hi - lo, 1 << 12):
                 part = block[sub : sub + (1 << 12)]
-                z = (part.astype(np.float64) - mean64) / scale64
-                z /= np.sqrt(np.einsum("ij,ij->i", z, z))[:, None] + 1e-300
+                z = _directions(part, mean64, scale64)
                 z -= graph.vectors[element[lo + sub : lo + sub + part.shape[0]]]
                 np.abs(z, out=z)
                 off = z.max(axis=1)

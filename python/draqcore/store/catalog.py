@@ -54,7 +54,7 @@ same status, feature rows and checksum, or it was deleted (removed, or replaced 
 The ``removed_ids`` table, filled by a trigger on every delete whichever code deletes, lists the
 deleted ids, so "is this once-ok video still ok?" is answered by one small table
 (:meth:`Catalog.removed_among`) instead of one row read per video: a search at a million clips
-checks its candidates without reading their rows (:mod:`draqcore.collection.locations`). The
+checks its candidates without reading their rows (:mod:`draqcore.store.locations`). The
 first writer of a catalog made before the log creates it in the same transaction that logs
 every id missing below the largest id ever assigned (``sqlite_sequence``), so the log is complete
 whenever it exists (:meth:`Catalog.logs_removals`).
@@ -661,15 +661,26 @@ class Catalog:
         transaction: the log is complete from the moment it exists). Reads the ids from the
         ``videos_status`` index: once per catalog, O(N)."""
         with self._transaction() as db:
-            seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'videos'").fetchone()
-            top = int(seq[0]) if seq is not None and seq[0] is not None else 0
-            present = np.fromiter((r[0] for r in db.execute(
-                "SELECT id FROM videos WHERE status IN ('ok', 'failed')")), dtype=np.int64)
-            top = max(top, int(present.max()) if present.size else 0)
-            gone = np.setdiff1d(np.arange(1, top + 1, dtype=np.int64), present, assume_unique=True)
+            gone = self._ids_without_rows()
             for statement in _REMOVAL_LOG:
                 db.execute(statement)
             db.executemany("INSERT OR IGNORE INTO removed_ids(id) VALUES (?)", ((int(v),) for v in gone))
+
+    def _ids_without_rows(self) -> np.ndarray:
+        """Ids assigned once (up to ``sqlite_sequence``'s largest) that have no row now, ascending:
+        the deleted ones (and any a rolled-back insert took). O(N) over the ``videos_status``
+        index."""
+        seq = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'videos'")
+        top = int(seq[0]) if seq is not None and seq[0] is not None else 0
+        present = np.fromiter((r[0] for r in self._rows("SELECT id FROM videos WHERE status IN ('ok', 'failed')")),
+                              dtype=np.int64)
+        top = max(top, int(present.max()) if present.size else 0)
+        return np.setdiff1d(np.arange(1, top + 1, dtype=np.int64), present, assume_unique=True)
+
+    def _removal_log_parts(self) -> set[str]:
+        """Which of the removal log's table and trigger exist."""
+        return {str(r[0]) for r in self._rows(
+            "SELECT name FROM sqlite_master WHERE name IN ('removed_ids', 'videos_removal_log')")}
 
     def _verify_removal_log(self) -> list[str]:
         """Problems of the removal log: one of its table and trigger without the other, or an id
@@ -678,19 +689,15 @@ class Catalog:
         (made before it, opened read-only since): no problem."""
         name = self._path.name
         try:
-            have = {str(r[0]) for r in self._rows(
-                "SELECT name FROM sqlite_master WHERE name IN ('removed_ids', 'videos_removal_log')")}
+            have = self._removal_log_parts()
             if not have:
                 return []
             if len(have) == 1:
                 return [f"{name}: the removal log is damaged (only {have.pop()!r} exists): deletions are not logged"]
-            seq = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'videos'")
-            top = int(seq[0]) if seq is not None and seq[0] is not None else 0
-            present = {int(r[0]) for r in self._rows("SELECT id FROM videos")}
             logged = {int(r[0]) for r in self._rows("SELECT id FROM removed_ids")}
+            lost = [v for v in self._ids_without_rows().tolist() if v not in logged]
         except (ValueError, TypeError) as exc:
             return [f"{name}: the removal log cannot be read ({exc})"]
-        lost = [v for v in range(1, top + 1) if v not in present and v not in logged]
         if not lost:
             return []
         shown = ", ".join(str(v) for v in lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
@@ -701,8 +708,15 @@ class Catalog:
     def logs_removals(self) -> bool:
         """Whether this catalog has its removal log (every catalog once a writer of this
         version opened it); when it does, the log is complete (see the module notes)."""
-        rows = self._rows("SELECT name FROM sqlite_master WHERE name IN ('removed_ids', 'videos_removal_log')")
-        return len(rows) == 2
+        return len(self._removal_log_parts()) == 2
+
+    def still_ok(self, video_ids: Sequence[int]) -> set[int]:
+        """The ids among ``video_ids``, each of a video that was ok once (it entered an index),
+        that are ok in this snapshot: those the removal log does not name (no row of ``videos``
+        is read), or without a log, :meth:`ok_among`."""
+        if self.logs_removals:
+            return set(int(v) for v in video_ids) - self.removed_among(video_ids)
+        return self.ok_among(video_ids)
 
     def removed_among(self, video_ids: Sequence[int]) -> set[int]:
         """The ids among ``video_ids`` whose rows were deleted (from the removal log, whose
